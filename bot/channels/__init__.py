@@ -1,0 +1,1 @@
+"""Channel adapters: each verifies, parses into ``Inbound`` and renders ``Outbound`` for its channel."""

@@ -1,0 +1,60 @@
+"""The terminal channel: a conversation in a shell, for trying flows and for scripts.
+
+Interactive (stdin is a TTY): a prompt, and each reply printed as SMS would show it (numbered
+choices). Scripted (stdin is not a TTY): one inbound message per line, each reply printed
+followed by a blank line, so a transcript can be compared as text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TextIO
+
+from bot.domain.messages import Channel, Inbound, Outbound, render_plain
+
+PROMPT = "> "
+
+
+def render(message: Outbound, style: str = "sms") -> str:
+    """``sms``: as an SMS shows it (numbered choices); ``telegram``: the text, then the choices
+    as buttons ``[1 English] [2 Español]``."""
+    if style == "telegram":
+        buttons = " ".join(f"[{c.number} {c.label}]" for c in message.choices)
+        return f"{message.text}\n{buttons}" if buttons else message.text
+    return render_plain(message)
+
+
+def lines_from(stream) -> Iterable[str]:
+    """Lines of ``stream`` without their line ending; bytes that are not UTF-8 become U+FFFD."""
+    source = getattr(stream, "buffer", None)
+    if source is None:
+        for line in stream:
+            yield line.rstrip("\r\n")
+        return
+    for raw in source:
+        yield raw.decode("utf-8", "replace").rstrip("\r\n")
+
+
+def run_chat(
+    handle: Callable[[Inbound], list[Outbound]],
+    address: str,
+    stdin: TextIO,
+    stdout: TextIO,
+    *,
+    interactive: bool,
+    language: str | None = None,
+    style: str = "sms",
+) -> int:
+    """Feed lines to ``handle`` until end of input; returns the exit code (0)."""
+    if interactive:
+        stdout.write("safeharbor chat: write a message (Ctrl-D to leave; EXIT erases the conversation)\n")
+        stdout.write(PROMPT)
+        stdout.flush()
+    for line in lines_from(stdin):
+        for reply in handle(Inbound(Channel.TERMINAL, address, line, language_hint=language)):
+            stdout.write(render(reply, style) + "\n")
+        stdout.write("\n" if not interactive else "\n" + PROMPT)
+        stdout.flush()
+    if interactive:
+        stdout.write("\n")
+    return 0

@@ -1,0 +1,159 @@
+"""The ``safeharbor`` command (also ``python -m bot``).
+
+    safeharbor chat [--lang CODE] [--from ADDRESS] [--channel sms|telegram]
+    safeharbor flows check [--strict] [--costs]
+    safeharbor flows graph [FLOW] [--lang CODE]
+    safeharbor keys generate | keys rotate
+    safeharbor purge
+
+Exit codes: 0 success, 1 invalid content (``where: what`` lines on stderr), 2 bad configuration
+or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from bot.config import ConfigError, Settings, generate_keys
+from bot.domain.problems import ContentInvalid, errors
+
+DEFAULT_CHAT_ADDRESS = "local"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("SAFEHARBOR_LOG_LEVEL", "WARNING").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return args.run(args)
+    except ConfigError as exc:
+        print(f"safeharbor: {exc}", file=sys.stderr)
+        return 2
+    except ContentInvalid as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="safeharbor", description="A survivor-facing messaging assistant.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    chat = commands.add_parser("chat", help="hold a conversation in the terminal")
+    chat.add_argument("--lang", metavar="CODE", help="language hint, e.g. es (the person still chooses)")
+    chat.add_argument(
+        "--from", dest="address", metavar="ADDRESS", default=DEFAULT_CHAT_ADDRESS,
+        help="who is writing; the same address continues the same conversation",
+    )
+    chat.add_argument("--channel", choices=("sms", "telegram"), default="sms", help="show replies as this channel would")
+    chat.set_defaults(run=_chat)
+
+    flows = commands.add_parser("flows", help="check or draw the flows").add_subparsers(dest="flows_command", required=True, metavar="ACTION")
+    check = flows.add_parser("check", help="validate flows, locales and resources")
+    check.add_argument("--strict", action="store_true", help="warnings fail too")
+    check.add_argument("--costs", action="store_true", help="list the SMS cost of every step in every language")
+    check.set_defaults(run=_flows_check)
+    graph = flows.add_parser("graph", help="print a flow as Mermaid text")
+    graph.add_argument("flow", nargs="?", default="main")
+    graph.add_argument("--lang", metavar="CODE", help="language of the edge labels")
+    graph.set_defaults(run=_flows_graph)
+
+    keys = commands.add_parser("keys", help="encryption keys").add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    keys.add_parser("generate", help="print a new key and pepper as environment variables").set_defaults(run=_keys_generate)
+    keys.add_parser(
+        "rotate", help="rewrap every conversation key under the first SAFEHARBOR_ENCRYPTION_KEYS key"
+    ).set_defaults(run=_keys_rotate)
+
+    commands.add_parser("purge", help="erase conversations idle past their expiry").set_defaults(run=_purge)
+    return parser
+
+
+def _chat(args) -> int:
+    from bot.channels.terminal import run_chat
+    from bot.service import Service
+
+    service = Service.from_settings(Settings.from_env())
+    service.purge_expired()
+    return run_chat(
+        service.handle, args.address, sys.stdin, sys.stdout,
+        interactive=sys.stdin.isatty(), language=args.lang, style=args.channel,
+    )
+
+
+def _flows_check(args) -> int:
+    from bot.flowdef import step_costs
+    from bot.service import read_content
+
+    settings_dir = Settings.content_dir_from_env()
+    content, problems = read_content(settings_dir)
+    for problem in problems:
+        print(f"{problem.severity}: {problem}", file=sys.stderr)
+    if content is None or errors(problems):
+        print(f"flows check: {len(errors(problems))} error(s), {len(problems) - len(errors(problems))} warning(s)", file=sys.stderr)
+        return 1
+    rows = [row for name, flow in content.flows.items() for row in step_costs(flow, content.catalog, content.engines[name].preview)]
+    if args.costs:
+        print(f"{'step':<24} {'lang':<5} {'encoding':<8} {'segments':>8} {'units':>6}")
+        for row in rows:
+            print(f"{row.step:<24} {row.language:<5} {row.encoding:<8} {row.segments:>8} {row.units:>6}")
+    warnings = len(problems)
+    worst = max(row.segments for row in rows)
+    encodings = sorted({f"{row.language}:{row.encoding}" for row in rows})
+    print(
+        f"flows check: {len(content.flows)} flow(s), {sum(len(f.steps) for f in content.flows.values())} steps, "
+        f"{len(content.catalog.languages)} languages ({', '.join(content.catalog.languages)}), "
+        f"{len(content.directory.resources)} resources; SMS: {', '.join(encodings)}, at most {worst} segment(s); "
+        f"0 errors, {warnings} warning(s)"
+    )
+    return 1 if args.strict and warnings else 0
+
+
+def _flows_graph(args) -> int:
+    from bot.flowdef import to_mermaid
+    from bot.service import load_content
+
+    content = load_content(Settings.content_dir_from_env())
+    flow = content.flows.get(args.flow)
+    if flow is None:
+        print(f"safeharbor: no flow {args.flow!r} (there is {', '.join(sorted(content.flows))})", file=sys.stderr)
+        return 2
+    sys.stdout.write(to_mermaid(flow, content.catalog, content.catalog.resolve(args.lang)))
+    return 0
+
+
+def _keys_generate(args) -> int:
+    for name, value in generate_keys().items():
+        print(f"{name}={value}")
+    return 0
+
+
+def _keys_rotate(args) -> int:
+    from bot.store import KeyRing, SessionStore, open_database
+
+    settings = Settings.from_env()
+    store = SessionStore(open_database(settings.database_url), KeyRing(list(settings.encryption_keys)))
+
+    def progress(done: int, total: int) -> None:
+        print(f"\rrewrapped {done}/{total} conversation keys", end="", file=sys.stderr, flush=True)
+
+    done = store.rotate_keys(progress=progress)
+    print(f"\rrewrapped {done} conversation keys under the newest key; older keys may now be retired", file=sys.stderr)
+    return 0
+
+
+def _purge(args) -> int:
+    from bot.service import Service
+
+    erased = Service.from_settings(Settings.from_env()).purge_expired()
+    print(f"erased {erased} expired conversation(s)")
+    return 0

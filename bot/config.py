@@ -1,0 +1,123 @@
+"""Configuration from the environment (names as in DESIGN "Public interface").
+
+Keys: ``SAFEHARBOR_ENCRYPTION_KEYS`` (comma-separated Fernet keys, newest first) and
+``SAFEHARBOR_PEPPER``. When either is absent outside production, development keys are generated
+once into ``$SAFEHARBOR_HOME/dev-keys.json`` (``.safeharbor/`` by default, ignored by git) with a
+warning; with ``SAFEHARBOR_ENV=production`` the service refuses to start instead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+log = logging.getLogger("safeharbor.config")
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # holds flows/ and locales/ in a checkout
+ENVIRONMENTS = ("development", "test", "production")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says which variable and what to do."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    database_url: str
+    encryption_keys: tuple[str, ...] = field(repr=False)
+    pepper: bytes = field(repr=False)
+    home: Path
+    content_dir: Path
+    regions: tuple[str, ...] | None
+    dev_keys: bool  # True when the keys were generated for development
+
+    @property
+    def flows_dir(self) -> Path:
+        return self.content_dir / "flows"
+
+    @property
+    def locales_dir(self) -> Path:
+        return self.content_dir / "locales"
+
+    @property
+    def resources_dir(self) -> Path:
+        return self.flows_dir / "resources"
+
+    @staticmethod
+    def content_dir_from_env(environ: Mapping[str, str] | None = None) -> Path:
+        """Where flows/ and locales/ are, without needing keys (for ``flows check``)."""
+        env_vars = os.environ if environ is None else environ
+        return Path(env_vars.get("SAFEHARBOR_CONTENT_DIR", str(PACKAGE_ROOT))).expanduser()
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env_vars = os.environ if environ is None else environ
+        env = env_vars.get("SAFEHARBOR_ENV", "development").strip() or "development"
+        if env not in ENVIRONMENTS:
+            raise ConfigError(f"SAFEHARBOR_ENV={env!r}: use one of {', '.join(ENVIRONMENTS)}")
+        home = Path(env_vars.get("SAFEHARBOR_HOME", ".safeharbor")).expanduser()
+        content = cls.content_dir_from_env(env_vars)
+        database_url = env_vars.get("DATABASE_URL") or f"sqlite:///{(home / 'safeharbor.db').as_posix()}"
+        regions = env_vars.get("SAFEHARBOR_REGIONS")
+        keys_text, pepper_text = env_vars.get("SAFEHARBOR_ENCRYPTION_KEYS"), env_vars.get("SAFEHARBOR_PEPPER")
+        dev_keys = not (keys_text and pepper_text)
+        if dev_keys:
+            if env == "production":
+                missing = [n for n, v in (("SAFEHARBOR_ENCRYPTION_KEYS", keys_text), ("SAFEHARBOR_PEPPER", pepper_text)) if not v]
+                raise ConfigError(
+                    f"{' and '.join(missing)} not set: production never uses generated keys. "
+                    "Generate them with `safeharbor keys generate` and keep them outside the database."
+                )
+            keys_text, pepper_text = _development_keys(home, keys_text, pepper_text)
+        keys = tuple(k.strip() for k in keys_text.split(",") if k.strip())
+        for position, key in enumerate(keys, 1):
+            try:
+                Fernet(key)
+            except (ValueError, TypeError):
+                raise ConfigError(f"SAFEHARBOR_ENCRYPTION_KEYS: key {position} is not a Fernet key") from None
+        if not keys:
+            raise ConfigError("SAFEHARBOR_ENCRYPTION_KEYS holds no key")
+        pepper = pepper_text.encode()
+        if len(pepper) < 32:
+            raise ConfigError("SAFEHARBOR_PEPPER must be at least 32 characters (use `safeharbor keys generate`)")
+        return cls(
+            env=env,
+            database_url=database_url,
+            encryption_keys=keys,
+            pepper=pepper,
+            home=home,
+            content_dir=content,
+            regions=tuple(r.strip() for r in regions.split(",") if r.strip()) if regions else None,
+            dev_keys=dev_keys,
+        )
+
+
+def generate_keys() -> dict[str, str]:
+    """A new key-encryption key and pepper, as the environment variables want them."""
+    return {"SAFEHARBOR_ENCRYPTION_KEYS": Fernet.generate_key().decode(), "SAFEHARBOR_PEPPER": secrets.token_urlsafe(48)}
+
+
+def _development_keys(home: Path, keys_text: str | None, pepper_text: str | None) -> tuple[str, str]:
+    path = home / "dev-keys.json"
+    if path.exists():
+        stored = json.loads(path.read_text())
+    else:
+        home.mkdir(parents=True, exist_ok=True)
+        stored = generate_keys()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(stored, handle)
+        log.warning("generated development keys in %s", path)
+    log.warning(
+        "using development keys from %s: fine for trying safeharbor, never for real people "
+        "(set SAFEHARBOR_ENCRYPTION_KEYS and SAFEHARBOR_PEPPER)", path
+    )
+    return keys_text or stored["SAFEHARBOR_ENCRYPTION_KEYS"], pepper_text or stored["SAFEHARBOR_PEPPER"]

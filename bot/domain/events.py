@@ -1,0 +1,49 @@
+"""What a turn did besides answering, for the service to act on (store, channels, handoff).
+
+Events carry no address and no message text: they are safe to log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Base of every event."""
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+
+@dataclass(frozen=True, slots=True)
+class LanguageChanged(Event):
+    language: str
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffRequested(Event):
+    """The person consented to talk to a person; ``urgent`` when it follows emergency words."""
+
+    urgent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EmergencyDetected(Event):
+    """Emergency words were seen; emergency guidance was given whatever the state was."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationErased(Event):
+    """Quick exit: everything held about the person must be destroyed now."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationEnded(Event):
+    """The flow reached its end; nothing about the conversation needs keeping."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationExpired(Event):
+    """The conversation was idle past the flow's timeout and started over."""

@@ -1,0 +1,89 @@
+"""Messages in and out of a conversation, independent of any channel."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Channel(str, enum.Enum):
+    """Where a person writes from. The value is part of their pseudonym, so never rename one."""
+
+    SMS = "sms"
+    TELEGRAM = "telegram"
+    TERMINAL = "terminal"
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One message from a person, as a channel adapter parsed it.
+
+    ``address`` is how the channel reaches them (a phone number, a chat id). It is needed only to
+    derive the pseudonym and to reply; it must never be logged or stored in plaintext.
+    ``text`` is what they wrote (may be empty, e.g. a photo without a caption).
+    ``language_hint`` is a channel's guess (Telegram's ``language_code``), never a decision.
+    """
+
+    channel: Channel
+    address: str
+    text: str
+    language_hint: str | None = None
+
+    def __repr__(self) -> str:  # keep addresses and bodies out of tracebacks and logs
+        return f"Inbound(channel={self.channel.value!r}, text=<{len(self.text)} chars>)"
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceView:
+    """A choice as the person sees it: its number on SMS, its button label on Telegram."""
+
+    number: int
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """One message to send: text, then the choices the person may pick from (possibly none)."""
+
+    text: str
+    choices: tuple[ChoiceView, ...] = field(default_factory=tuple)
+
+    def __repr__(self) -> str:
+        return f"Outbound(text=<{len(self.text)} chars>, choices={len(self.choices)})"
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """An entry of the resource directory (an organization and how to reach it).
+
+    ``about`` holds a one-line description per language code. Contact fields are empty strings
+    when they do not apply.
+    """
+
+    id: str
+    name: str
+    categories: tuple[str, ...]
+    languages: tuple[str, ...]
+    region: str
+    area: str
+    phone: str = ""
+    text: str = ""
+    text_keyword: str = ""
+    web: str = ""
+    hours: str = ""
+    interpreters: bool = False
+    source: str = ""
+    checked: str = ""
+
+
+def render_plain(message: Outbound) -> str:
+    """The message as SMS and the terminal show it: the text, then one numbered line per choice.
+
+    >>> render_plain(Outbound("Hello.", (ChoiceView(1, "English"), ChoiceView(2, "Español"))))
+    'Hello.\\n1 English\\n2 Español'
+    """
+    if not message.choices:
+        return message.text
+    lines = [message.text] if message.text else []
+    lines.extend(f"{choice.number} {choice.label}" for choice in message.choices)
+    return "\n".join(lines)

@@ -1,0 +1,151 @@
+"""The conversation engine: one turn of one conversation, with no I/O and no clock reads.
+
+    engine = Engine(flow, catalog, directory)          # once per flow, at start-up
+    turn = engine.resume(session_or_none, inbound, now)  # per message
+    # turn.session: store it (None: keep nothing); turn.outputs: send them; turn.events: act on them
+
+Order of understanding a reply (DESIGN rules 3 and 5: the quick exit and emergencies win):
+1. global commands (quick exit, emergency words anywhere, menu, language, help, a person);
+2. for a new or expired conversation, the flow's start step, whatever was written;
+3. the step's choices (number, label, match word), then its free-text routes;
+4. otherwise a gentle re-prompt with the step's choices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Protocol, Sequence
+
+from bot.domain.events import ConversationExpired, EmergencyDetected
+from bot.domain.messages import ChoiceView, Inbound, Outbound, Resource
+from bot.engine.actions import EXECUTORS
+from bot.engine.machine import Conversation, SharedMachine
+from bot.engine.matching import CommandIndex, StepIndex, normalize
+from bot.engine.session import Session, unix
+from bot.engine.turn import Turn, TurnBuilder
+from bot.flowdef.model import BACK, Command, Flow, Step
+from bot.i18n import Catalog
+
+
+class ResourceLookup(Protocol):
+    """What the engine needs of the resource directory (the store's ``Directory`` is one)."""
+
+    def find(self, category: str, language: str, limit: int) -> Sequence[Resource]: ...
+
+
+class Engine:
+    """Everything needed to run one flow, built once and shared (read-only) by all turns."""
+
+    def __init__(self, flow: Flow, catalog: Catalog, directory: ResourceLookup | None = None):
+        missing = {
+            action.type
+            for step in flow.steps.values()
+            for action in (*step.actions, *(a for c in step.choices for a in c.actions))
+        } - EXECUTORS.keys()
+        if missing:
+            raise ValueError(f"{flow.file}: no executor for action type(s) {sorted(missing)}")
+        self.flow = flow
+        self.catalog = catalog
+        self.directory = directory
+        self.machine = SharedMachine(flow)
+        self.commands = CommandIndex(flow, catalog)
+        self.steps = {step_id: StepIndex(step, catalog) for step_id, step in flow.steps.items()}
+
+    def new_session(self, now: datetime, language_hint: str | None = None) -> Session:
+        """A conversation at the start step. The hint only picks a default language."""
+        language = self.catalog.resolve(language_hint) or self.catalog.default
+        return Session(flow=self.flow.name, state=self.flow.start, language=language, last_active=unix(now))
+
+    def is_expired(self, session: Session, now: datetime) -> bool:
+        return unix(now) - session.last_active > self.flow.idle_timeout.total_seconds()
+
+    def resume(self, session: Session | None, inbound: Inbound, now: datetime) -> Turn:
+        """Run one turn. ``session`` is not modified; the new state is in the returned ``Turn``.
+
+        A session of another flow, or at a step this flow no longer has (the flow was edited),
+        starts over, as does one idle past the flow's timeout.
+        """
+        expired = session is not None and (
+            self.is_expired(session, now) or session.flow != self.flow.name or session.state not in self.flow.steps
+        )
+        fresh = session is None or expired
+        current = self.new_session(now, inbound.language_hint) if fresh else replace(session, last_active=unix(now))
+        turn = TurnBuilder(self, current)
+        if expired:
+            turn.events.append(ConversationExpired())
+        text = normalize(inbound.text)
+        with self.machine.attach(current.state) as model:
+            command = self.commands.find(text, current.language) if text else None
+            if command is not None:
+                self._command(turn, model, *command, fresh=fresh)
+            elif fresh:
+                self._render(turn, self.flow.steps[self.flow.start])
+            else:
+                self._reply(turn, model, text)
+            current.state = model.state
+        return turn.result()
+
+    def preview(self, step_id: str, language: str) -> Outbound:
+        """The reply a person gets on entering ``step_id`` in ``language`` (for checks and costs)."""
+        session = Session(flow=self.flow.name, state=step_id, language=language, last_active=0, language_chosen=True)
+        turn = TurnBuilder(self, session)
+        self._render(turn, self.flow.steps[step_id])
+        return turn.outputs[0]
+
+    # -- the parts of a turn -------------------------------------------------------------------
+
+    def _command(self, turn: TurnBuilder, model: Conversation, command: Command, language: str | None, fresh: bool) -> None:
+        session = turn.session
+        if language and not session.language_chosen:
+            session.language = language  # "SALIR" or "peligro" from a new number: answer in Spanish
+        if command.urgent:
+            session.urgent = True
+            turn.events.append(EmergencyDetected())
+        if command.remember and not fresh and session.state != command.goto:
+            session.return_to = session.state
+        self._go(turn, model, "command", command.goto)
+
+    def _reply(self, turn: TurnBuilder, model: Conversation, text: str) -> None:
+        session = turn.session
+        index = self.steps[session.state]
+        step = index.step
+        hit = index.choice(text, session.language)
+        if hit is not None:
+            choice = step.choices[hit.index]
+            for action in choice.actions:
+                EXECUTORS[action.type](action, turn)
+            if choice.goto == BACK:
+                target = session.return_to if session.return_to in self.flow.steps else self.flow.menu
+                session.return_to = None
+                self._go(turn, model, "back", target)
+            else:
+                self._go(turn, model, "advance", choice.goto)
+            return
+        hit = index.route(text, session.language)
+        if hit is not None:
+            self._go(turn, model, "advance", step.routes[hit.index].goto)
+            return
+        self._reprompt(turn, step)
+
+    def _go(self, turn: TurnBuilder, model: Conversation, event: str, target: str) -> None:
+        self.machine.move(model, event, target)
+        self._render(turn, self.flow.steps[target])
+
+    def _render(self, turn: TurnBuilder, step: Step) -> None:
+        for key in step.say:
+            turn.say(key)
+        for action in step.actions:
+            EXECUTORS[action.type](action, turn)
+        turn.emit(self._choices(turn, step))
+
+    def _reprompt(self, turn: TurnBuilder, step: Step) -> None:
+        turn.say(self.flow.reprompt)
+        if not step.choices:  # a routes-only step: repeat what it asked
+            for key in step.say:
+                turn.say(key)
+        turn.emit(self._choices(turn, step))
+
+    @staticmethod
+    def _choices(turn: TurnBuilder, step: Step) -> tuple[ChoiceView, ...]:
+        return tuple(ChoiceView(i, turn.text(choice.label)) for i, choice in enumerate(step.choices, 1))

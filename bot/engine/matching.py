@@ -1,0 +1,115 @@
+"""Understanding a reply: commands, choices and keywords, localized, in every language at once.
+
+Text is compared folded (case and accents ignored, punctuation as spaces), so ``Menú``, ``MENU``
+and ``menu.`` are one word. A person may answer in a language other than the one chosen, so
+words of every language match; where two languages disagree, the session's language wins.
+
+Indexes are built once per flow at start-up; matching a message is a few dict look-ups and one
+substring scan per "contains" phrase.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from bot.flowdef.model import Command, Flow, Step
+from bot.i18n import Catalog
+
+MAX_CONSIDERED = 500  # characters of a message looked at; no command or choice is longer
+_NOT_WORD = re.compile(r"[^\w]+", re.UNICODE)
+
+
+def normalize(text: str) -> str:
+    """Folded words separated by single spaces: ``"¡Sí, por favor!"`` -> ``"si por favor"``."""
+    text = unicodedata.normalize("NFKD", text[:MAX_CONSIDERED].casefold())
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return " ".join(_NOT_WORD.sub(" ", text).replace("_", " ").split())
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """What matched, and the language of the word that matched (None for a number)."""
+
+    index: int
+    language: str | None
+
+
+class CommandIndex:
+    """Global commands: exact (the whole message) and contains (a phrase anywhere)."""
+
+    def __init__(self, flow: Flow, catalog: Catalog):
+        self.commands = flow.commands
+        self._order = {c.id: i for i, c in enumerate(flow.commands)}
+        self._exact: dict[str, list[Hit]] = {}
+        self._contains: list[tuple[str, Hit]] = []
+        for i, command in enumerate(flow.commands):
+            for language, words in catalog.words(command.match).items():
+                for word in words:
+                    phrase = normalize(word)
+                    if not phrase:
+                        continue
+                    if command.contains:
+                        self._contains.append((f" {phrase} ", Hit(i, language)))
+                    else:
+                        self._exact.setdefault(phrase, []).append(Hit(i, language))
+
+    def find(self, text: str, language: str) -> tuple[Command, str | None] | None:
+        """The first command, in flow order, that ``text`` (normalized) triggers."""
+        hits = list(self._exact.get(text, ()))
+        padded = f" {text} "
+        hits.extend(hit for phrase, hit in self._contains if phrase in padded)
+        if not hits:
+            return None
+        best = min(hits, key=lambda h: (h.index, h.language != language))
+        return self.commands[best.index], best.language
+
+
+class StepIndex:
+    """One step's choices (by number, label or match word) and free-text routes."""
+
+    def __init__(self, step: Step, catalog: Catalog):
+        self.step = step
+        self._words: dict[str, list[Hit]] = {}
+        for i, choice in enumerate(step.choices):
+            for language, data in catalog.locales.items():
+                label = data.text.get(choice.label)
+                if isinstance(label, str):
+                    self._add(normalize(label), Hit(i, language))
+            if choice.match:
+                for language, words in catalog.words(choice.match).items():
+                    for word in words:
+                        self._add(normalize(word), Hit(i, language))
+        self._routes = [
+            (f" {normalize(word)} ", Hit(i, language))
+            for i, route in enumerate(step.routes)
+            for language, words in catalog.words(route.match).items()
+            for word in words
+            if normalize(word)
+        ]
+
+    def _add(self, phrase: str, hit: Hit) -> None:
+        if phrase:
+            self._words.setdefault(phrase, []).append(hit)
+
+    def choice(self, text: str, language: str) -> Hit | None:
+        """A choice picked by ``text``: its number, its label, or a match word, as the whole
+        reply or as the reply's first word ("2 please", "yes thanks")."""
+        if not text:
+            return None
+        first = text.split(" ", 1)[0]
+        for candidate in (text, first):
+            if candidate.isdigit() and len(candidate) <= 2:
+                number = int(candidate)
+                return Hit(number - 1, None) if 1 <= number <= len(self.step.choices) else None
+            hits = self._words.get(candidate)
+            if hits:
+                return min(hits, key=lambda h: (h.language != language, h.index))
+        return None
+
+    def route(self, text: str, language: str) -> Hit | None:
+        """The first route whose words appear in ``text``."""
+        padded = f" {text} "
+        hits = [hit for phrase, hit in self._routes if phrase in padded]
+        return min(hits, key=lambda h: (h.index, h.language != language)) if hits else None

@@ -1,0 +1,46 @@
+"""A conversation's state: small, explicit, and all that is kept about a person (encrypted).
+
+Stored: the flow and step, the language, whether they chose it, where ``@back`` returns, whether
+the conversation is urgent or asked for a person, and when they last wrote. Nothing they typed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+
+FORMAT_VERSION = 1
+
+
+@dataclass(slots=True)
+class Session:
+    flow: str
+    state: str
+    language: str
+    last_active: int  # unix seconds (UTC) of the last inbound message
+    language_chosen: bool = False
+    return_to: str | None = None
+    urgent: bool = False
+    advocate_requested: bool = False
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict, e.g. ``{"v": 1, "flow": "main", "state": "main_menu", ...}``."""
+        return {"v": FORMAT_VERSION, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Session:
+        """Inverse of ``to_dict``; raises ``ValueError`` on a blob this version cannot read."""
+        if data.get("v") != FORMAT_VERSION:
+            raise ValueError(f"session format {data.get('v')!r} is not {FORMAT_VERSION}")
+        fields = {k: v for k, v in data.items() if k != "v"}
+        try:
+            return cls(**fields)
+        except TypeError as exc:
+            raise ValueError(f"session fields do not match: {exc}") from None
+
+
+def unix(moment: datetime) -> int:
+    """Seconds since the epoch of an aware datetime (naive datetimes are taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(moment.timestamp())

@@ -1,0 +1,229 @@
+"""Inspection of a loaded flow against the catalog: what the schema cannot see.
+
+Errors (the flow must not be used): dead ends, keys missing in the default language, unknown
+placeholders, carrier opt-out words taught or matched, a first line that could reveal the service
+on a lock screen, a language that has no locale file.
+Warnings (``--strict`` fails on them): unreachable steps, keys or match words missing in another
+language (the default language is shown instead), a message over 3 SMS segments, a GSM-7
+language pushed into UCS-2, the same word picking two different things in one step.
+
+``render(step_id, language)`` gives a step's reply on entry (the engine's ``preview``), so the
+SMS cost and the first line are those a person would really get, resource lists included.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from bot.domain.messages import Outbound, render_plain
+from bot.domain.problems import Problem, where
+from bot.domain.sms import SMS_REPLACEMENTS, non_gsm7, prepare_sms, sms_cost
+from bot.flowdef.model import Flow
+from bot.flowdef.schema import RESOURCE_TEXT_KEYS, RESOURCE_PLACEHOLDERS
+from bot.i18n import PLACEHOLDER, Catalog, fold
+
+Render = Callable[[str, str], Outbound]
+
+# Twilio blocks a number that sends one of these and the bot never sees it (DESIGN rule 4).
+CARRIER_OPT_OUT_WORDS = frozenset(
+    {"stop", "end", "quit", "cancel", "unsubscribe", "stopall", "revoke", "optout"}
+)
+MAX_SEGMENTS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class StepCost:
+    step: str
+    language: str
+    encoding: str
+    segments: int
+    units: int
+
+
+def inspect(flow: Flow, catalog: Catalog, render: Render) -> list[Problem]:
+    """Every problem of ``flow``, errors and warnings, in a stable order."""
+    return [
+        *_graph_problems(flow),
+        *_translation_problems(flow, catalog),
+        *_match_problems(flow, catalog),
+        *_message_problems(flow, catalog, render),
+    ]
+
+
+def step_costs(flow: Flow, catalog: Catalog, render: Render) -> list[StepCost]:
+    """The SMS cost of every step's reply in every language, as the SMS adapter would send it."""
+    rows = []
+    for step_id in flow.steps:
+        for code, data in catalog.locales.items():
+            cost = sms_cost(prepare_sms(render_plain(render(step_id, code)), data.sms_alphabet))
+            rows.append(StepCost(step_id, code, cost.encoding, cost.segments, cost.units))
+    return rows
+
+
+def _graph_problems(flow: Flow) -> list[Problem]:
+    problems = []
+    seen, frontier = set(), [flow.start, flow.menu, *(c.goto for c in flow.commands)]
+    while frontier:
+        step_id = frontier.pop()
+        if step_id in seen or step_id not in flow.steps:
+            continue
+        seen.add(step_id)
+        frontier.extend(flow.targets(flow.steps[step_id]))
+    for step in flow.steps.values():
+        at = where(flow.file, f"steps.{step.id}")
+        if step.id not in seen:
+            problems.append(Problem(at, "unreachable: no choice, route or command leads here", "warning"))
+        if not step.choices and not step.routes and not step.ends_conversation:
+            problems.append(Problem(at, "dead end: no choices, no routes, and it does not end the conversation"))
+    return problems
+
+
+def _text_keys(flow: Flow) -> dict[str, str]:
+    """text key -> where it is first used."""
+    keys = {flow.reprompt: "reprompt"}
+    for step in flow.steps.values():
+        for i, key in enumerate(step.say):
+            keys.setdefault(key, f"steps.{step.id}.say[{i}]")
+        for i, choice in enumerate(step.choices):
+            keys.setdefault(choice.label, f"steps.{step.id}.choices[{i}].label")
+        for action in step.actions:
+            if action.type == "list_resources":
+                for key in RESOURCE_TEXT_KEYS:
+                    keys.setdefault(key, f"steps.{step.id}.actions (list_resources)")
+    return keys
+
+
+def _match_keys(flow: Flow) -> dict[str, str]:
+    keys = {}
+    for i, command in enumerate(flow.commands):
+        keys.setdefault(command.match, f"commands[{i}].match")
+    for step in flow.steps.values():
+        for i, choice in enumerate(step.choices):
+            if choice.match:
+                keys.setdefault(choice.match, f"steps.{step.id}.choices[{i}].match")
+        for i, route in enumerate(step.routes):
+            keys.setdefault(route.match, f"steps.{step.id}.routes[{i}].match")
+    return keys
+
+
+def _all_actions(flow: Flow):
+    for step in flow.steps.values():
+        for action in step.actions:
+            yield f"steps.{step.id}.actions", action
+        for i, choice in enumerate(step.choices):
+            for action in choice.actions:
+                yield f"steps.{step.id}.choices[{i}].actions", action
+
+
+def _translation_problems(flow: Flow, catalog: Catalog) -> list[Problem]:
+    problems = []
+    allowed = set(flow.vars) | RESOURCE_PLACEHOLDERS | {"count"}
+    for key, used_at in _text_keys(flow).items():
+        for code, data in catalog.locales.items():
+            value = data.text.get(key)
+            if value is None:
+                if code == catalog.default:
+                    problems.append(Problem(where(data.file, f"text.{key}"), f"missing (used at {flow.file}: {used_at})"))
+                else:
+                    problems.append(Problem(
+                        where(data.file, f"text.{key}"), f"missing; {catalog.default} is shown instead", "warning"
+                    ))
+                continue
+            for form, string in _forms(value):
+                for name in PLACEHOLDER.findall(string):
+                    if name not in allowed:
+                        problems.append(Problem(where(data.file, f"text.{key}{form}"), f"unknown placeholder {{{name}}}"))
+                for word in CARRIER_OPT_OUT_WORDS:
+                    if re.search(rf"\b{word.upper()}\b", string):
+                        problems.append(Problem(
+                            where(data.file, f"text.{key}{form}"),
+                            f"teaches the carrier opt-out word {word.upper()}: the carrier blocks the number and we never see it",
+                        ))
+    for at, action in _all_actions(flow):
+        language = action.get("language")
+        if action.type == "set_language" and language not in catalog.locales:
+            problems.append(Problem(where(flow.file, at), f"no locale file for language {language!r}"))
+    return problems
+
+
+def _forms(value: str | dict[str, str]) -> Iterable[tuple[str, str]]:
+    if isinstance(value, str):
+        yield "", value
+    else:
+        yield from ((f".{form}", string) for form, string in value.items())
+
+
+def _match_problems(flow: Flow, catalog: Catalog) -> list[Problem]:
+    problems = []
+    for key, used_at in _match_keys(flow).items():
+        found = catalog.words(key)
+        if not found:
+            problems.append(Problem(where(flow.file, used_at), f"match words {key!r} are in no locale file"))
+            continue
+        for code, data in catalog.locales.items():
+            if code not in found:
+                problems.append(Problem(where(data.file, f"match.{key}"), "missing match words for this language", "warning"))
+            for i, word in enumerate(found.get(code, ())):
+                if fold(word) in CARRIER_OPT_OUT_WORDS:
+                    problems.append(Problem(
+                        where(data.file, f"match.{key}[{i}]"),
+                        f"{word!r} is a carrier opt-out word: the carrier blocks the number and we never see it",
+                    ))
+    exact_commands = {
+        fold(w): c.id for c in flow.commands if not c.contains for words in catalog.words(c.match).values() for w in words
+    }
+    for step in flow.steps.values():
+        owner: dict[str, int] = {}
+        for i, choice in enumerate(step.choices):
+            words = {fold(w) for ws in catalog.words(choice.match).values() for w in ws} if choice.match else set()
+            for word in sorted(words):
+                at = where(flow.file, f"steps.{step.id}.choices[{i}].match")
+                if word in owner and owner[word] != i:
+                    problems.append(Problem(at, f"{word!r} also picks choice {owner[word] + 1}", "warning"))
+                owner.setdefault(word, i)
+                if word in exact_commands:
+                    problems.append(Problem(at, f"{word!r} is the {exact_commands[word]} command, which wins", "warning"))
+    return problems
+
+
+def _message_problems(flow: Flow, catalog: Catalog, render: Render) -> list[Problem]:
+    problems = []
+    for code, data in catalog.locales.items():
+        replies = {f"steps.{s}": render(s, code) for s in flow.steps}
+        replies["reprompt"] = Outbound(catalog.text(flow.reprompt, code, **flow.vars))
+        for at, reply in replies.items():
+            place = where(flow.file, f"{at} ({code})")
+            first_line = reply.text.split("\n", 1)[0]
+            revealing = _revealing_words(first_line, data.reveal_words)
+            if revealing:
+                problems.append(Problem(
+                    place, f"first line {first_line!r} could reveal the service on a lock screen ({', '.join(revealing)})"
+                ))
+            if not at.startswith("steps."):
+                continue
+            plain = render_plain(reply)
+            sent = prepare_sms(plain, data.sms_alphabet)
+            cost = sms_cost(sent)
+            if cost.segments > MAX_SEGMENTS:
+                problems.append(Problem(
+                    place, f"{cost.segments} SMS segments ({cost.encoding}, {cost.units} units); keep it to {MAX_SEGMENTS}", "warning"
+                ))
+            if data.sms_alphabet != "gsm7":
+                continue
+            typographic = "".join(dict.fromkeys(ch for ch in plain if ch in SMS_REPLACEMENTS))
+            if typographic and sms_cost(plain).encoding == "UCS-2":
+                problems.append(Problem(
+                    place, f"typographic characters {typographic!r} push this GSM-7 language into UCS-2; write them plainly", "warning"
+                ))
+            if cost.encoding == "UCS-2":
+                problems.append(Problem(
+                    place, f"characters {non_gsm7(sent)!r} are not GSM-7: sent as UCS-2 ({cost.segments} segments)", "warning"
+                ))
+    return problems
+
+
+def _revealing_words(line: str, stems: tuple[str, ...]) -> list[str]:
+    folded = fold(line)
+    return [stem for stem in stems if re.search(rf"(?<![a-z0-9]){re.escape(stem)}", folded)]

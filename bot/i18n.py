@@ -1,0 +1,204 @@
+"""Translations: one YAML file per language in ``locales/``, keyed by stable ids.
+
+A locale file holds ``text`` (messages and labels; a value may be a plural map such as
+``{one: "...", other: "..."}`` chosen by Babel's CLDR rules for ``count``) and ``match`` (the words
+a person may type for a choice or command, lowercase). ``text(key, lang, **vars)`` walks a fallback
+chain (``es-MX`` -> ``es`` -> the default language) and fills ``{placeholders}`` from ``vars``.
+
+Example ``locales/es.yaml``::
+
+    language: es
+    name: Español
+    sms_alphabet: gsm7
+    reveal_words: [trata, refugio]
+    text:
+      menu.intro: "Estas son algunas opciones."
+    match:
+      match.yes: [sí, si]
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from babel import Locale, UnknownLocaleError
+
+from bot.datafile import read_yaml, schema_problems
+from bot.domain.problems import ContentInvalid, Problem, errors, where
+
+DEFAULT_LANGUAGE = "en"
+PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+PLURAL_FORMS = ("zero", "one", "two", "few", "many", "other")
+
+LOCALE_SCHEMA = {
+    "type": "object",
+    "required": ["language", "name", "text", "match"],
+    "additionalProperties": False,
+    "properties": {
+        "language": {"type": "string", "pattern": "^[a-z]{2,3}(-[a-z0-9]{2,8})?$"},
+        "name": {"type": "string", "minLength": 1},
+        "sms_alphabet": {"enum": ["gsm7", "ucs2"]},
+        "reveal_words": {"type": "array", "items": {"type": "string", "minLength": 2}},
+        "text": {
+            "type": "object",
+            "propertyNames": {"pattern": r"^[a-z0-9_]+(\.[a-z0-9_]+)*$"},
+            "additionalProperties": {
+                "oneOf": [
+                    {"type": "string"},
+                    {
+                        "type": "object",
+                        "required": ["other"],
+                        "additionalProperties": False,
+                        "properties": {form: {"type": "string"} for form in PLURAL_FORMS},
+                    },
+                ]
+            },
+        },
+        "match": {
+            "type": "object",
+            "propertyNames": {"pattern": r"^[a-z0-9_]+(\.[a-z0-9_]+)*$"},
+            "additionalProperties": {
+                "type": "array",
+                "minItems": 1,
+                "items": {"type": "string", "minLength": 1, "maxLength": 60},
+            },
+        },
+    },
+}
+
+
+@dataclass(frozen=True)
+class LocaleData:
+    """One language's file, as loaded. ``file`` is how problems name it."""
+
+    code: str
+    name: str
+    file: str
+    sms_alphabet: str
+    reveal_words: tuple[str, ...]
+    text: dict[str, str | dict[str, str]]
+    match: dict[str, tuple[str, ...]]
+    locale: Locale = field(repr=False, compare=False)
+
+
+class Catalog:
+    """All languages, loaded once at start-up and shared (read-only) by every conversation."""
+
+    def __init__(self, locales: dict[str, LocaleData], default: str = DEFAULT_LANGUAGE):
+        if default not in locales:
+            raise ContentInvalid([Problem("locales", f"the default language {default!r} has no file")])
+        self.locales = locales
+        self.default = default
+        self._chains: dict[str, tuple[str, ...]] = {}
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return tuple(self.locales)
+
+    def resolve(self, code: str | None) -> str | None:
+        """The best language we have for ``code`` (``es-MX`` -> ``es``), or None."""
+        if not code:
+            return None
+        wanted = code.lower().replace("_", "-")
+        for candidate in (wanted, wanted.split("-")[0]):
+            if candidate in self.locales:
+                return candidate
+        return None
+
+    def chain(self, code: str) -> tuple[str, ...]:
+        """Languages to try for ``code``, most specific first, always ending with the default."""
+        cached = self._chains.get(code)
+        if cached is None:
+            wanted = code.lower().replace("_", "-")
+            tries = [wanted, wanted.split("-")[0], self.default]
+            cached = tuple(dict.fromkeys(t for t in tries if t in self.locales))
+            self._chains[code] = cached
+        return cached
+
+    def has_text(self, key: str, lang: str) -> bool:
+        return key in self.locales[lang].text
+
+    def text(self, key: str, lang: str, count: int | None = None, **values: object) -> str:
+        """The message ``key`` in ``lang`` (or its fallbacks) with ``{placeholders}`` filled.
+
+        Placeholders without a value are left as written, so a missing value shows rather than
+        crashes. Raises ``KeyError`` only when no language in the chain has the key, which
+        ``safeharbor flows check`` reports before a flow can be used.
+        """
+        for code in self.chain(lang):
+            value = self.locales[code].text.get(key)
+            if value is None:
+                continue
+            if isinstance(value, dict):
+                form = self.locales[code].locale.plural_form(count if count is not None else 0)
+                value = value.get(form, value["other"])
+            if count is not None:
+                values = {**values, "count": count}
+            if values and "{" in value:
+                return PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), m.group(0))), value)
+            return value
+        raise KeyError(key)
+
+    def words(self, key: str) -> dict[str, tuple[str, ...]]:
+        """Match words for ``key`` in every language that defines them."""
+        return {code: data.match[key] for code, data in self.locales.items() if key in data.match}
+
+
+def fold(text: str) -> str:
+    """Lowercase, accents removed: the form in which typed words are compared.
+
+    >>> fold("  MENÚ ") == fold("menu")
+    True
+    """
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).strip()
+
+
+def load_catalog(directory: Path, label: str = "locales") -> Catalog:
+    """Load every ``*.yaml`` in ``directory``; raise ``ContentInvalid`` listing every problem."""
+    catalog, problems = read_catalog(directory, label)
+    if errors(problems) or catalog is None:
+        raise ContentInvalid(errors(problems) or [Problem(label, "no usable locale files")])
+    return catalog
+
+
+def read_catalog(directory: Path, label: str = "locales") -> tuple[Catalog | None, list[Problem]]:
+    """Like ``load_catalog`` but returns the problems instead of raising (for ``flows check``)."""
+    problems: list[Problem] = []
+    locales: dict[str, LocaleData] = {}
+    files = sorted(directory.glob("*.yaml"))
+    if not files:
+        return None, [Problem(label, "no locale files (*.yaml)")]
+    for path in files:
+        name = f"{label}/{path.name}"
+        document, found = read_yaml(path, name)
+        found = found or schema_problems(document, LOCALE_SCHEMA, name)
+        if not found:
+            code = document["language"]
+            if path.stem != code:
+                found.append(Problem(where(name, "language"), f"{code!r} does not match the file name"))
+            try:
+                babel_locale = Locale.parse(code.replace("-", "_"))
+            except (UnknownLocaleError, ValueError):
+                found.append(Problem(where(name, "language"), f"{code!r} is not a known language"))
+        problems.extend(found)
+        if found:
+            continue
+        locales[code] = LocaleData(
+            code=code,
+            name=document["name"],
+            file=name,
+            sms_alphabet=document.get("sms_alphabet", "gsm7"),
+            reveal_words=tuple(fold(w) for w in document.get("reveal_words", [])),
+            text=dict(document["text"]),
+            match={key: tuple(words) for key, words in document["match"].items()},
+            locale=babel_locale,
+        )
+    if DEFAULT_LANGUAGE not in locales:
+        if not errors(problems):
+            problems.append(Problem(label, f"the default language {DEFAULT_LANGUAGE!r} has no file"))
+        return None, problems
+    return Catalog(locales), problems

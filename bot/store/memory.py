@@ -1,0 +1,50 @@
+"""An in-memory session store with the same contract as ``SessionStore``, for tests and benchmarks
+that are about the conversation rather than the database. It keeps sessions as the engine gave
+them (nothing is encrypted: never use it for real people)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import datetime
+
+from bot.engine.session import Session
+
+
+class _Held:
+    def __init__(self, store: MemorySessionStore, pseudonym: str, now: datetime):
+        self._store, self._pseudonym = store, pseudonym
+        entry = store.rows.get(pseudonym)
+        self.session = replace(entry[0]) if entry and entry[1] > now else None
+
+    def save(self, session: Session, expires_at: datetime) -> None:
+        self._store.rows[self._pseudonym] = (replace(session), expires_at)
+
+    def erase(self) -> None:
+        self._store.rows.pop(self._pseudonym, None)
+        self.session = None
+
+
+class MemorySessionStore:
+    def __init__(self) -> None:
+        self.rows: dict[str, tuple[Session, datetime]] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    @contextmanager
+    def conversation(self, pseudonym: str, now: datetime) -> Iterator[_Held]:
+        with self._guard:
+            lock = self._locks.setdefault(pseudonym, threading.Lock())
+        with lock:
+            yield _Held(self, pseudonym, now)
+
+    def purge_expired(self, now: datetime) -> int:
+        expired = [p for p, (_, expires_at) in self.rows.items() if expires_at <= now]
+        for pseudonym in expired:
+            del self.rows[pseudonym]
+        return len(expired)
+
+    def count(self) -> int:
+        return len(self.rows)

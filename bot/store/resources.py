@@ -1,0 +1,131 @@
+"""The resource directory: organizations and how to reach them, from ``flows/resources/*.yaml``.
+
+One file per region (``region: us-national``, ``scope: national``); a deployment adds its own
+region's file beside the national one. Entries are only ever listed as published by the source
+each one names; see the national file's header.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.datafile import read_yaml, schema_problems
+from bot.domain.messages import Resource
+from bot.domain.problems import CATEGORIES, ContentInvalid, Problem, errors, where
+
+PHONE = {"type": "string", "pattern": r"^(1-\d{3}-\d{3}-\d{4}|\d{3,6})$"}
+RESOURCE_SCHEMA = {
+    "type": "object",
+    "required": ["spec_version", "region", "resources"],
+    "additionalProperties": False,
+    "properties": {
+        "spec_version": {"const": 1},
+        "region": {"type": "string", "pattern": "^[a-z0-9-]+$"},
+        "scope": {"enum": ["national", "regional"]},
+        "resources": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["id", "name", "categories", "area", "source", "checked"],
+                "additionalProperties": False,
+                "properties": {
+                    "id": {"type": "string", "pattern": "^[a-z0-9_]+$"},
+                    "name": {"type": "string", "minLength": 1, "maxLength": 60},
+                    "categories": {"type": "array", "minItems": 1, "items": {"enum": list(CATEGORIES)}},
+                    "languages": {"type": "array", "items": {"type": "string", "pattern": "^[a-z]{2,3}$"}},
+                    "interpreters": {"type": "boolean"},
+                    "area": {"type": "string", "minLength": 1},
+                    "phone": PHONE,
+                    "text": PHONE,
+                    "text_keyword": {"type": "string", "pattern": "^[A-Z0-9]+$"},
+                    "web": {"type": "string", "pattern": "^https://"},
+                    "hours": {"type": "string", "maxLength": 40},
+                    "free": {"type": "boolean"},
+                    "source": {"type": "string", "pattern": "^https?://"},
+                    "checked": {"type": "string", "format": "date"},
+                },
+                "anyOf": [{"required": ["phone"]}, {"required": ["text"]}, {"required": ["web"]}],
+            },
+        },
+    },
+}
+
+
+class Directory:
+    """Resources by need. ``find`` lists national entries first, then regional ones, and within
+    each those serving the person's language (or offering interpreters) first."""
+
+    def __init__(self, resources: Sequence[Resource], national_regions: frozenset[str] = frozenset()):
+        self.resources = tuple(resources)
+        self._national = national_regions
+
+    def find(self, category: str, language: str, limit: int) -> list[Resource]:
+        def rank(item: tuple[int, Resource]) -> tuple[int, int, int]:
+            position, resource = item
+            speaks = not resource.languages or language in resource.languages or resource.interpreters
+            return (resource.region not in self._national, not speaks, position)
+
+        matching = [(i, r) for i, r in enumerate(self.resources) if category in r.categories]
+        return [resource for _, resource in sorted(matching, key=rank)[:limit]]
+
+
+def read_directory(directory: Path, label: str = "flows/resources", regions: Sequence[str] | None = None) -> tuple[Directory, list[Problem]]:
+    """Every region file in ``directory`` (or only ``regions``); problems instead of exceptions."""
+    resources: list[Resource] = []
+    national: set[str] = set()
+    problems: list[Problem] = []
+    seen: dict[str, str] = {}
+    for path in sorted(directory.glob("*.yaml")) if directory.is_dir() else []:
+        name = f"{label}/{path.name}"
+        document, found = read_yaml(path, name)
+        document = _dates_as_text(document)
+        found = found or schema_problems(document, RESOURCE_SCHEMA, name)
+        problems.extend(found)
+        if found or (regions is not None and document["region"] not in regions):
+            continue
+        if document.get("scope") == "national":
+            national.add(document["region"])
+        for i, entry in enumerate(document["resources"]):
+            if entry["id"] in seen:
+                problems.append(Problem(where(name, f"resources[{i}].id"), f"{entry['id']!r} is also in {seen[entry['id']]}"))
+                continue
+            seen[entry["id"]] = name
+            resources.append(_resource(entry, document["region"]))
+    return Directory(resources, frozenset(national)), problems
+
+
+def load_directory(directory: Path, label: str = "flows/resources", regions: Sequence[str] | None = None) -> Directory:
+    loaded, problems = read_directory(directory, label, regions)
+    if errors(problems):
+        raise ContentInvalid(errors(problems))
+    return loaded
+
+
+def _resource(entry: dict, region: str) -> Resource:
+    return Resource(
+        id=entry["id"],
+        name=entry["name"],
+        categories=tuple(entry["categories"]),
+        languages=tuple(entry.get("languages", ())),
+        region=region,
+        area=entry["area"],
+        phone=entry.get("phone", ""),
+        text=entry.get("text", ""),
+        text_keyword=entry.get("text_keyword", ""),
+        web=entry.get("web", ""),
+        hours=entry.get("hours", ""),
+        interpreters=entry.get("interpreters", False),
+        source=entry["source"],
+        checked=entry["checked"],
+    )
+
+
+def _dates_as_text(document):
+    """YAML reads ``2026-11-26`` as a date; the schema and ``Resource`` want the text."""
+    if isinstance(document, dict) and isinstance(document.get("resources"), list):
+        for entry in document["resources"]:
+            if isinstance(entry, dict) and isinstance(entry.get("checked"), dt.date):
+                entry["checked"] = entry["checked"].isoformat()
+    return document
