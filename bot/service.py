@@ -129,9 +129,9 @@ class Service:
             session = held.session
             engine = self.content.engines.get(session.flow if session else DEFAULT_FLOW) or self.content.engines[DEFAULT_FLOW]
             turn = engine.resume(session, inbound, now)
-            if turn.session is None:
-                held.erase()
-            else:
+            if turn.session is None or turn.restarted:
+                held.erase()  # nothing may be kept, or a new conversation: new key, old one shredded
+            if turn.session is not None:
                 held.save(turn.session, now + engine.flow.idle_timeout)
         log.info(
             "turn: %s -> %s%s",

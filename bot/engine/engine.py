@@ -82,7 +82,7 @@ class Engine:
             elif fresh:
                 self._render(turn, self.flow.steps[self.flow.start])
             else:
-                self._reply(turn, model, text)
+                self._reply(turn, model, inbound.text, text)
             current.state = model.state
         return turn.result()
 
@@ -106,11 +106,11 @@ class Engine:
             session.return_to = session.state
         self._go(turn, model, "command", command.goto)
 
-    def _reply(self, turn: TurnBuilder, model: Conversation, text: str) -> None:
+    def _reply(self, turn: TurnBuilder, model: Conversation, raw: str, text: str) -> None:
         session = turn.session
         index = self.steps[session.state]
         step = index.step
-        hit = index.choice(text, session.language)
+        hit = index.choice(raw, text, session.language)
         if hit is not None:
             choice = step.choices[hit.index]
             for action in choice.actions:

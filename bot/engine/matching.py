@@ -19,6 +19,8 @@ from bot.i18n import Catalog
 
 MAX_CONSIDERED = 500  # characters of a message looked at; no command or choice is longer
 _NOT_WORD = re.compile(r"[^\w]+", re.UNICODE)
+# "2", "#2", "2.", "2)", "2 please"; not "-1", "1.5" or "2nd" (those are re-prompted).
+_CHOICE_NUMBER = re.compile(r"#?(\d{1,3})[.)]?(?:\s.*)?", re.DOTALL)
 
 
 def normalize(text: str) -> str:
@@ -93,16 +95,17 @@ class StepIndex:
         if phrase:
             self._words.setdefault(phrase, []).append(hit)
 
-    def choice(self, text: str, language: str) -> Hit | None:
-        """A choice picked by ``text``: its number, its label, or a match word, as the whole
-        reply or as the reply's first word ("2 please", "yes thanks")."""
+    def choice(self, raw: str, text: str, language: str) -> Hit | None:
+        """A choice picked by the reply: its number (from the ``raw`` reply, so "-1" is not 1),
+        its label or a match word (in the normalized ``text``), as the whole reply or as its
+        first word ("2 please", "yes thanks")."""
+        number = _CHOICE_NUMBER.fullmatch(unicodedata.normalize("NFKC", raw[:MAX_CONSIDERED]).strip())
+        if number:
+            picked = int(number.group(1))
+            return Hit(picked - 1, None) if 1 <= picked <= len(self.step.choices) else None
         if not text:
             return None
-        first = text.split(" ", 1)[0]
-        for candidate in (text, first):
-            if candidate.isdigit() and len(candidate) <= 2:
-                number = int(candidate)
-                return Hit(number - 1, None) if 1 <= number <= len(self.step.choices) else None
+        for candidate in (text, text.split(" ", 1)[0]):
             hits = self._words.get(candidate)
             if hits:
                 return min(hits, key=lambda h: (h.language != language, h.index))

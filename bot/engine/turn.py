@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bot.domain.events import ConversationEnded, ConversationErased, Event
+from bot.domain.events import ConversationEnded, ConversationErased, ConversationExpired, Event
 from bot.domain.messages import ChoiceView, Outbound
 from bot.engine.session import Session
 
@@ -30,8 +30,9 @@ class Turn:
         return any(isinstance(e, ConversationErased) for e in self.events)
 
     @property
-    def ended(self) -> bool:
-        return self.session is None
+    def restarted(self) -> bool:
+        """The stored conversation expired (or no longer fits the flow) and this turn began anew."""
+        return any(isinstance(e, ConversationExpired) for e in self.events)
 
 
 class TurnBuilder:

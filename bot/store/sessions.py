@@ -41,9 +41,11 @@ class HeldConversation:
         self.id: str | None = row.id if row else None
         self._wrapped: bytes | None = row.wrapped if row else None
         self.session = self._open(row) if row else None
+        if row and self.session is None:
+            self.erase()  # expired or unreadable: shred it; a new conversation gets a new key
 
     def _open(self, row) -> Session | None:
-        """The stored session, or None when it has expired or cannot be read (it then starts over)."""
+        """The stored session, or None when it has expired or cannot be read."""
         if row.state is None or row.wrapped is None or _aware(row.expires_at) <= self._now:
             return None
         try:
@@ -54,7 +56,7 @@ class HeldConversation:
 
     def save(self, session: Session, expires_at: datetime) -> None:
         """Seal ``session`` under the conversation's data key (a new one for a new conversation)."""
-        if self.id is None or self._wrapped is None:
+        if self.id is None:
             self._create()
         key = self._keys.unwrap(self._wrapped)
         blob = seal(key, self.id, json.dumps(session.to_dict(), separators=(",", ":")).encode())
@@ -73,8 +75,6 @@ class HeldConversation:
         self.id = self._wrapped = self.session = None
 
     def _create(self) -> None:
-        if self.id is not None:  # a row without a key (should not happen): start it over
-            self.erase()
         self.id = secrets.token_hex(16)
         _key, self._wrapped = self._keys.new_data_key()
         self._connection.execute(

@@ -1,0 +1,155 @@
+"""The engine on its own: pure turns over the real flow, with a fixed clock."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from bot.domain import Channel, ConversationErased, EmergencyDetected, Inbound, render_plain
+from bot.engine import FlowViolation, Session
+from tests.conftest import START
+
+
+@pytest.fixture
+def engine(content):
+    return content.engines["main"]
+
+
+def say(engine, session, text, when=START, hint=None):
+    return engine.resume(session, Inbound(Channel.SMS, "+15550000000", text, hint), when)
+
+
+def walk(engine, *texts, when=START):
+    session = None
+    for text in texts:
+        turn = say(engine, session, text, when)
+        session = turn.session
+    return session, turn
+
+
+def at_menu(engine, language="1"):
+    session, _ = walk(engine, "hi", language, "1")
+    assert session.state == "main_menu"
+    return session
+
+
+@pytest.mark.parametrize("reply", ["2", " 2 ", "2.", "#2", "2)", "2 please", "\uff12", "find help", "Find Help!"])
+def test_a_choice_is_picked_by_number_label_or_words(engine, reply):
+    turn = say(engine, at_menu(engine), reply)
+    assert turn.session.state == "find_help"
+
+
+@pytest.mark.parametrize("reply", ["-1", "1.5", "2nd", "0", "8", "99", "1000", "", "   ", "\x00", "🙂"])
+def test_numbers_out_of_range_and_noise_are_re_prompted_with_the_choices(engine, reply):
+    menu = at_menu(engine)
+    turn = say(engine, menu, reply)
+    assert turn.session.state == "main_menu"
+    (reply_message,) = turn.outputs
+    assert reply_message.text.startswith("Sorry, I didn't get that.")
+    assert [c.label for c in reply_message.choices][:2] == ["I'm in danger now", "Find help"]
+
+
+@pytest.mark.parametrize("state", ["welcome", "safe_check", "main_menu", "rights_visas", "help_legal", "advocate_intro", "change_language"])
+@pytest.mark.parametrize("word", ["EXIT", "exit", "Salir", " SALIR "])
+def test_quick_exit_works_from_every_kind_of_step_in_both_languages(engine, state, word):
+    session = replace(at_menu(engine), state=state)
+    turn = say(engine, session, word)
+    assert turn.session is None
+    assert isinstance(turn.events[-1], ConversationErased)
+    assert "erase" in render_plain(turn.outputs[0]).lower() or "borrad" in render_plain(turn.outputs[0]).lower()
+
+
+@pytest.mark.parametrize("text", ["exit plan", "quiero salir de aqui", "I want to exit the building"])
+def test_quick_exit_is_only_the_whole_message(engine, text):
+    turn = say(engine, at_menu(engine), text)
+    assert turn.session is not None
+
+
+@pytest.mark.parametrize("text", ["911", "please help me", "I AM IN DANGER!!", "peligro", "Ayúdame", "es una emergencia"])
+def test_emergency_words_win_anywhere_in_the_message(engine, text):
+    session = replace(at_menu(engine), state="rights_debt")
+    turn = say(engine, session, text)
+    assert turn.session.state == "emergency"
+    assert turn.session.urgent
+    assert any(isinstance(e, EmergencyDetected) for e in turn.events)
+    assert "911" in turn.outputs[0].text and "1-888-373-7888" in turn.outputs[0].text
+
+
+@pytest.mark.parametrize("text", ["a dangerous job", "the help menu", "helpful", "ayuda legal"])
+def test_emergency_words_match_whole_words_not_parts(engine, text):
+    turn = say(engine, at_menu(engine), text)
+    assert turn.session.state != "emergency"
+
+
+def test_the_first_reply_is_the_same_for_a_new_an_expired_and_an_erased_sender(engine):
+    """DESIGN rule 8: nothing in the first reply reveals that this phone wrote before."""
+    first = say(engine, None, "hi").outputs
+    menu = at_menu(engine)
+    after_expiry = say(engine, menu, "hi", when=START + timedelta(hours=2)).outputs
+    erased, _ = walk(engine, "hi", "1", "1", "EXIT")
+    assert erased is None
+    after_erasure = say(engine, erased, "hi").outputs
+    assert first == after_expiry == after_erasure
+
+
+def test_idle_timeout_comes_from_the_flow(engine):
+    menu = at_menu(engine)
+    timeout = engine.flow.idle_timeout
+    assert say(engine, menu, "2", when=START + timeout).session.state == "find_help"
+    assert say(engine, menu, "2", when=START + timeout + timedelta(seconds=1)).session.state == "welcome"
+
+
+def test_a_language_hint_picks_the_language_until_the_person_chooses(engine):
+    turn = say(engine, None, "911", hint="es-MX")
+    assert turn.session.language == "es"
+    assert "Si estás en peligro" in turn.outputs[0].text
+    chosen, _ = walk(engine, "hi", "1")
+    assert say(engine, chosen, "peligro").session.language == "en"  # chosen beats the word's language
+
+
+def test_the_session_given_to_resume_is_not_changed(engine):
+    menu = at_menu(engine)
+    before = replace(menu)
+    say(engine, menu, "3")
+    assert menu == before
+
+
+def test_back_returns_to_the_remembered_step_and_otherwise_to_the_menu(engine):
+    session = replace(at_menu(engine), state="rights_wages")
+    helped = say(engine, session, "HELP").session
+    assert helped.return_to == "rights_wages"
+    assert say(engine, helped, "1").session.state == "rights_wages"
+    fresh_help = say(engine, None, "help").session
+    assert say(engine, fresh_help, "1").session.state == "main_menu"
+
+
+def test_a_session_at_a_step_the_flow_no_longer_has_starts_over(engine):
+    stale = Session(flow="main", state="removed_step", language="en", last_active=int(START.timestamp()))
+    turn = say(engine, stale, "2")
+    assert turn.session.state == "welcome" and turn.restarted
+
+
+def test_the_machine_is_shared_and_refuses_moves_the_flow_does_not_have(engine):
+    machine = engine.machine
+    for _ in range(50):
+        walk(engine, "hi", "2", "1", "3")
+    assert machine.machine.models == []  # attached for a turn, detached after
+    with machine.attach("main_menu") as model:
+        with pytest.raises(FlowViolation):
+            machine.move(model, "advance", "rights_visas")  # not a choice of the menu
+        assert model.state == "main_menu"
+
+
+def test_every_step_renders_in_every_language(engine, content):
+    for language in content.catalog.languages:
+        for step_id in engine.flow.steps:
+            reply = engine.preview(step_id, language)
+            assert reply.text.strip(), (step_id, language)
+            assert "{" not in reply.text, (step_id, language)  # no unfilled placeholder
+
+
+def test_resource_lists_name_confirmed_numbers_and_come_national_first(engine):
+    reply = engine.preview("help_legal", "en")
+    assert "National Human Trafficking Hotline: Call 1-888-373-7888, Text 233733 (24/7)" in reply.text

@@ -1,0 +1,232 @@
+"""Encrypted sessions on a real SQLite file: crypto, erasure, expiry, rotation, one turn at a time."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from cryptography.fernet import Fernet
+
+from bot.config import ConfigError, Settings, generate_keys
+from bot.domain import Channel, Inbound
+from bot.engine import Session
+from bot.service import Content, Service
+from bot.store import KeyRing, Pseudonyms, SessionStore, open_database
+from bot.store.crypto import DecryptError, open_sealed, seal
+from tests.conftest import START
+
+
+def rows(database_url: str, table: str) -> list[tuple]:
+    path = database_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as connection:
+        return connection.execute(f"SELECT * FROM {table}").fetchall()
+
+
+def sms(text: str, address: str = "+15550101010") -> Inbound:
+    return Inbound(Channel.SMS, address, text)
+
+
+# -- crypto -------------------------------------------------------------------------------------
+
+def test_sealed_state_opens_only_with_its_key_and_its_conversation_id():
+    keys = KeyRing([Fernet.generate_key().decode()])
+    key, wrapped = keys.new_data_key()
+    blob = seal(key, "conversation-a", b'{"state":"main_menu"}')
+    assert open_sealed(keys.unwrap(wrapped), "conversation-a", blob) == b'{"state":"main_menu"}'
+    with pytest.raises(DecryptError):
+        open_sealed(key, "conversation-b", blob)  # moved to another row
+    tampered = blob[:-1] + bytes([blob[-1] ^ 1])
+    with pytest.raises(DecryptError):
+        open_sealed(key, "conversation-a", tampered)
+    with pytest.raises(DecryptError):
+        KeyRing([Fernet.generate_key().decode()]).unwrap(wrapped)
+
+
+def test_pseudonyms_are_keyed_stable_and_separate_channels():
+    one, other = Pseudonyms(b"a" * 32), Pseudonyms(b"b" * 32)
+    assert one.of("sms", "+15551234567") == one.of("sms", "+15551234567")
+    assert one.of("sms", "+15551234567") != other.of("sms", "+15551234567")  # the pepper matters
+    assert one.of("sms", "+15551234567") != one.of("telegram", "+15551234567")
+    assert "15551234567" not in one.of("sms", "+15551234567")
+    with pytest.raises(ValueError):
+        Pseudonyms(b"short")
+
+
+# -- what is stored ------------------------------------------------------------------------------
+
+def test_a_conversation_is_stored_as_pseudonym_wrapped_key_and_ciphertext(sqlite_service, settings):
+    sqlite_service.handle(sms("hola"))
+    sqlite_service.handle(sms("2"))
+    (conversation,) = rows(settings.database_url, "conversations")
+    (data_key,) = rows(settings.database_url, "data_keys")
+    conversation_id, pseudonym, state, *_ = conversation
+    assert pseudonym == Pseudonyms(settings.pepper).of("sms", "+15550101010")
+    assert data_key[0] == conversation_id
+    assert b"safe_check" not in state  # sealed, not JSON
+    key = KeyRing(list(settings.encryption_keys)).unwrap(data_key[1])
+    assert b'"state":"safe_check"' in open_sealed(key, conversation_id, state)
+
+
+def test_running_again_continues_the_same_conversation(settings, content, clock):
+    def service():
+        store = SessionStore(open_database(settings.database_url), KeyRing(list(settings.encryption_keys)))
+        return Service(content, store, Pseudonyms(settings.pepper), clock)
+
+    service().handle(sms("hi"))
+    service().handle(sms("1"))
+    assert service().run_turn(sms("1")).session.state == "main_menu"
+
+
+def test_quick_exit_deletes_the_key_and_the_rows_and_overwrites_them_in_the_file(sqlite_service, settings):
+    sqlite_service.handle(sms("hi"))
+    sqlite_service.handle(sms("1"))
+    (_, _, sealed, *_), = rows(settings.database_url, "conversations")
+    (_, wrapped), = rows(settings.database_url, "data_keys")
+    sqlite_service.handle(sms("EXIT"))
+    assert rows(settings.database_url, "conversations") == []
+    assert rows(settings.database_url, "data_keys") == []
+    db = settings.database_url.removeprefix("sqlite:///")
+    with sqlite3.connect(db) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    on_disk = b"".join(open(p, "rb").read() for p in (db, db + "-wal") if os.path.exists(p))
+    assert sealed not in on_disk and wrapped not in on_disk  # secure_delete: not left in free pages
+
+
+def test_an_expired_conversation_is_shredded_and_restarts_under_a_new_key(sqlite_service, settings, clock):
+    sqlite_service.handle(sms("hi"))
+    (old_id, *_), = rows(settings.database_url, "conversations")
+    (_, old_key), = rows(settings.database_url, "data_keys")
+    clock.advance(hours=2)
+    turn = sqlite_service.run_turn(sms("2"))
+    assert turn.session.state == "welcome"
+    (new_id, *_), = rows(settings.database_url, "conversations")
+    (_, new_key), = rows(settings.database_url, "data_keys")
+    assert new_id != old_id and new_key != old_key
+
+
+def test_purge_erases_idle_conversations_only(sqlite_service, settings, clock):
+    sqlite_service.handle(sms("hi", "+15550000001"))
+    clock.advance(minutes=45)
+    sqlite_service.handle(sms("hi", "+15550000002"))
+    clock.advance(minutes=20)  # the first is now 65 minutes idle, the second 20
+    assert sqlite_service.purge_expired() == 1
+    assert len(rows(settings.database_url, "conversations")) == 1
+    assert len(rows(settings.database_url, "data_keys")) == 1
+
+
+def test_state_that_cannot_be_decrypted_starts_over_and_is_shredded(settings, content, clock):
+    url = settings.database_url
+    first = Service(content, SessionStore(open_database(url), KeyRing(list(settings.encryption_keys))), Pseudonyms(settings.pepper), clock)
+    first.handle(sms("hi"))
+    first.handle(sms("1"))
+    lost_keys = Service(content, SessionStore(open_database(url), KeyRing([Fernet.generate_key().decode()])), Pseudonyms(settings.pepper), clock)
+    turn = lost_keys.run_turn(sms("1"))
+    assert turn.session.state == "welcome"  # not a crash, and not someone else's state
+    assert len(rows(url, "conversations")) == 1
+
+
+def test_key_rotation_rewraps_every_conversation_with_progress(settings, content, clock):
+    old = list(settings.encryption_keys)
+    url = settings.database_url
+    service = Service(content, SessionStore(open_database(url), KeyRing(old)), Pseudonyms(settings.pepper), clock)
+    for n in range(7):
+        service.handle(sms("hi", f"+1555000{n:04d}"))
+        service.handle(sms("2", f"+1555000{n:04d}"))
+    new = Fernet.generate_key().decode()
+    seen = []
+    rotated = SessionStore(open_database(url), KeyRing([new, *old])).rotate_keys(batch=3, progress=lambda d, t: seen.append((d, t)))
+    assert rotated == 7 and seen == [(3, 7), (6, 7), (7, 7)]
+    only_new = Service(content, SessionStore(open_database(url), KeyRing([new])), Pseudonyms(settings.pepper), clock)
+    assert only_new.run_turn(sms("1", "+15550000003")).session.state == "main_menu"
+
+
+# -- one turn of one conversation at a time --------------------------------------------------------
+
+class RecordingEngine:
+    """Wraps the real engine; records how many turns of the same person run at once, and each
+    turn's (state before, state after) in the order the turns ran."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.flow = engine.flow
+        self.active = 0
+        self.most_at_once = 0
+        self.chain: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+
+    def resume(self, session, inbound, now):
+        with self._lock:
+            self.active += 1
+            self.most_at_once = max(self.most_at_once, self.active)
+        time.sleep(0.002)  # widen the window in which an interleaving would show
+        try:
+            turn = self.engine.resume(session, inbound, now)
+            with self._lock:
+                self.chain.append((session.state if session else None, turn.session.state))
+            return turn
+        finally:
+            with self._lock:
+                self.active -= 1
+
+
+def test_two_messages_of_the_same_person_never_interleave(settings, content, clock):
+    recording = RecordingEngine(content.engines["main"])
+    guarded = Content(content.flows, content.catalog, content.directory, {"main": recording})
+    store = SessionStore(open_database(settings.database_url), KeyRing(list(settings.encryption_keys)))
+    service = Service(guarded, store, Pseudonyms(settings.pepper), clock)
+    for text in ("hi", "1", "1"):
+        service.handle(sms(text))
+
+    def worker(texts):
+        for text in texts:
+            service.run_turn(sms(text))
+
+    threads = [threading.Thread(target=worker, args=(["3", "7", "2", "MENU", "5", "1"],)) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert recording.most_at_once == 1
+    assert len(recording.chain) == 3 + 6 * 6
+    # A lost update shows as a turn that starts from a state the previous turn did not leave.
+    for (_, left), (started, _) in zip(recording.chain, recording.chain[1:]):
+        assert started == left
+    with store.conversation(Pseudonyms(settings.pepper).of("sms", "+15550101010"), clock()) as held:
+        assert held.session.state == recording.chain[-1][1]
+
+
+# -- configuration ------------------------------------------------------------------------------
+
+def test_production_refuses_to_start_without_keys(tmp_path):
+    with pytest.raises(ConfigError, match="SAFEHARBOR_ENCRYPTION_KEYS and SAFEHARBOR_PEPPER not set"):
+        Settings.from_env({"SAFEHARBOR_ENV": "production", "SAFEHARBOR_HOME": str(tmp_path)})
+    assert not (tmp_path / "dev-keys.json").exists()
+    settings = Settings.from_env({"SAFEHARBOR_ENV": "production", "SAFEHARBOR_HOME": str(tmp_path), **generate_keys()})
+    assert not settings.dev_keys
+
+
+def test_development_keys_are_generated_once_privately(tmp_path, caplog):
+    first = Settings.from_env({"SAFEHARBOR_HOME": str(tmp_path)})
+    second = Settings.from_env({"SAFEHARBOR_HOME": str(tmp_path)})
+    assert first.dev_keys and first.encryption_keys == second.encryption_keys and first.pepper == second.pepper
+    assert (tmp_path / "dev-keys.json").stat().st_mode & 0o777 == 0o600
+    assert "never for real people" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "environ, message",
+    [
+        ({"SAFEHARBOR_ENCRYPTION_KEYS": "not-a-key", "SAFEHARBOR_PEPPER": "p" * 40}, "key 1 is not a Fernet key"),
+        ({"SAFEHARBOR_ENCRYPTION_KEYS": Fernet.generate_key().decode(), "SAFEHARBOR_PEPPER": "short"}, "at least 32"),
+        ({"SAFEHARBOR_ENV": "staging"}, "SAFEHARBOR_ENV='staging'"),
+    ],
+)
+def test_bad_configuration_is_named_without_echoing_secrets(tmp_path, environ, message):
+    with pytest.raises(ConfigError, match=message) as raised:
+        Settings.from_env({"SAFEHARBOR_HOME": str(tmp_path), **environ})
+    assert "not-a-key" not in str(raised.value)
