@@ -6,7 +6,7 @@ the conversation is urgent or asked for a person, and when they last wrote. Noth
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 FORMAT_VERSION = 1
@@ -25,7 +25,8 @@ class Session:
 
     def to_dict(self) -> dict:
         """A JSON-ready dict, e.g. ``{"v": 1, "flow": "main", "state": "main_menu", ...}``."""
-        return {"v": FORMAT_VERSION, **asdict(self)}
+        # By hand: dataclasses.asdict deep-copies, ten times slower on the hot path of every turn.
+        return {"v": FORMAT_VERSION, **{name: getattr(self, name) for name in self.__slots__}}
 
     @classmethod
     def from_dict(cls, data: dict) -> Session:

@@ -191,12 +191,19 @@ def _match_problems(flow: Flow, catalog: Catalog) -> list[Problem]:
 def _message_problems(flow: Flow, catalog: Catalog, render: Render) -> list[Problem]:
     problems = []
     for code, data in catalog.locales.items():
-        replies = {f"steps.{s}": render(s, code) for s in flow.steps}
-        replies["reprompt"] = Outbound(catalog.text(flow.reprompt, code, **flow.vars))
+        replies = {}
+        for step_id in flow.steps:
+            reply = _render_or_none(render, step_id, code, catalog)
+            if reply is not None:
+                replies[f"steps.{step_id}"] = reply
+        if flow.reprompt in catalog.locales[catalog.default].text:
+            replies["reprompt"] = Outbound(catalog.text(flow.reprompt, code, **flow.vars))
         for at, reply in replies.items():
             place = where(flow.file, f"{at} ({code})")
             first_line = reply.text.split("\n", 1)[0]
-            revealing = _revealing_words(first_line, data.reveal_words)
+            # A missing translation shows the default language's text: check its words too.
+            stems = tuple(dict.fromkeys(data.reveal_words + catalog.locales[catalog.default].reveal_words))
+            revealing = _revealing_words(first_line, stems)
             if revealing:
                 problems.append(Problem(
                     place, f"first line {first_line!r} could reveal the service on a lock screen ({', '.join(revealing)})"
@@ -222,6 +229,17 @@ def _message_problems(flow: Flow, catalog: Catalog, render: Render) -> list[Prob
                     place, f"characters {non_gsm7(sent)!r} are not GSM-7: sent as UCS-2 ({cost.segments} segments)", "warning"
                 ))
     return problems
+
+
+def _render_or_none(render: Render, step_id: str, code: str, catalog: Catalog) -> Outbound | None:
+    """The step's reply, or None when a text it needs is missing in the default language too
+    (``_translation_problems`` reports that as an error; the check must not crash on it)."""
+    try:
+        return render(step_id, code)
+    except KeyError as exc:
+        if exc.args and exc.args[0] not in catalog.locales[catalog.default].text:
+            return None
+        raise
 
 
 def _revealing_words(line: str, stems: tuple[str, ...]) -> list[str]:

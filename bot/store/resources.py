@@ -93,6 +93,11 @@ def read_directory(directory: Path, label: str = "flows/resources", regions: Seq
                 continue
             seen[entry["id"]] = name
             resources.append(_resource(entry, document["region"]))
+    if regions is not None:
+        found_regions = {r.region for r in resources} | national
+        for region in regions:
+            if region not in found_regions:
+                problems.append(Problem(label, f"SAFEHARBOR_REGIONS names {region!r}, but no file has that region"))
     return Directory(resources, frozenset(national)), problems
 
 

@@ -39,7 +39,7 @@ class HeldConversation:
             .where(conversations.c.pseudonym == pseudonym)
         ).first()
         self.id: str | None = row.id if row else None
-        self._wrapped: bytes | None = row.wrapped if row else None
+        self._key: bytes | None = None  # the unwrapped data key, for this transaction only
         self.session = self._open(row) if row else None
         if row and self.session is None:
             self.erase()  # expired or unreadable: shred it; a new conversation gets a new key
@@ -49,8 +49,8 @@ class HeldConversation:
         if row.state is None or row.wrapped is None or _aware(row.expires_at) <= self._now:
             return None
         try:
-            key = self._keys.unwrap(row.wrapped)
-            return Session.from_dict(json.loads(open_sealed(key, row.id, row.state)))
+            self._key = self._keys.unwrap(row.wrapped)
+            return Session.from_dict(json.loads(open_sealed(self._key, row.id, row.state)))
         except (DecryptError, ValueError):
             return None
 
@@ -58,8 +58,7 @@ class HeldConversation:
         """Seal ``session`` under the conversation's data key (a new one for a new conversation)."""
         if self.id is None:
             self._create()
-        key = self._keys.unwrap(self._wrapped)
-        blob = seal(key, self.id, json.dumps(session.to_dict(), separators=(",", ":")).encode())
+        blob = seal(self._key, self.id, json.dumps(session.to_dict(), separators=(",", ":")).encode())
         self._connection.execute(
             update(conversations)
             .where(conversations.c.id == self.id)
@@ -72,18 +71,18 @@ class HeldConversation:
             return
         self._connection.execute(delete(data_keys).where(data_keys.c.conversation_id == self.id))
         self._connection.execute(delete(conversations).where(conversations.c.id == self.id))
-        self.id = self._wrapped = self.session = None
+        self.id = self._key = self.session = None
 
     def _create(self) -> None:
         self.id = secrets.token_hex(16)
-        _key, self._wrapped = self._keys.new_data_key()
+        self._key, wrapped = self._keys.new_data_key()
         self._connection.execute(
             insert(conversations).values(
                 id=self.id, pseudonym=self._pseudonym, state=None,
                 created_at=self._now, updated_at=self._now, expires_at=self._now,
             )
         )
-        self._connection.execute(insert(data_keys).values(conversation_id=self.id, wrapped=self._wrapped))
+        self._connection.execute(insert(data_keys).values(conversation_id=self.id, wrapped=wrapped))
 
 
 class SessionStore:
