@@ -153,3 +153,8 @@ def test_every_step_renders_in_every_language(engine, content):
 def test_resource_lists_name_confirmed_numbers_and_come_national_first(engine):
     reply = engine.preview("help_legal", "en")
     assert "National Human Trafficking Hotline: Call 1-888-373-7888, Text 233733 (24/7)" in reply.text
+
+
+def test_opening_hours_are_shown_in_the_persons_language(engine):
+    assert "Wage and Hour Division: Call 1-866-487-9243 (Mon-Fri 8am-4:30pm local time)" in engine.preview("help_legal", "en").text
+    assert "Wage and Hour Division: Llama al 1-866-487-9243 (lun-vie 8am-4:30pm hora local)" in engine.preview("help_legal", "es").text

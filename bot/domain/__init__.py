@@ -9,6 +9,7 @@ from bot.domain.messages import (
     Inbound,
     Outbound,
     Resource,
+    hours_in,
     render_plain,
 )
 from bot.domain.events import (
@@ -40,6 +41,7 @@ __all__ = [
     "Outbound",
     "Resource",
     "SmsCost",
+    "hours_in",
     "normalize_for_sms",
     "prepare_sms",
     "render_plain",

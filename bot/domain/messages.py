@@ -70,10 +70,16 @@ class Resource:
     text: str = ""
     text_keyword: str = ""
     web: str = ""
-    hours: str = ""
+    hours: str = ""  # "24/7", or opening hours in the directory's default language
+    hours_translated: tuple[tuple[str, str], ...] = ()  # (language, hours) where the file gives them
     interpreters: bool = False
     source: str = ""
     checked: str = ""
+
+
+def hours_in(resource: Resource, language: str) -> str:
+    """The resource's opening hours in ``language`` when translated, else as written."""
+    return dict(resource.hours_translated).get(language, resource.hours)
 
 
 def render_plain(message: Outbound) -> str:

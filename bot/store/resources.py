@@ -41,7 +41,18 @@ RESOURCE_SCHEMA = {
                     "text": PHONE,
                     "text_keyword": {"type": "string", "pattern": "^[A-Z0-9]+$"},
                     "web": {"type": "string", "pattern": "^https://"},
-                    "hours": {"type": "string", "maxLength": 40},
+                    # "24/7" (shown localized), or {en: "Mon-Fri 8am-5pm", es: "lun-vie 8am-5pm"}
+                    "hours": {
+                        "oneOf": [
+                            {"type": "string", "maxLength": 40},
+                            {
+                                "type": "object",
+                                "minProperties": 1,
+                                "propertyNames": {"pattern": "^[a-z]{2,3}$"},
+                                "additionalProperties": {"type": "string", "maxLength": 40},
+                            },
+                        ]
+                    },
                     "free": {"type": "boolean"},
                     "source": {"type": "string", "pattern": "^https?://"},
                     "checked": {"type": "string", "format": "date"},
@@ -109,6 +120,7 @@ def load_directory(directory: Path, label: str = "flows/resources", regions: Seq
 
 
 def _resource(entry: dict, region: str) -> Resource:
+    hours = entry.get("hours", "")
     return Resource(
         id=entry["id"],
         name=entry["name"],
@@ -120,7 +132,8 @@ def _resource(entry: dict, region: str) -> Resource:
         text=entry.get("text", ""),
         text_keyword=entry.get("text_keyword", ""),
         web=entry.get("web", ""),
-        hours=entry.get("hours", ""),
+        hours=hours if isinstance(hours, str) else next(iter(hours.values())),
+        hours_translated=() if isinstance(hours, str) else tuple(hours.items()),
         interpreters=entry.get("interpreters", False),
         source=entry["source"],
         checked=entry["checked"],

@@ -9,6 +9,7 @@ Entries come from the directory the engine was given (national first, then the d
 region); when there are none, ``resources.none`` points to the 24/7 line instead.
 """
 
+from bot.domain.messages import hours_in
 from bot.engine.actions import action
 
 
@@ -34,6 +35,6 @@ def _line(turn, resource) -> str:
         contacts.append(turn.text("resource.text", number=resource.text))
     if resource.web and not resource.phone:
         contacts.append(resource.web.removeprefix("https://").removeprefix("http://"))
-    hours = turn.text("resource.hours_247") if resource.hours == "24/7" else resource.hours
+    hours = turn.text("resource.hours_247") if resource.hours == "24/7" else hours_in(resource, turn.session.language)
     key = "resource.line" if hours else "resource.line_no_hours"
     return turn.text(key, name=resource.name, contacts=", ".join(contacts), hours=hours)
