@@ -27,11 +27,11 @@ DEFAULT_CHAT_ADDRESS = "local"
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("SAFEHARBOR_LOG_LEVEL", "WARNING").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    level = os.environ.get("SAFEHARBOR_LOG_LEVEL", "WARNING").upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        print(f"safeharbor: SAFEHARBOR_LOG_LEVEL={level!r}: use DEBUG, INFO, WARNING or ERROR", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
         return args.run(args)
     except ConfigError as exc:
@@ -94,10 +94,9 @@ def _flows_check(args) -> int:
     from bot.flowdef import step_costs
     from bot.service import read_content
 
-    settings_dir = Settings.content_dir_from_env()
-    content, problems = read_content(settings_dir)
-    for problem in problems:
-        print(f"{problem.severity}: {problem}", file=sys.stderr)
+    content, problems = read_content(Settings.content_dir_from_env(), Settings.regions_from_env())
+    for problem in problems:  # `where: what`; warnings say so after the location
+        print(problem if problem.severity == "error" else f"{problem.where}: warning: {problem.what}", file=sys.stderr)
     if content is None or errors(problems):
         print(f"flows check: {len(errors(problems))} error(s), {len(problems) - len(errors(problems))} warning(s)", file=sys.stderr)
         return 1
@@ -138,10 +137,9 @@ def _keys_generate(args) -> int:
 
 
 def _keys_rotate(args) -> int:
-    from bot.store import KeyRing, SessionStore, open_database
+    from bot.service import open_store
 
-    settings = Settings.from_env()
-    store = SessionStore(open_database(settings.database_url), KeyRing(list(settings.encryption_keys)))
+    store = open_store(Settings.from_env())
 
     def progress(done: int, total: int) -> None:
         print(f"\rrewrapped {done}/{total} conversation keys", end="", file=sys.stderr, flush=True)

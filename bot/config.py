@@ -57,6 +57,13 @@ class Settings:
         env_vars = os.environ if environ is None else environ
         return Path(env_vars.get("SAFEHARBOR_CONTENT_DIR", str(PACKAGE_ROOT))).expanduser()
 
+    @staticmethod
+    def regions_from_env(environ: Mapping[str, str] | None = None) -> tuple[str, ...] | None:
+        """``SAFEHARBOR_REGIONS`` as a tuple, or None for every region file."""
+        text = (os.environ if environ is None else environ).get("SAFEHARBOR_REGIONS")
+        regions = tuple(r.strip() for r in text.split(",") if r.strip()) if text else ()
+        return regions or None
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env_vars = os.environ if environ is None else environ
@@ -66,7 +73,6 @@ class Settings:
         home = Path(env_vars.get("SAFEHARBOR_HOME", ".safeharbor")).expanduser()
         content = cls.content_dir_from_env(env_vars)
         database_url = env_vars.get("DATABASE_URL") or f"sqlite:///{(home / 'safeharbor.db').as_posix()}"
-        regions = env_vars.get("SAFEHARBOR_REGIONS")
         keys_text, pepper_text = env_vars.get("SAFEHARBOR_ENCRYPTION_KEYS"), env_vars.get("SAFEHARBOR_PEPPER")
         dev_keys = not (keys_text and pepper_text)
         if dev_keys:
@@ -95,7 +101,7 @@ class Settings:
             pepper=pepper,
             home=home,
             content_dir=content,
-            regions=tuple(r.strip() for r in regions.split(",") if r.strip()) if regions else None,
+            regions=cls.regions_from_env(env_vars),
             dev_keys=dev_keys,
         )
 
@@ -110,7 +116,7 @@ def _development_keys(home: Path, keys_text: str | None, pepper_text: str | None
     if path.exists():
         stored = json.loads(path.read_text())
     else:
-        home.mkdir(parents=True, exist_ok=True)
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
         stored = generate_keys()
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:

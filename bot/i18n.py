@@ -118,9 +118,6 @@ class Catalog:
             self._chains[code] = cached
         return cached
 
-    def has_text(self, key: str, lang: str) -> bool:
-        return key in self.locales[lang].text
-
     def text(self, key: str, lang: str, count: int | None = None, **values: object) -> str:
         """The message ``key`` in ``lang`` (or its fallbacks) with ``{placeholders}`` filled.
 
@@ -147,14 +144,20 @@ class Catalog:
         return {code: data.match[key] for code, data in self.locales.items() if key in data.match}
 
 
-def fold(text: str) -> str:
-    """Lowercase, accents removed: the form in which typed words are compared.
+_NOT_WORD = re.compile(r"[\W_]+")
 
-    >>> fold("  MENÚ ") == fold("menu")
+
+def fold(text: str) -> str:
+    """The form in which words are compared: lowercase, accents removed, punctuation as spaces,
+    single spaces. Typed replies, match words and reveal words all go through it.
+
+    >>> fold("  MENÚ ") == fold("menu.")
     True
+    >>> fold("¡Sí, por favor!")
+    'si por favor'
     """
     decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).strip()
+    return " ".join(_NOT_WORD.sub(" ", "".join(ch for ch in decomposed if not unicodedata.combining(ch))).split())
 
 
 def load_catalog(directory: Path, label: str = "locales") -> Catalog:
@@ -171,7 +174,8 @@ def read_catalog(directory: Path, label: str = "locales") -> tuple[Catalog | Non
     locales: dict[str, LocaleData] = {}
     files = sorted(directory.glob("*.yaml"))
     if not files:
-        return None, [Problem(label, "no locale files (*.yaml)")]
+        hint = "" if directory.is_dir() else "; set SAFEHARBOR_CONTENT_DIR to the folder that holds flows/ and locales/"
+        return None, [Problem(label, f"no locale files (*.yaml) in {directory}{hint}")]
     for path in files:
         name = f"{label}/{path.name}"
         document, found = read_yaml(path, name)

@@ -30,11 +30,12 @@ log = logging.getLogger("safeharbor.service")
 
 DEFAULT_FLOW = "main"
 
-# Sent when a turn fails: bilingual, neutral first line, the 24/7 alternatives (DESIGN rule 6).
-FALLBACK = Outbound(
+# Sent when a turn fails: bilingual, neutral first lines, the 24/7 alternatives (DESIGN rule 6).
+# Plain text rather than the catalog, so it still goes out when the failure is in the content.
+FALLBACK_TEXT = (
     "Sorry, something went wrong. / Lo siento, hubo un error.\n"
     "Please try again. / Intenta de nuevo.\n"
-    "24/7: 1-888-373-7888, text/texto 233733. Emergency/emergencia: 911."
+    "24/7: {hotline_phone}, text/texto {hotline_text}. {emergency_number}."
 )
 
 
@@ -53,7 +54,8 @@ class Content:
 
 
 def read_content(settings_or_dir: Settings | Path, regions: tuple[str, ...] | None = None) -> tuple[Content | None, list[Problem]]:
-    """Load and inspect everything; ``(None, problems)`` when it cannot run."""
+    """Load and inspect everything; ``(None, problems)`` when it cannot run. ``regions`` limits
+    the resource directory (with settings, their ``SAFEHARBOR_REGIONS``)."""
     if isinstance(settings_or_dir, Settings):
         root, regions = settings_or_dir.content_dir, settings_or_dir.regions
     else:
@@ -84,6 +86,11 @@ def load_content(settings_or_dir: Settings | Path) -> Content:
     return content
 
 
+def open_store(settings: Settings) -> SessionStore:
+    """The encrypted session store the settings name (also for ``keys rotate``)."""
+    return SessionStore(open_database(settings.database_url), KeyRing(list(settings.encryption_keys)))
+
+
 class ConversationStore(Protocol):
     """``SessionStore`` and ``MemorySessionStore`` both fit."""
 
@@ -104,12 +111,11 @@ class Service:
         self.store = store
         self.pseudonyms = pseudonyms
         self.clock = clock
+        self.fallback = Outbound(FALLBACK_TEXT.format_map(content.engines[DEFAULT_FLOW].flow.vars))
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Callable[[], datetime] = utc_now) -> Service:
-        content = load_content(settings)
-        store = SessionStore(open_database(settings.database_url), KeyRing(list(settings.encryption_keys)))
-        return cls(content, store, Pseudonyms(settings.pepper), clock)
+        return cls(load_content(settings), open_store(settings), Pseudonyms(settings.pepper), clock)
 
     def handle(self, inbound: Inbound) -> list[Outbound]:
         """Replies to ``inbound``, in order. Never raises for anything a person can send."""
@@ -118,7 +124,7 @@ class Service:
         except Exception as exc:  # noqa: BLE001 - the person must get an answer whatever failed
             # Only the kind of failure: an exception's message could quote stored or typed text.
             log.error("turn failed: %s", type(exc).__name__)
-            return [FALLBACK]
+            return [self.fallback]
         return list(turn.outputs)
 
     def run_turn(self, inbound: Inbound) -> Turn:
@@ -133,7 +139,9 @@ class Service:
                 held.erase()  # nothing may be kept, or a new conversation: new key, old one shredded
             if turn.session is not None:
                 held.save(turn.session, now + engine.flow.idle_timeout)
-        log.info(
+        # DEBUG only: which pages someone read, with a timestamp, could be matched against a
+        # provider's delivery logs that hold their number.
+        log.debug(
             "turn: %s -> %s%s",
             session.state if session else "(new)",
             turn.session.state if turn.session else "(nothing kept)",

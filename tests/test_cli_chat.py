@@ -58,7 +58,7 @@ def test_bad_input_gets_gentle_re_prompts_and_never_a_crash(tmp_path):
     out = replies(done)
     assert len(out) == 11
     for reply in out[3:]:
-        assert reply.startswith("Sorry, I didn't get that.\nReply with a number:\n1 I'm in danger now")
+        assert reply.startswith("Sorry, I didn't get that.\nReply with a number, or EXIT to erase this chat:\n1 I'm in danger now")
     assert b"Traceback" not in done.stderr
 
 

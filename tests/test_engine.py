@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.domain import Channel, ConversationErased, EmergencyDetected, Inbound, render_plain
+from bot.domain import Channel, ConversationErased, EmergencyDetected, HandoffRequested, Inbound, render_plain
 from bot.engine import FlowViolation, Session
 from tests.conftest import START
 
@@ -158,3 +158,67 @@ def test_resource_lists_name_confirmed_numbers_and_come_national_first(engine):
 def test_opening_hours_are_shown_in_the_persons_language(engine):
     assert "Wage and Hour Division: Call 1-866-487-9243 (Mon-Fri 8am-4:30pm local time)" in engine.preview("help_legal", "en").text
     assert "Wage and Hour Division: Llama al 1-866-487-9243 (lun-vie 8am-4:30pm hora local)" in engine.preview("help_legal", "es").text
+
+
+@pytest.mark.parametrize("text", ["exit now", "Exit please!", "salir ya", "SALIR, por favor", "Salir ahora"])
+def test_quick_exit_in_the_phrasings_the_locales_list_erases(engine, text):
+    turn = say(engine, replace(at_menu(engine), state="rights_debt"), text)
+    assert turn.session is None and isinstance(turn.events[-1], ConversationErased)
+
+
+def test_a_greeting_mid_conversation_starts_anew_with_the_first_reply(engine):
+    """DESIGN rule 8: "hola" on a shared phone must not show where the last person left off."""
+    first = say(engine, None, "hola").outputs
+    deep = replace(at_menu(engine), state="rights_visas", urgent=True, advocate_requested=True)
+    turn = say(engine, deep, "hola")
+    assert turn.outputs == first
+    assert turn.restarted and turn.session.state == "welcome"
+    assert not turn.session.urgent and not turn.session.advocate_requested
+
+
+def test_emergency_words_at_the_end_of_a_long_message_are_seen(engine):
+    text = "I have been thinking about how to write this. " * 30 + "Please help me, I am in danger."
+    assert len(text) > 1400
+    assert say(engine, at_menu(engine), text).session.state == "emergency"
+
+
+@pytest.mark.parametrize("text, state", [
+    ("y qué pasa con mi número?", "advocate_intro"),  # "y" is Spanish "and", not "yes"
+    ("yes please", "advocate_requested"),
+    ("sí, por favor", "advocate_intro"),  # two letters: only as the whole reply
+    ("sí", "advocate_requested"),
+])
+def test_short_words_pick_a_choice_only_as_the_whole_reply(engine, text, state):
+    intro = replace(at_menu(engine), state="advocate_intro")
+    assert say(engine, intro, text).session.state == state
+
+
+def test_choosing_in_danger_from_the_menu_marks_the_conversation_urgent(engine):
+    turn = say(engine, at_menu(engine), "1")
+    assert turn.session.state == "emergency" and turn.session.urgent
+    assert any(isinstance(e, EmergencyDetected) for e in turn.events)
+    consent = say(engine, say(engine, turn.session, "1").session, "1")
+    assert consent.events[-1] == HandoffRequested(urgent=True)
+
+
+def test_back_is_forgotten_once_the_person_moves_on(engine):
+    session = replace(at_menu(engine), state="rights_what")
+    session = say(engine, session, "HELP").session
+    session = say(engine, session, "2").session  # Main menu, not Back
+    session = say(engine, session, "7").session  # Language
+    assert say(engine, session, "1").session.state == "main_menu"  # not the rights page of before
+
+
+def test_a_route_may_go_back(content):
+    """``@back`` works from a route as from a choice (the schema allows both)."""
+    from dataclasses import replace as change
+
+    from bot.engine import Engine
+    from bot.flowdef import Route
+
+    flow = content.flows["main"]
+    help_step = change(flow.steps["help"], routes=(Route("match.back", "@back"),))
+    patched = change(flow, steps={**flow.steps, "help": help_step})
+    engine = Engine(patched, content.catalog, content.directory)
+    session = say(engine, replace(at_menu(engine), state="rights_wages"), "HELP").session
+    assert say(engine, session, "go back now").session.state == "rights_wages"

@@ -92,11 +92,6 @@ def test_missing_key_raises_key_error_only_when_no_language_has_it(catalog):
         catalog.text("nowhere", "en")
 
 
-def test_has_text_looks_at_one_language_only(catalog):
-    assert catalog.has_text("only.en", "en")
-    assert not catalog.has_text("only.en", "es")
-
-
 def test_words_lists_match_words_of_every_language_that_has_them(catalog):
     assert catalog.words("match.yes") == {"en": ("yes",), "es": ("sí", "si")}
     assert catalog.words("match.en_only") == {"en": ("ok",)}
@@ -265,7 +260,9 @@ def test_empty_directory_is_a_problem_not_a_crash(tmp_path):
     catalog, problems = read_catalog(tmp_path)
 
     assert catalog is None
-    assert [str(p) for p in problems] == ["locales: no locale files (*.yaml)"]
+    assert [str(p) for p in problems] == [f"locales: no locale files (*.yaml) in {tmp_path}"]
+    _, missing = read_catalog(tmp_path / "nowhere")
+    assert "set SAFEHARBOR_CONTENT_DIR" in str(missing[0])
 
 
 def test_real_locales_load_with_reveal_words_folded():

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sqlite3
 import subprocess
 import sys
 
@@ -39,9 +38,8 @@ def text_forms(text: str) -> list[bytes]:
 
 
 def database_bytes(database_url: str) -> bytes:
+    """The database file and its journals, read raw, as a copy of the disk would show them."""
     path = database_url.removeprefix("sqlite:///")
-    with sqlite3.connect(path) as connection:
-        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return b"".join(open(p, "rb").read() for p in (path, path + "-wal", path + "-journal") if os.path.exists(p))
 
 

@@ -112,9 +112,19 @@ def test_national_entries_come_before_regional_ones(with_region):
 def test_find_respects_the_limit_and_the_category(with_region):
     directory, _ = read_directory(with_region)
 
-    assert [r.id for r in directory.find("legal", "en", limit=2)] == ["nhth", "lawhelp_org"]
+    assert [r.id for r in directory.find("legal", "en", limit=1)] == ["nhth"]
     assert [r.id for r in directory.find("shelter", "en", limit=10) if r.region == "test-region"] == ["local_shelter"]
     assert all("legal" in r.categories for r in directory.find("legal", "en", limit=10))
+
+
+def test_a_deployments_regional_entries_are_never_crowded_out_by_the_national_list(with_region):
+    directory, _ = read_directory(with_region)
+    # three national legal entries exist; with a regional file, one place (up to half) is theirs
+    assert [r.id for r in directory.find("legal", "en", limit=2)] == ["nhth", "local_legal_en"]
+    assert [r.id for r in directory.find("legal", "en", limit=3)] == ["nhth", "lawhelp_org", "local_legal_en"]
+    assert [r.id for r in directory.find("legal", "en", limit=4)] == ["nhth", "lawhelp_org", "local_legal_en", "local_legal_vi"]
+    national_only, _ = read_directory(RESOURCES)
+    assert [r.id for r in national_only.find("legal", "en", limit=2)] == ["nhth", "lawhelp_org"]
 
 
 def test_entries_serving_the_language_or_with_interpreters_rank_first(with_region):

@@ -82,19 +82,23 @@ def test_running_again_continues_the_same_conversation(settings, content, clock)
     assert service().run_turn(sms("1")).session.state == "main_menu"
 
 
-def test_quick_exit_deletes_the_key_and_the_rows_and_overwrites_them_in_the_file(sqlite_service, settings):
+def test_quick_exit_deletes_the_key_and_the_rows_and_leaves_nothing_on_disk(sqlite_service, settings):
     sqlite_service.handle(sms("hi"))
     sqlite_service.handle(sms("1"))
     (_, _, sealed, *_), = rows(settings.database_url, "conversations")
     (_, wrapped), = rows(settings.database_url, "data_keys")
+    db = settings.database_url.removeprefix("sqlite:///")
+    before = b"".join(open(p, "rb").read() for p in (db, db + "-wal") if os.path.exists(p))
+    assert wrapped in before  # the check below could find it
+
     sqlite_service.handle(sms("EXIT"))
+    # Read the files as a copy of the disk would show them, before any other connection opens.
+    on_disk = b"".join(open(p, "rb").read() for p in (db, db + "-wal", db + "-journal") if os.path.exists(p))
+    pseudonym = Pseudonyms(settings.pepper).of("sms", "+15550101010").encode()
+    for secret in (sealed, wrapped, pseudonym):
+        assert secret not in on_disk  # not in free pages (secure_delete), not in the WAL (shredded)
     assert rows(settings.database_url, "conversations") == []
     assert rows(settings.database_url, "data_keys") == []
-    db = settings.database_url.removeprefix("sqlite:///")
-    with sqlite3.connect(db) as connection:
-        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    on_disk = b"".join(open(p, "rb").read() for p in (db, db + "-wal") if os.path.exists(p))
-    assert sealed not in on_disk and wrapped not in on_disk  # secure_delete: not left in free pages
 
 
 def test_an_expired_conversation_is_shredded_and_restarts_under_a_new_key(sqlite_service, settings, clock):

@@ -47,3 +47,8 @@ class ConversationEnded(Event):
 @dataclass(frozen=True, slots=True)
 class ConversationExpired(Event):
     """The conversation was idle past the flow's timeout and started over."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRestarted(Event):
+    """The person greeted again (a restart command): a new conversation replaces the old one."""

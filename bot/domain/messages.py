@@ -70,16 +70,17 @@ class Resource:
     text: str = ""
     text_keyword: str = ""
     web: str = ""
-    hours: str = ""  # "24/7", or opening hours in the directory's default language
-    hours_translated: tuple[tuple[str, str], ...] = ()  # (language, hours) where the file gives them
+    hours: str = ""  # "24/7", or opening hours as published (one language)
+    hours_translated: tuple[tuple[str, str], ...] = ()  # (language, hours) when the file gives them per language
     interpreters: bool = False
     source: str = ""
     checked: str = ""
 
 
-def hours_in(resource: Resource, language: str) -> str:
-    """The resource's opening hours in ``language`` when translated, else as written."""
-    return dict(resource.hours_translated).get(language, resource.hours)
+def hours_in(resource: Resource, language: str, default: str) -> str:
+    """The resource's opening hours in ``language``, else in ``default``, else as published."""
+    translated = dict(resource.hours_translated)
+    return translated.get(language) or translated.get(default) or resource.hours
 
 
 def render_plain(message: Outbound) -> str:

@@ -5,7 +5,8 @@
     # turn.session: store it (None: keep nothing); turn.outputs: send them; turn.events: act on them
 
 Order of understanding a reply (DESIGN rules 3 and 5: the quick exit and emergencies win):
-1. global commands (quick exit, emergency words anywhere, menu, language, help, a person);
+1. global commands (quick exit, emergency words anywhere, a greeting that starts anew, menu,
+   language, help, a person);
 2. for a new or expired conversation, the flow's start step, whatever was written;
 3. the step's choices (number, label, match word), then its free-text routes;
 4. otherwise a gentle re-prompt with the step's choices.
@@ -17,7 +18,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Protocol, Sequence
 
-from bot.domain.events import ConversationExpired, EmergencyDetected
+from bot.domain.events import ConversationExpired, ConversationRestarted
 from bot.domain.messages import ChoiceView, Inbound, Outbound, Resource
 from bot.engine.actions import EXECUTORS
 from bot.engine.machine import Conversation, SharedMachine
@@ -75,9 +76,15 @@ class Engine:
         if expired:
             turn.events.append(ConversationExpired())
         text = normalize(inbound.text)
+        command = self.commands.find(text, current.language) if text else None
+        if command is not None and command[0].restart and not fresh:
+            # A greeting: a new conversation, answered exactly as a first message would be.
+            current, fresh = self.new_session(now, inbound.language_hint), True
+            turn = TurnBuilder(self, current)
+            turn.events.append(ConversationRestarted())
+            command = None
         with self.machine.attach(current.state) as model:
-            command = self.commands.find(text, current.language) if text else None
-            if command is not None:
+            if command is not None and not command[0].restart:
                 self._command(turn, model, *command, fresh=fresh)
             elif fresh:
                 self._render(turn, self.flow.steps[self.flow.start])
@@ -99,10 +106,9 @@ class Engine:
         session = turn.session
         if language and not session.language_chosen:
             session.language = language  # "SALIR" or "peligro" from a new number: answer in Spanish
-        if command.urgent:
-            session.urgent = True
-            turn.events.append(EmergencyDetected())
-        if command.remember and not fresh and session.state != command.goto:
+        if not command.remember:
+            session.return_to = None
+        elif not fresh and session.state != command.goto:
             session.return_to = session.state
         self._go(turn, model, "command", command.goto)
 
@@ -115,18 +121,23 @@ class Engine:
             choice = step.choices[hit.index]
             for action in choice.actions:
                 EXECUTORS[action.type](action, turn)
-            if choice.goto == BACK:
-                target = session.return_to if session.return_to in self.flow.steps else self.flow.menu
-                session.return_to = None
-                self._go(turn, model, "back", target)
-            else:
-                self._go(turn, model, "advance", choice.goto)
+            self._follow(turn, model, choice.goto)
             return
         hit = index.route(text, session.language)
         if hit is not None:
-            self._go(turn, model, "advance", step.routes[hit.index].goto)
+            self._follow(turn, model, step.routes[hit.index].goto)
             return
         self._reprompt(turn, step)
+
+    def _follow(self, turn: TurnBuilder, model: Conversation, goto: str) -> None:
+        """Take a choice's or route's target; ``@back`` is the remembered step, else the menu.
+        Any move forgets the remembered step: ``@back`` only means "right after the command"."""
+        session = turn.session
+        remembered, session.return_to = session.return_to, None
+        if goto == BACK:
+            self._go(turn, model, "back", remembered if remembered in self.flow.steps else self.flow.menu)
+        else:
+            self._go(turn, model, "advance", goto)
 
     def _go(self, turn: TurnBuilder, model: Conversation, event: str, target: str) -> None:
         self.machine.move(model, event, target)

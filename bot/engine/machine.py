@@ -15,6 +15,7 @@ machine per message.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,9 @@ from contextlib import contextmanager
 from transitions import Machine, MachineError
 
 from bot.flowdef.model import BACK, Flow
+
+# transitions logs every state change at INFO: which page a person reached is not for logs.
+logging.getLogger("transitions").setLevel(logging.WARNING)
 
 
 class FlowMachine(Machine):
@@ -55,7 +59,7 @@ def build_machine(flow: Flow) -> FlowMachine:
     for step in flow.steps.values():
         for target in flow.targets(step):
             transitions.append({"trigger": "advance", "source": step.id, "dest": target, "conditions": _to(target)})
-        if any(choice.goto == BACK for choice in step.choices):
+        if BACK in {c.goto for c in step.choices} | {r.goto for r in step.routes}:
             for target in flow.steps:
                 transitions.append({"trigger": "back", "source": step.id, "dest": target, "conditions": _to(target)})
     for target in dict.fromkeys(c.goto for c in flow.commands):

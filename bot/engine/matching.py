@@ -15,19 +15,22 @@ import unicodedata
 from dataclasses import dataclass
 
 from bot.flowdef.model import Command, Flow, Step
-from bot.i18n import Catalog
+from bot.i18n import Catalog, fold
 
-MAX_CONSIDERED = 500  # characters of a message looked at; no command or choice is longer
-_NOT_WORD = re.compile(r"[^\w]+", re.UNICODE)
+# Characters of a message looked at: more than an SMS (1,600) or a Telegram message (4,096)
+# holds, so emergency words at the end of a long message are still seen.
+MAX_CONSIDERED = 5000
+# A word picks a choice as the first word of a short reply ("yes please") only when it is this
+# long: "y" (Spanish "and") or "en" must not say yes or pick English in "y qué pasa...".
+MIN_FIRST_WORD = 3
+MAX_WORDS_FOR_FIRST_WORD = 4
 # "2", "#2", "2.", "2)", "2 please"; not "-1", "1.5" or "2nd" (those are re-prompted).
 _CHOICE_NUMBER = re.compile(r"#?(\d{1,3})[.)]?(?:\s.*)?", re.DOTALL)
 
 
 def normalize(text: str) -> str:
-    """Folded words separated by single spaces: ``"¡Sí, por favor!"`` -> ``"si por favor"``."""
-    text = unicodedata.normalize("NFKD", text[:MAX_CONSIDERED].casefold())
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    return " ".join(_NOT_WORD.sub(" ", text).replace("_", " ").split())
+    """A reply as words are compared (``i18n.fold``): ``"¡Sí, por favor!"`` -> ``"si por favor"``."""
+    return fold(text[:MAX_CONSIDERED])
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +61,9 @@ class CommandIndex:
                         self._exact.setdefault(phrase, []).append(Hit(i, language))
 
     def find(self, text: str, language: str) -> tuple[Command, str | None] | None:
-        """The first command, in flow order, that ``text`` (normalized) triggers."""
+        """The first command, in flow order, that ``text`` (normalized) triggers: a command's
+        words as the whole reply (variants such as "exit now" are listed in the locales, so
+        "exit plan" is not a quick exit), or a "contains" phrase anywhere."""
         hits = list(self._exact.get(text, ()))
         padded = f" {text} "
         hits.extend(hit for phrase, hit in self._contains if phrase in padded)
@@ -97,15 +102,19 @@ class StepIndex:
 
     def choice(self, raw: str, text: str, language: str) -> Hit | None:
         """A choice picked by the reply: its number (from the ``raw`` reply, so "-1" is not 1),
-        its label or a match word (in the normalized ``text``), as the whole reply or as its
-        first word ("2 please", "yes thanks")."""
+        its label or a match word (in the normalized ``text``), as the whole reply or as the
+        first word of a short one ("2 please", "yes thanks")."""
         number = _CHOICE_NUMBER.fullmatch(unicodedata.normalize("NFKC", raw[:MAX_CONSIDERED]).strip())
         if number:
             picked = int(number.group(1))
             return Hit(picked - 1, None) if 1 <= picked <= len(self.step.choices) else None
         if not text:
             return None
-        for candidate in (text, text.split(" ", 1)[0]):
+        candidates = [text]
+        words = text.split(" ")
+        if 1 < len(words) <= MAX_WORDS_FOR_FIRST_WORD and len(words[0]) >= MIN_FIRST_WORD:
+            candidates.append(words[0])
+        for candidate in candidates:
             hits = self._words.get(candidate)
             if hits:
                 return min(hits, key=lambda h: (h.language != language, h.index))

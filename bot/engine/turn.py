@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bot.domain.events import ConversationEnded, ConversationErased, ConversationExpired, Event
+from bot.domain.events import (
+    ConversationEnded,
+    ConversationErased,
+    ConversationExpired,
+    ConversationRestarted,
+    Event,
+)
 from bot.domain.messages import ChoiceView, Outbound
 from bot.engine.session import Session
 
@@ -26,13 +32,10 @@ class Turn:
     events: tuple[Event, ...] = field(default_factory=tuple)
 
     @property
-    def erased(self) -> bool:
-        return any(isinstance(e, ConversationErased) for e in self.events)
-
-    @property
     def restarted(self) -> bool:
-        """The stored conversation expired (or no longer fits the flow) and this turn began anew."""
-        return any(isinstance(e, ConversationExpired) for e in self.events)
+        """The stored conversation was replaced by a new one: it expired, no longer fits the
+        flow, or the person greeted again."""
+        return any(isinstance(e, (ConversationExpired, ConversationRestarted)) for e in self.events)
 
 
 class TurnBuilder:
@@ -48,7 +51,7 @@ class TurnBuilder:
 
     def text(self, key: str, **values: object) -> str:
         """The message ``key`` in the session's language, with the flow's vars and ``values``."""
-        return self.engine.catalog.text(key, self.session.language, **self.engine.flow.vars, **values)
+        return self.engine.catalog.text(key, self.session.language, **{**self.engine.flow.vars, **values})
 
     def say(self, key: str) -> None:
         self._parts.append(self.text(key))

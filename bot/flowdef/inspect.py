@@ -8,7 +8,7 @@ language (the default language is shown instead), a message over 3 SMS segments,
 language pushed into UCS-2, the same word picking two different things in one step.
 
 ``render(step_id, language)`` gives a step's reply on entry (the engine's ``preview``), so the
-SMS cost and the first line are those a person would really get, resource lists included.
+SMS cost and the lock-screen preview are those a person would really get, resource lists included.
 """
 
 from __future__ import annotations
@@ -31,6 +31,9 @@ CARRIER_OPT_OUT_WORDS = frozenset(
     {"stop", "end", "quit", "cancel", "unsubscribe", "stopall", "revoke", "optout"}
 )
 MAX_SEGMENTS = 3
+# Phones show about two lines of a new message on the lock screen (iOS up to four, Android one
+# or two): everything in this many characters must be neutral, not only the first line.
+PREVIEW_CHARS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,13 +203,13 @@ def _message_problems(flow: Flow, catalog: Catalog, render: Render) -> list[Prob
             replies["reprompt"] = Outbound(catalog.text(flow.reprompt, code, **flow.vars))
         for at, reply in replies.items():
             place = where(flow.file, f"{at} ({code})")
-            first_line = reply.text.split("\n", 1)[0]
+            preview = lock_screen_preview(reply.text)
             # A missing translation shows the default language's text: check its words too.
             stems = tuple(dict.fromkeys(data.reveal_words + catalog.locales[catalog.default].reveal_words))
-            revealing = _revealing_words(first_line, stems)
+            revealing = _revealing_words(preview, stems)
             if revealing:
                 problems.append(Problem(
-                    place, f"first line {first_line!r} could reveal the service on a lock screen ({', '.join(revealing)})"
+                    place, f"the lock-screen preview {preview!r} could reveal the service ({', '.join(revealing)})"
                 ))
             if not at.startswith("steps."):
                 continue
@@ -240,6 +243,16 @@ def _render_or_none(render: Render, step_id: str, code: str, catalog: Catalog) -
         if exc.args and exc.args[0] not in catalog.locales[catalog.default].text:
             return None
         raise
+
+
+def lock_screen_preview(text: str) -> str:
+    """What a lock screen or notification may show: the first ``PREVIEW_CHARS`` characters,
+    lines joined, to the end of the word they cut."""
+    flat = " ".join(text.split())
+    if len(flat) <= PREVIEW_CHARS:
+        return flat
+    end = flat.find(" ", PREVIEW_CHARS)
+    return flat if end < 0 else flat[:end]
 
 
 def _revealing_words(line: str, stems: tuple[str, ...]) -> list[str]:

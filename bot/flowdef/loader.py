@@ -89,7 +89,7 @@ def _build(doc: dict[str, Any], name: str) -> Flow:
         commands=tuple(
             Command(
                 c["id"], c["match"], c["goto"], c.get("contains", False), c.get("remember", False),
-                c.get("urgent", False),
+                c.get("restart", False),
             )
             for c in doc["commands"]
         ),

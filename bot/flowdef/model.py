@@ -48,7 +48,8 @@ class Command:
 
     ``contains``: the words may appear anywhere in the message (emergencies), rather than being
     the whole message. ``remember``: ``@back`` later returns to the step the person was on.
-    ``urgent``: the conversation is marked urgent (a later handoff is flagged).
+    ``restart``: a new conversation begins (greetings): the same reply as to someone writing
+    for the first time, so a returning phone shows nothing of before (DESIGN rule 8).
     """
 
     id: str
@@ -56,7 +57,7 @@ class Command:
     goto: str
     contains: bool = False
     remember: bool = False
-    urgent: bool = False
+    restart: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,8 @@ ACTION_SCHEMAS: dict[str, dict] = {
             "limit": {"type": "integer", "minimum": 1, "maximum": 6},
         },
     },
+    # {type: mark_urgent}: the person may be in danger; a handoff they ask for is urgent.
+    "mark_urgent": {"properties": {}},
     # {type: request_advocate}: the person consented to talk to a person.
     "request_advocate": {"properties": {}},
     # {type: erase}: quick exit; everything held about the person is destroyed now.
@@ -74,7 +76,11 @@ FLOW_SCHEMA = {
         "idle_timeout_minutes": {"type": "integer", "minimum": 1, "maximum": 60 * 24 * 30},
         "vars": {
             "type": "object",
-            "propertyNames": {"pattern": "^[a-z_][a-z0-9_]*$"},
+            # names the engine fills itself (resource lines, plurals) cannot be flow vars
+            "propertyNames": {
+                "pattern": "^[a-z_][a-z0-9_]*$",
+                "not": {"enum": ["count", "name", "contacts", "hours", "phone", "number", "keyword", "web"]},
+            },
             "additionalProperties": {"type": "string"},
         },
         "commands": {
@@ -89,7 +95,7 @@ FLOW_SCHEMA = {
                     "goto": TARGET,
                     "contains": {"type": "boolean"},
                     "remember": {"type": "boolean"},
-                    "urgent": {"type": "boolean"},
+                    "restart": {"type": "boolean"},
                 },
             },
         },

@@ -8,6 +8,7 @@ free pages, so erasure really erases.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -29,13 +30,38 @@ def open_database(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            path = Path(parsed.database)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # Only the service's user may read it (SQLite gives -wal and -shm the same mode).
+            os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
         engine = create_engine(url, connect_args={"check_same_thread": False})
         _sqlite_setup(engine)
     else:
         engine = create_engine(url, pool_pre_ping=True)
     metadata.create_all(engine)
     return engine
+
+
+def shred_journal(engine: Engine) -> None:
+    """After an erasure on SQLite: copy the write-ahead log into the database and empty it.
+
+    ``secure_delete`` zeroes erased rows in the database file, but the WAL still holds the page
+    images written before (pseudonym, wrapped key, sealed state) until a checkpoint. TRUNCATE
+    checkpoints and cuts the WAL to zero bytes. If a reader holds it back, a second attempt runs;
+    what remains is then overwritten by later turns or the next checkpoint.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+    connection = engine.raw_connection()  # autocommit: a checkpoint cannot run inside a transaction
+    try:
+        cursor = connection.cursor()
+        for _ in range(2):
+            busy = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            if not busy:
+                break
+        cursor.close()
+    finally:
+        connection.close()
 
 
 def _sqlite_setup(engine: Engine) -> None:

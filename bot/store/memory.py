@@ -17,7 +17,7 @@ class _Held:
     def __init__(self, store: MemorySessionStore, pseudonym: str, now: datetime):
         self._store, self._pseudonym = store, pseudonym
         entry = store.rows.get(pseudonym)
-        self.session = replace(entry[0]) if entry and entry[1] > now else None
+        self.session = replace(entry[0]) if entry else None
 
     def save(self, session: Session, expires_at: datetime) -> None:
         self._store.rows[self._pseudonym] = (replace(session), expires_at)
@@ -41,7 +41,7 @@ class MemorySessionStore:
             yield _Held(self, pseudonym, now)
 
     def purge_expired(self, now: datetime) -> int:
-        expired = [p for p, (_, expires_at) in self.rows.items() if expires_at <= now]
+        expired = [p for p, (_, expires_at) in self.rows.items() if expires_at < now]
         for pseudonym in expired:
             del self.rows[pseudonym]
         return len(expired)

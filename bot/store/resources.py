@@ -73,13 +73,21 @@ class Directory:
         self._national = national_regions
 
     def find(self, category: str, language: str, limit: int) -> list[Resource]:
-        def rank(item: tuple[int, Resource]) -> tuple[int, int, int]:
+        """Up to ``limit`` entries, national ones first; when the deployment has regional entries
+        for the need and there are two places or more, they get at least one (up to half), so
+        the national list never crowds them out."""
+
+        def rank(item: tuple[int, Resource]) -> tuple[int, int]:
             position, resource = item
             speaks = not resource.languages or language in resource.languages or resource.interpreters
-            return (resource.region not in self._national, not speaks, position)
+            return (not speaks, position)
 
-        matching = [(i, r) for i, r in enumerate(self.resources) if category in r.categories]
-        return [resource for _, resource in sorted(matching, key=rank)[:limit]]
+        matching = sorted(((i, r) for i, r in enumerate(self.resources) if category in r.categories), key=rank)
+        national = [r for _, r in matching if r.region in self._national]
+        regional = [r for _, r in matching if r.region not in self._national]
+        regional_places = min(len(regional), max(1, limit // 2)) if limit > 1 else 0
+        chosen = national[: limit - regional_places]
+        return chosen + regional[: limit - len(chosen)]
 
 
 def read_directory(directory: Path, label: str = "flows/resources", regions: Sequence[str] | None = None) -> tuple[Directory, list[Problem]]:
@@ -132,7 +140,7 @@ def _resource(entry: dict, region: str) -> Resource:
         text=entry.get("text", ""),
         text_keyword=entry.get("text_keyword", ""),
         web=entry.get("web", ""),
-        hours=hours if isinstance(hours, str) else next(iter(hours.values())),
+        hours=hours if isinstance(hours, str) else "",
         hours_translated=() if isinstance(hours, str) else tuple(hours.items()),
         interpreters=entry.get("interpreters", False),
         source=entry["source"],

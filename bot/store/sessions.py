@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, text, u
 
 from bot.engine.session import Session
 from bot.store.crypto import DecryptError, KeyRing, open_sealed, seal
+from bot.store.database import shred_journal
 from bot.store.tables import conversations, data_keys
 
 
@@ -34,19 +35,21 @@ class HeldConversation:
         self._pseudonym = pseudonym
         self._now = now
         row = connection.execute(
-            select(conversations.c.id, conversations.c.state, conversations.c.expires_at, data_keys.c.wrapped)
+            select(conversations.c.id, conversations.c.state, data_keys.c.wrapped)
             .join(data_keys, data_keys.c.conversation_id == conversations.c.id, isouter=True)
             .where(conversations.c.pseudonym == pseudonym)
         ).first()
         self.id: str | None = row.id if row else None
         self._key: bytes | None = None  # the unwrapped data key, for this transaction only
+        self.erased = False  # whether this transaction erased anything (the store then shreds the WAL)
         self.session = self._open(row) if row else None
         if row and self.session is None:
-            self.erase()  # expired or unreadable: shred it; a new conversation gets a new key
+            self.erase()  # unreadable: shred it; a new conversation gets a new key
 
     def _open(self, row) -> Session | None:
-        """The stored session, or None when it has expired or cannot be read."""
-        if row.state is None or row.wrapped is None or _aware(row.expires_at) <= self._now:
+        """The stored session, or None when it cannot be read. Whether it has been idle too
+        long is the engine's decision (the flow's timeout); ``expires_at`` serves ``purge``."""
+        if row.state is None or row.wrapped is None:
             return None
         try:
             self._key = self._keys.unwrap(row.wrapped)
@@ -72,6 +75,7 @@ class HeldConversation:
         self._connection.execute(delete(data_keys).where(data_keys.c.conversation_id == self.id))
         self._connection.execute(delete(conversations).where(conversations.c.id == self.id))
         self.id = self._key = self.session = None
+        self.erased = True
 
     def _create(self) -> None:
         self.id = secrets.token_hex(16)
@@ -99,15 +103,21 @@ class SessionStore:
         with self.engine.begin() as connection:
             if self._postgres:
                 connection.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:p, 0))"), {"p": pseudonym})
-            yield HeldConversation(connection, self.keys, pseudonym, now)
+            held = HeldConversation(connection, self.keys, pseudonym, now)
+            yield held
+        if held.erased:
+            shred_journal(self.engine)
 
     def purge_expired(self, now: datetime) -> int:
         """Erase every conversation idle past its expiry; returns how many."""
         with self.engine.begin() as connection:
-            expired = select(conversations.c.id).where(conversations.c.expires_at <= now)
+            expired = select(conversations.c.id).where(conversations.c.expires_at < now)
             connection.execute(delete(data_keys).where(data_keys.c.conversation_id.in_(expired)))
-            result = connection.execute(delete(conversations).where(conversations.c.expires_at <= now))
-            return result.rowcount or 0
+            result = connection.execute(delete(conversations).where(conversations.c.expires_at < now))
+            erased = result.rowcount or 0
+        if erased:
+            shred_journal(self.engine)
+        return erased
 
     def count(self) -> int:
         with self.engine.connect() as connection:
@@ -141,10 +151,3 @@ class SessionStore:
             last = rows[-1].conversation_id
             if progress:
                 progress(done, total)
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite returns naive datetimes for timezone-aware columns; they were stored as UTC."""
-    from datetime import timezone
-
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

@@ -30,4 +30,11 @@ def action(type_name: str) -> Callable[[Executor], Executor]:
 
 
 # Import for registration; each module documents its type with an example.
-from bot.engine.actions import end, erase, list_resources, request_advocate, set_language  # noqa: E402,F401
+from bot.engine.actions import (  # noqa: E402,F401
+    end,
+    erase,
+    list_resources,
+    mark_urgent,
+    request_advocate,
+    set_language,
+)

@@ -35,6 +35,6 @@ def _line(turn, resource) -> str:
         contacts.append(turn.text("resource.text", number=resource.text))
     if resource.web and not resource.phone:
         contacts.append(resource.web.removeprefix("https://").removeprefix("http://"))
-    hours = turn.text("resource.hours_247") if resource.hours == "24/7" else hours_in(resource, turn.session.language)
+    hours = turn.text("resource.hours_247") if resource.hours == "24/7" else hours_in(resource, turn.session.language, turn.engine.catalog.default)
     key = "resource.line" if hours else "resource.line_no_hours"
     return turn.text(key, name=resource.name, contacts=", ".join(contacts), hours=hours)
