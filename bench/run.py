@@ -44,7 +44,7 @@ from bot.domain.messages import Channel, Inbound  # noqa: E402
 from bot.engine import Engine, Session  # noqa: E402
 from bot.engine.session import unix  # noqa: E402
 from bot.flowdef.model import Step  # noqa: E402
-from bot.service import FALLBACK, Service, read_content  # noqa: E402
+from bot.service import Service, read_content  # noqa: E402
 from bot.store import MemorySessionStore  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -368,7 +368,7 @@ def bench_service(iterations: int, warmup: int, existing: int, memory: bool = Fa
         failures = []
 
         def check(replies) -> None:
-            if not replies or replies[0] == FALLBACK:
+            if not replies or replies[0] == service.fallback:
                 failures.append(1)
 
         name = "service turn, in-memory store (no SQL, no crypto)" if memory else "full turn (Service.handle, SQLite)"
@@ -377,7 +377,7 @@ def bench_service(iterations: int, warmup: int, existing: int, memory: bool = Fa
         gc.collect()
         timed_calls(((kind, (lambda i=inbound: service.handle(i))) for kind, inbound in planned), result, check)
         if failures:
-            raise SystemExit(f"{name}: {len(failures)} turns failed (FALLBACK); the figures would mean nothing")
+            raise SystemExit(f"{name}: {len(failures)} turns failed (the fallback reply); the figures would mean nothing")
         if profile is not None:
             more = [traffic.next()[1] for _ in range(iterations)]
             profile.append(profile_calls([lambda i=i: service.handle(i) for i in more], result.key))
