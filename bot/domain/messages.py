@@ -10,8 +10,18 @@ class Channel(str, enum.Enum):
     """Where a person writes from. The value is part of their pseudonym, so never rename one."""
 
     SMS = "sms"
+    WHATSAPP = "whatsapp"  # through Twilio, same adapter as SMS
     TELEGRAM = "telegram"
     TERMINAL = "terminal"
+
+
+class InboundKind(str, enum.Enum):
+    """What kind of thing arrived. Only ``TEXT`` is read; everything else gets a short answer."""
+
+    TEXT = "text"
+    MEDIA = "media"  # a photo, voice note, sticker, location... (never fetched, never kept)
+    OPT_OUT = "opt_out"  # a carrier opt-out word (STOP...): the carrier has blocked the number
+    RESTART = "restart"  # SMS START / UNSTOP, Telegram /start: start over, as a first message
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,12 +32,15 @@ class Inbound:
     derive the pseudonym and to reply; it must never be logged or stored in plaintext.
     ``text`` is what they wrote (may be empty, e.g. a photo without a caption).
     ``language_hint`` is a channel's guess (Telegram's ``language_code``), never a decision.
+    ``kind`` says whether there is text to read; ``message_ref`` lets a quick exit delete it.
     """
 
     channel: Channel
     address: str
     text: str
     language_hint: str | None = None
+    kind: InboundKind = InboundKind.TEXT
+    message_ref: int | None = None  # the provider's id of this message, where it can be deleted (Telegram)
 
     def __repr__(self) -> str:  # keep addresses and bodies out of tracebacks and logs
         return f"Inbound(channel={self.channel.value!r}, text=<{len(self.text)} chars>)"
