@@ -1,5 +1,8 @@
 """The ``safeharbor`` command (also ``python -m bot``).
 
+    safeharbor serve [--host H] [--port P] [--no-background] [--telegram-polling]
+    safeharbor worker
+    safeharbor telegram set-webhook
     safeharbor chat [--lang CODE] [--from ADDRESS] [--channel sms|telegram]
     safeharbor flows check [--strict] [--costs]
     safeharbor flows graph [FLOW] [--lang CODE]
@@ -49,6 +52,18 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="safeharbor", description="A survivor-facing messaging assistant.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    serve = commands.add_parser("serve", help="run the web service (webhooks) and the background work")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    serve.add_argument("--no-background", action="store_true", help="webhooks only; run `safeharbor worker` beside it")
+    serve.add_argument("--telegram-polling", action="store_true", help="fetch Telegram updates instead of a webhook (development)")
+    serve.set_defaults(run=_serve)
+    commands.add_parser("worker", help="run the background work alone (outbox, expiry)").set_defaults(run=_worker)
+    telegram = commands.add_parser("telegram", help="Telegram bot setup").add_subparsers(dest="telegram_command", required=True, metavar="ACTION")
+    telegram.add_parser(
+        "set-webhook", help="register SAFEHARBOR_PUBLIC_URL/webhooks/telegram with TELEGRAM_WEBHOOK_SECRET"
+    ).set_defaults(run=_telegram_set_webhook)
+
     chat = commands.add_parser("chat", help="hold a conversation in the terminal")
     chat.add_argument("--lang", metavar="CODE", help="language hint, e.g. es (the person still chooses)")
     chat.add_argument(
@@ -76,6 +91,71 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("purge", help="erase conversations idle past their expiry").set_defaults(run=_purge)
     return parser
+
+
+def _serve(args) -> int:
+    import uvicorn
+
+    from bot.service import Service
+    from bot.web import create_app
+
+    settings = Settings.from_env()
+    _warn_about_channels(settings)
+    app = create_app(
+        Service.from_settings(settings), settings, background=not args.no_background, telegram_polling=args.telegram_polling
+    )
+    print(f"safeharbor: serving on http://{args.host}:{args.port} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    # uvicorn's access log would show nothing personal (paths only) but adds noise; errors still log.
+    uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="warning", server_header=False)
+    return 0
+
+
+def _worker(args) -> int:
+    import asyncio
+
+    from bot.runtime import run_worker
+    from bot.service import Service
+
+    settings = Settings.from_env()
+    print("safeharbor: background work running (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    asyncio.run(run_worker(Service.from_settings(settings), settings))
+    return 0
+
+
+def _telegram_set_webhook(args) -> int:
+    import asyncio
+
+    from bot.channels.telegram import TelegramSender
+
+    channels = Settings.from_env().channels
+    missing = [
+        name for name, value in (
+            ("TELEGRAM_BOT_TOKEN", channels.telegram_bot_token),
+            ("TELEGRAM_WEBHOOK_SECRET", channels.telegram_webhook_secret),
+            ("SAFEHARBOR_PUBLIC_URL", channels.public_url),
+        ) if not value
+    ]
+    if missing:
+        raise ConfigError(f"{', '.join(missing)} not set")
+
+    async def register() -> None:
+        sender = TelegramSender(channels.telegram_bot_token, api_base_url=channels.telegram_api_base_url)
+        try:
+            await sender.set_webhook(f"{channels.public_url}/webhooks/telegram", channels.telegram_webhook_secret)
+        finally:
+            await sender.close()
+
+    asyncio.run(register())
+    print(f"webhook set to {channels.public_url}/webhooks/telegram (with the secret token)")
+    return 0
+
+
+def _warn_about_channels(settings: Settings) -> None:
+    channels = settings.channels
+    if not channels.twilio_receives:
+        print("safeharbor: SMS is off (set TWILIO_AUTH_TOKEN and SAFEHARBOR_PUBLIC_URL)", file=sys.stderr)
+    if not channels.telegram_sends:
+        print("safeharbor: Telegram is off (set TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET)", file=sys.stderr)
 
 
 def _chat(args) -> int:

@@ -11,15 +11,17 @@ never see an error, and the logs get the kind of failure, never an address or a 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Protocol
 
 from bot.config import Settings
-from bot.domain.messages import Inbound, Outbound
+from bot.channels.base import Delivery
+from bot.domain.messages import Channel, ChoiceView, Inbound, InboundKind, Outbound
 from bot.domain.problems import ContentInvalid, Problem, errors
 from bot.engine import Engine, Turn
 from bot.flowdef import Flow, inspect, read_flows
@@ -39,8 +41,49 @@ FALLBACK_TEXT = (
 )
 
 
+# Channels whose replies are sent by the background work (the outbox) rather than in the
+# webhook's response.
+QUEUED_CHANNELS = frozenset({Channel.TELEGRAM})
+# Telegram lets a bot delete both sides of a private chat for 48 hours: keep ids that long.
+DELETABLE_FOR = timedelta(hours=48)
+MAX_KEPT_MESSAGES = 300
+
+
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Reception:
+    """What a delivery produced. ``outputs``: the replies (in the webhook's answer for SMS; for
+    Telegram already queued). ``language``: the conversation's, for the SMS alphabet.
+    ``duplicate``: a redelivery. ``failed``: the turn failed and ``outputs`` is the fallback."""
+
+    outputs: tuple[Outbound, ...]
+    language: str | None = None
+    queued: bool = False
+    duplicate: bool = False
+    failed: bool = False
+
+
+def encode_output(output: Outbound) -> dict:
+    return {"text": output.text, "choices": [[c.number, c.label] for c in output.choices]}
+
+
+def decode_output(data: dict) -> Outbound:
+    return Outbound(data["text"], tuple(ChoiceView(n, label) for n, label in data.get("choices", ())))
+
+
+def decode_outputs(blob: bytes) -> tuple[Outbound, ...]:
+    return tuple(decode_output(item) for item in json.loads(blob))
+
+
+def remember_message(channel_state: dict, message_id: int, now: datetime) -> None:
+    """Add a message id to the kept list: only those still deletable, at most the last few hundred."""
+    cutoff = int((now - DELETABLE_FOR).timestamp())
+    kept = [m for m in channel_state.get("messages", []) if m[1] > cutoff]
+    kept.append([int(message_id), int(now.timestamp())])
+    channel_state["messages"] = kept[-MAX_KEPT_MESSAGES:]
 
 
 @dataclass(frozen=True)
@@ -112,6 +155,7 @@ class Service:
         self.pseudonyms = pseudonyms
         self.clock = clock
         self.fallback = Outbound(FALLBACK_TEXT.format_map(content.engines[DEFAULT_FLOW].flow.vars))
+        self.on_enqueued: Callable[[], None] | None = None  # wakes an in-process worker
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Callable[[], datetime] = utc_now) -> Service:
@@ -129,16 +173,70 @@ class Service:
 
     def run_turn(self, inbound: Inbound) -> Turn:
         """One turn, committed; raises when it cannot be completed (nothing is then saved)."""
-        pseudonym = self.pseudonyms.of(inbound.channel.value, inbound.address)
         now = self.clock()
-        with self.store.conversation(pseudonym, now) as held:
-            session = held.session
-            engine = self.content.engines.get(session.flow if session else DEFAULT_FLOW) or self.content.engines[DEFAULT_FLOW]
-            turn = engine.resume(session, inbound, now)
-            if turn.session is None or turn.restarted:
-                held.erase()  # nothing may be kept, or a new conversation: new key, old one shredded
-            if turn.session is not None:
-                held.save(turn.session, now + engine.flow.idle_timeout)
+        with self.store.conversation(self.pseudonyms.of(inbound.channel.value, inbound.address), now) as held:
+            return self._turn(held, inbound, now)
+
+    def receive(self, delivery: Delivery) -> Reception:
+        """Apply a provider's delivery once; never raises for anything a provider can send.
+
+        The delivery is claimed, the turn run, the state saved and (Telegram) the replies written
+        to the outbox, all in one transaction holding that person's lock. A redelivery gets the
+        reply recorded the first time (SMS) or nothing new (Telegram: its replies are queued).
+        Needs the SQL store (``SessionStore``).
+        """
+        inbound = delivery.inbound
+        if inbound is None:
+            return Reception(())
+        try:
+            reception = self._receive(delivery, inbound)
+        except Exception as exc:  # noqa: BLE001 - the person must get an answer whatever failed
+            log.error("delivery failed: %s", type(exc).__name__)
+            return Reception((self.fallback,), failed=True)
+        if reception.queued and self.on_enqueued:
+            self.on_enqueued()
+        return reception
+
+    def _receive(self, delivery: Delivery, inbound: Inbound) -> Reception:
+        now = self.clock()
+        key = self.pseudonyms.of(f"delivery:{delivery.provider}", delivery.delivery_id)
+        queued = inbound.channel in QUEUED_CHANNELS
+        with self.store.conversation(self.pseudonyms.of(inbound.channel.value, inbound.address), now) as held:
+            first, recorded = held.claim_delivery(delivery.provider, key)
+            if not first:
+                log.info("redelivery of a %s delivery answered from its record", delivery.provider)
+                return Reception(decode_outputs(recorded) if recorded else (), duplicate=True)
+            if delivery.callback_id:
+                held.enqueue(inbound.channel.value, "answer", {"callback_id": delivery.callback_id})
+            if inbound.kind is InboundKind.OPT_OUT:
+                held.erase()  # the carrier blocked the number: nothing can reach them, keep nothing
+                return Reception(())
+            kept_ids = [message_id for message_id, _ in held.channel_state.get("messages", [])]
+            turn = self._turn(held, inbound, now)
+            language = turn.session.language if turn.session else self.content.catalog.default
+            if queued:
+                if turn.erased:  # quick exit: both sides of the chat, as far as still deletable
+                    ids = kept_ids + ([inbound.message_ref] if inbound.message_ref is not None else [])
+                    if ids:
+                        held.enqueue(inbound.channel.value, "delete", {"to": inbound.address, "message_ids": ids})
+                for output in turn.outputs:
+                    held.enqueue(inbound.channel.value, "send", {"to": inbound.address, **encode_output(output)})
+            else:
+                held.record_reply(delivery.provider, key, json.dumps([encode_output(o) for o in turn.outputs]).encode())
+        return Reception(turn.outputs, language=language, queued=queued)
+
+    def _turn(self, held, inbound: Inbound, now: datetime) -> Turn:
+        session = held.session
+        engine = self.content.engines.get(session.flow if session else DEFAULT_FLOW) or self.content.engines[DEFAULT_FLOW]
+        turn = engine.resume(session, inbound, now)
+        if turn.session is None or turn.restarted:
+            carried = held.channel_state if turn.restarted else {}
+            held.erase()  # nothing may be kept, or a new conversation: new key, old one shredded
+            held.channel_state = carried  # a restart still lets a later quick exit delete the chat
+        if turn.session is not None:
+            if inbound.message_ref is not None:
+                remember_message(held.channel_state, inbound.message_ref, now)
+            held.save(turn.session, now + engine.flow.idle_timeout)
         # DEBUG only: which pages someone read, with a timestamp, could be matched against a
         # provider's delivery logs that hold their number.
         log.debug(
@@ -148,6 +246,28 @@ class Service:
             "".join(f" {event.name}" for event in turn.events),
         )
         return turn
+
+    def record_status(self, provider: str, message_id: str, status: str, error_code: str | None) -> bool:
+        """A provider's delivery outcome for one of our messages, once per (message, status),
+        with no content. Returns False for a repeat."""
+        return self.store.record_status(
+            self.pseudonyms.of(f"sent:{provider}", message_id), status[:24], (error_code or None) and str(error_code)[:12], self.clock()
+        )
+
+    def message_sent(self, stream: str, message_id: int) -> None:
+        """The worker sent message ``message_id`` on ``stream``: keep its id (sealed) so a quick
+        exit can delete it. Nothing to do when the conversation is gone."""
+        now = self.clock()
+        with self.store.conversation_by_id(stream, now) as held:
+            if held is not None and held.session is not None:
+                remember_message(held.channel_state, message_id, now)
+                held.save_channel_state()
+
+    def unreachable(self, stream: str) -> None:
+        """The provider says the person can no longer be reached (unsubscribed): keep nothing."""
+        with self.store.conversation_by_id(stream, self.clock()) as held:
+            if held is not None:
+                held.erase()
 
     def purge_expired(self) -> int:
         return self.store.purge_expired(self.clock())

@@ -10,6 +10,9 @@ Order of understanding a reply (DESIGN rules 3 and 5: the quick exit and emergen
 2. for a new or expired conversation, the flow's start step, whatever was written;
 3. the step's choices (number, label, match word), then its free-text routes;
 4. otherwise a gentle re-prompt with the step's choices.
+A photo or voice note (``InboundKind.MEDIA``) gets the flow's ``text_only`` answer and the
+choices; ``InboundKind.RESTART`` (SMS START, Telegram /start) begins anew like a first message.
+The quick exit by carrier word (``OPT_OUT``) is the service's: no reply can reach the person.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from datetime import datetime
 from typing import Protocol, Sequence
 
 from bot.domain.events import ConversationExpired, ConversationRestarted
-from bot.domain.messages import ChoiceView, Inbound, Outbound, Resource
+from bot.domain.messages import ChoiceView, Inbound, InboundKind, Outbound, Resource
 from bot.engine.actions import EXECUTORS
 from bot.engine.machine import Conversation, SharedMachine
 from bot.engine.matching import CommandIndex, StepIndex, normalize
@@ -75,9 +78,13 @@ class Engine:
         turn = TurnBuilder(self, current)
         if expired:
             turn.events.append(ConversationExpired())
-        text = normalize(inbound.text)
+        text = normalize(inbound.text) if inbound.kind is InboundKind.TEXT else ""
         command = self.commands.find(text, current.language) if text else None
-        if command is not None and command[0].restart and not fresh:
+        if inbound.kind is InboundKind.RESTART and not fresh:  # SMS START, Telegram /start
+            current, fresh = self.new_session(now, inbound.language_hint), True
+            turn = TurnBuilder(self, current)
+            turn.events.append(ConversationRestarted())
+        elif command is not None and command[0].restart and not fresh:
             # A greeting: a new conversation, answered exactly as a first message would be.
             current, fresh = self.new_session(now, inbound.language_hint), True
             turn = TurnBuilder(self, current)
@@ -88,6 +95,8 @@ class Engine:
                 self._command(turn, model, *command, fresh=fresh)
             elif fresh:
                 self._render(turn, self.flow.steps[self.flow.start])
+            elif inbound.kind is InboundKind.MEDIA:
+                self._reprompt(turn, self.flow.steps[current.state], self.flow.text_only)
             else:
                 self._reply(turn, model, inbound.text, text)
             current.state = model.state
@@ -150,8 +159,8 @@ class Engine:
             EXECUTORS[action.type](action, turn)
         turn.emit(self._choices(turn, step))
 
-    def _reprompt(self, turn: TurnBuilder, step: Step) -> None:
-        turn.say(self.flow.reprompt)
+    def _reprompt(self, turn: TurnBuilder, step: Step, key: str | None = None) -> None:
+        turn.say(key or self.flow.reprompt)
         if not step.choices:  # a routes-only step: repeat what it asked
             for key in step.say:
                 turn.say(key)

@@ -32,6 +32,11 @@ class Turn:
     events: tuple[Event, ...] = field(default_factory=tuple)
 
     @property
+    def erased(self) -> bool:
+        """A quick exit: the channel should also delete what it can of the chat."""
+        return any(isinstance(e, ConversationErased) for e in self.events)
+
+    @property
     def restarted(self) -> bool:
         """The stored conversation was replaced by a new one: it expired, no longer fits the
         flow, or the person greeted again."""

@@ -85,6 +85,7 @@ def _build(doc: dict[str, Any], name: str) -> Flow:
         start=doc["start"],
         menu=doc["menu"],
         reprompt=doc["reprompt"],
+        text_only=doc["text_only"],
         idle_timeout=timedelta(minutes=doc.get("idle_timeout_minutes", DEFAULT_IDLE_MINUTES)),
         commands=tuple(
             Command(

@@ -84,6 +84,7 @@ class Flow:
     start: str
     menu: str
     reprompt: str
+    text_only: str
     idle_timeout: timedelta
     commands: tuple[Command, ...]
     steps: dict[str, Step]

@@ -64,7 +64,7 @@ ACTIONS = {"type": "array", "items": ACTION}
 
 FLOW_SCHEMA = {
     "type": "object",
-    "required": ["spec_version", "flow", "start", "menu", "reprompt", "steps", "commands"],
+    "required": ["spec_version", "flow", "start", "menu", "reprompt", "text_only", "steps", "commands"],
     "additionalProperties": False,
     "properties": {
         "spec_version": {"const": SPEC_VERSION},
@@ -73,6 +73,7 @@ FLOW_SCHEMA = {
         "start": STEP_ID,
         "menu": STEP_ID,
         "reprompt": KEY,
+        "text_only": KEY,
         "idle_timeout_minutes": {"type": "integer", "minimum": 1, "maximum": 60 * 24 * 30},
         "vars": {
             "type": "object",

@@ -65,6 +65,16 @@ class KeyRing:
         except InvalidToken:
             raise DecryptError("the data key cannot be unwrapped with any configured key") from None
 
+    def seal(self, plaintext: bytes) -> bytes:
+        """Encrypt a short-lived payload (an outbox message) with the newest key-encryption key."""
+        return self._fernet.encrypt(plaintext)
+
+    def open(self, token: bytes) -> bytes:
+        try:
+            return self._fernet.decrypt(token)
+        except InvalidToken:
+            raise DecryptError("the payload cannot be decrypted with any configured key") from None
+
     def rewrap(self, wrapped: bytes) -> bytes:
         """The same data key wrapped under the newest key-encryption key (key rotation)."""
         try:

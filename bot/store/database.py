@@ -42,6 +42,15 @@ def open_database(url: str) -> Engine:
     return engine
 
 
+def insert_ignoring_conflict(connection, table):
+    """``INSERT ... ON CONFLICT DO NOTHING`` for the connection's dialect (SQLite, PostgreSQL)."""
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert(table).on_conflict_do_nothing()
+
+
 def shred_journal(engine: Engine) -> None:
     """After an erasure on SQLite: copy the write-ahead log into the database and empty it.
 

@@ -18,6 +18,7 @@ class _Held:
         self._store, self._pseudonym = store, pseudonym
         entry = store.rows.get(pseudonym)
         self.session = replace(entry[0]) if entry else None
+        self.channel_state: dict = {}
 
     def save(self, session: Session, expires_at: datetime) -> None:
         self._store.rows[self._pseudonym] = (replace(session), expires_at)

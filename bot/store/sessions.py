@@ -23,7 +23,8 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, text, u
 from bot.engine.session import Session
 from bot.store.crypto import DecryptError, KeyRing, open_sealed, seal
 from bot.store.database import shred_journal
-from bot.store.tables import conversations, data_keys
+from bot.store.database import insert_ignoring_conflict
+from bot.store.tables import conversations, data_keys, deliveries, delivery_statuses, outbox
 
 
 class HeldConversation:
@@ -35,14 +36,17 @@ class HeldConversation:
         self._pseudonym = pseudonym
         self._now = now
         row = connection.execute(
-            select(conversations.c.id, conversations.c.state, data_keys.c.wrapped)
+            select(conversations.c.id, conversations.c.state, conversations.c.channel_state, data_keys.c.wrapped)
             .join(data_keys, data_keys.c.conversation_id == conversations.c.id, isouter=True)
             .where(conversations.c.pseudonym == pseudonym)
         ).first()
         self.id: str | None = row.id if row else None
+        self.stream: str | None = None  # the outbox stream after an erasure (the old id)
+        self.enqueued = False
         self._key: bytes | None = None  # the unwrapped data key, for this transaction only
         self.erased = False  # whether this transaction erased anything (the store then shreds the WAL)
         self.session = self._open(row) if row else None
+        self.channel_state: dict = self._open_channel_state(row) if self.session else {}
         if row and self.session is None:
             self.erase()  # unreadable: shred it; a new conversation gets a new key
 
@@ -57,25 +61,108 @@ class HeldConversation:
         except (DecryptError, ValueError):
             return None
 
+    def _open_channel_state(self, row) -> dict:
+        if row.channel_state is None or self._key is None:
+            return {}
+        try:
+            return json.loads(open_sealed(self._key, f"{row.id}:channel", row.channel_state))
+        except (DecryptError, ValueError):
+            return {}
+
     def save(self, session: Session, expires_at: datetime) -> None:
         """Seal ``session`` under the conversation's data key (a new one for a new conversation)."""
         if self.id is None:
             self._create()
         blob = seal(self._key, self.id, json.dumps(session.to_dict(), separators=(",", ":")).encode())
+        channel_blob = (
+            seal(self._key, f"{self.id}:channel", json.dumps(self.channel_state, separators=(",", ":")).encode())
+            if self.channel_state
+            else None
+        )
         self._connection.execute(
             update(conversations)
             .where(conversations.c.id == self.id)
-            .values(state=blob, updated_at=self._now, expires_at=expires_at)
+            .values(state=blob, channel_state=channel_blob, updated_at=self._now, expires_at=expires_at)
         )
 
     def erase(self) -> None:
-        """Delete the data key and the conversation. Nothing sealed under that key opens again."""
+        """Delete the data key and the conversation, its stored replies and its unsent messages.
+        Nothing sealed under that key opens again. Messages enqueued after this (the quick exit's
+        own) still go out, in order, on the same stream."""
         if self.id is None:
             return
+        self.stream = self.id
         self._connection.execute(delete(data_keys).where(data_keys.c.conversation_id == self.id))
         self._connection.execute(delete(conversations).where(conversations.c.id == self.id))
+        self._connection.execute(
+            update(deliveries).where(deliveries.c.conversation_id == self.id).values(reply=None, conversation_id=None)
+        )
+        self._connection.execute(
+            delete(outbox).where(outbox.c.stream == self.id, outbox.c.status == "pending")
+        )
         self.id = self._key = self.session = None
+        self.channel_state = {}
         self.erased = True
+
+    def save_channel_state(self) -> None:
+        """Store ``channel_state`` alone (the worker recording a sent message's id)."""
+        if self.id is None or self._key is None:
+            return
+        blob = seal(self._key, f"{self.id}:channel", json.dumps(self.channel_state, separators=(",", ":")).encode())
+        self._connection.execute(update(conversations).where(conversations.c.id == self.id).values(channel_state=blob))
+
+    # -- deliveries: each applied once -----------------------------------------------------------
+
+    def claim_delivery(self, provider: str, delivery: str) -> tuple[bool, bytes | None]:
+        """Record that ``delivery`` (a keyed hash) is being applied. Returns ``(True, None)`` the
+        first time; ``(False, reply)`` for a redelivery, with the reply recorded then (or None).
+
+        The claim is an insert that conflicts, inside the conversation's locked transaction, so two
+        concurrent copies of one delivery cannot both be applied.
+        """
+        inserted = self._connection.execute(
+            insert_ignoring_conflict(self._connection, deliveries).values(
+                provider=provider, delivery=delivery, conversation_id=None, reply=None, created_at=self._now
+            )
+        ).rowcount
+        if inserted:
+            return True, None
+        row = self._connection.execute(
+            select(deliveries.c.conversation_id, deliveries.c.reply).where(
+                deliveries.c.provider == provider, deliveries.c.delivery == delivery
+            )
+        ).first()
+        if row is None or row.reply is None or row.conversation_id != self.id or self._key is None:
+            return False, None
+        try:
+            return False, open_sealed(self._key, f"{self.id}:reply", row.reply)
+        except DecryptError:
+            return False, None
+
+    def record_reply(self, provider: str, delivery: str, reply: bytes) -> None:
+        """Keep the webhook's answer, sealed, for a redelivery (not when the conversation is gone)."""
+        if self.id is None:
+            return
+        self._connection.execute(
+            update(deliveries)
+            .where(deliveries.c.provider == provider, deliveries.c.delivery == delivery)
+            .values(conversation_id=self.id, reply=seal(self._key, f"{self.id}:reply", reply))
+        )
+
+    # -- the outbox -------------------------------------------------------------------------------
+
+    def enqueue(self, channel: str, kind: str, payload: dict) -> None:
+        """Write a message to send in this transaction; it goes out after the commit, in order."""
+        stream = self.id or self.stream
+        if stream is None:  # a new person whose first message was a quick exit
+            self.stream = stream = secrets.token_hex(16)
+        self._connection.execute(
+            insert(outbox).values(
+                stream=stream, channel=channel, kind=kind, payload=self._keys.seal(json.dumps(payload).encode()),
+                status="pending", attempts=0, next_attempt_at=self._now, created_at=self._now,
+            )
+        )
+        self.enqueued = True
 
     def _create(self) -> None:
         self.id = secrets.token_hex(16)
@@ -107,6 +194,28 @@ class SessionStore:
             yield held
         if held.erased:
             shred_journal(self.engine)
+
+    @contextmanager
+    def conversation_by_id(self, conversation_id: str, now: datetime) -> Iterator[HeldConversation | None]:
+        """Like ``conversation`` for a conversation known by its id (the worker's view); None when
+        it no longer exists."""
+        with self.engine.connect() as connection:
+            pseudonym = connection.execute(
+                select(conversations.c.pseudonym).where(conversations.c.id == conversation_id)
+            ).scalar()
+        if pseudonym is None:
+            yield None
+            return
+        with self.conversation(pseudonym, now) as held:
+            yield held if held.id == conversation_id else None
+
+    def record_status(self, provider_ref: str, status: str, error_code: str | None, now: datetime) -> bool:
+        with self.engine.begin() as connection:
+            return bool(connection.execute(
+                insert_ignoring_conflict(connection, delivery_statuses).values(
+                    provider_ref=provider_ref, status=status, error_code=error_code, created_at=now
+                )
+            ).rowcount)
 
     def purge_expired(self, now: datetime) -> int:
         """Erase every conversation idle past its expiry; returns how many."""

@@ -1,0 +1,39 @@
+"""The Twilio channel: SMS (and WhatsApp through Twilio), one adapter.
+
+Inbound: the web app checks ``is_authentic`` first (a forged request gets nothing), then
+``parse_message`` / ``parse_status``; it answers the incoming-message webhook with ``twiml``.
+Outbound outside a webhook reply (an advocate's message in a handoff): ``TwilioSender.send``.
+
+Nothing here logs a phone number or a message body. ``SECRETS`` names the settings to redact.
+"""
+
+from bot.channels.twilio_sms._parse import (
+    OPT_OUT_WORDS,
+    PROVIDER,
+    RESTART_WORDS,
+    StatusUpdate,
+    keyword_kind,
+    parse_message,
+    parse_status,
+)
+from bot.channels.twilio_sms._send import DEFAULT_API_BASE_URL, UNSUBSCRIBED_RECIPIENT, TwilioSender
+from bot.channels.twilio_sms._signature import is_authentic
+from bot.channels.twilio_sms._twiml import twiml
+
+SECRETS = ("TWILIO_AUTH_TOKEN", "TWILIO_WEBHOOK_SHARED_KEY")
+
+__all__ = [
+    "DEFAULT_API_BASE_URL",
+    "OPT_OUT_WORDS",
+    "PROVIDER",
+    "RESTART_WORDS",
+    "SECRETS",
+    "UNSUBSCRIBED_RECIPIENT",
+    "StatusUpdate",
+    "TwilioSender",
+    "is_authentic",
+    "keyword_kind",
+    "parse_message",
+    "parse_status",
+    "twiml",
+]

@@ -1,0 +1,65 @@
+"""Reading Twilio's form posts, whatever container the web framework hands over.
+
+Twilio posts ``application/x-www-form-urlencoded`` fields and signs every value of a repeated
+field, so a form is kept as ordered (name, value) pairs, never squashed into a plain dict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+FormLike = Mapping[str, Any] | Iterable[tuple[str, str]]
+"""A Starlette ``FormData``, a werkzeug/multidict ``MultiDict``, a Django ``QueryDict``, a plain
+mapping of a name to a string (or to a list of strings), or a list of (name, value) pairs."""
+
+
+def form_pairs(form: Any) -> list[tuple[str, Any]]:
+    """Every (name, value) of ``form``, repeated names included, in the order given.
+
+    >>> form_pairs([("MediaUrl", "a"), ("MediaUrl", "b")])
+    [('MediaUrl', 'a'), ('MediaUrl', 'b')]
+    >>> form_pairs({"Body": "hi", "Tag": ["x", "y"]})
+    [('Body', 'hi'), ('Tag', 'x'), ('Tag', 'y')]
+    """
+    if form is None:
+        return []
+    if hasattr(form, "multi_items"):  # Starlette FormData / ImmutableMultiDict
+        return list(form.multi_items())
+    if hasattr(form, "getlist") and hasattr(form, "keys"):  # werkzeug MultiDict, Django QueryDict
+        return [(name, value) for name in form.keys() for value in form.getlist(name)]
+    if hasattr(form, "getall") and hasattr(form, "keys"):  # multidict (aiohttp)
+        return [(name, value) for name in dict.fromkeys(form.keys()) for value in form.getall(name)]
+    if isinstance(form, Mapping):
+        pairs: list[tuple[str, Any]] = []
+        for name, value in form.items():
+            if isinstance(value, (list, tuple)):
+                pairs.extend((name, item) for item in value)
+            else:
+                pairs.append((name, value))
+        return pairs
+    return [(name, value) for name, value in form]
+
+
+class SignedParams(dict):
+    """Names to lists of values, shaped for ``RequestValidator.compute_signature``: iterating
+    gives the names, ``getlist`` every value of one name (the validator asks for ``getall``,
+    then ``getlist``)."""
+
+    def getlist(self, name: str) -> list[str]:
+        return self[name]
+
+
+def signed_params(pairs: Iterable[tuple[str, str]]) -> SignedParams:
+    params = SignedParams()
+    for name, value in pairs:
+        params.setdefault(name, []).append(value)
+    return params
+
+
+def first(pairs: Iterable[tuple[str, Any]], name: str) -> str | None:
+    """The first value of ``name`` as a string, or None when the field is absent."""
+    for key, value in pairs:
+        if key == name:
+            return value if isinstance(value, str) else None
+    return None

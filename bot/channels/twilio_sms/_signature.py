@@ -1,0 +1,54 @@
+"""Is a webhook really from Twilio? (``X-Twilio-Signature``)"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from twilio.request_validator import RequestValidator, get_signature_algorithm
+
+from bot.channels.twilio_sms._form import form_pairs, signed_params
+
+SIGNATURE_HEADER = "x-twilio-signature"
+SIGNATURE_SETTINGS_HEADER = "x-twilio-webhooks-signature-settings"
+
+
+def is_authentic(
+    url: str,
+    params: Any,
+    headers: Mapping[str, str],
+    auth_token: str,
+    shared_key: str | None = None,
+) -> bool:
+    """True when ``X-Twilio-Signature`` matches this request; called by the web app first of all.
+
+    ``url``: the full URL Twilio was configured to call, built by the caller from
+    ``SAFEHARBOR_PUBLIC_URL`` plus the request path and query (e.g.
+    ``https://sh.example.org/webhooks/twilio/sms``). Never build it from the ``Host`` or
+    ``X-Forwarded-*`` headers: whoever sends the request chooses those, and a signature Twilio
+    made for another URL (or an attacker's own) must not verify here.
+    ``params``: the posted form fields (a Starlette ``FormData`` or any multi-dict, a mapping, or
+    a list of (name, value) pairs); every value of a repeated field counts.
+    ``headers``: the request headers, names in any case.
+    ``auth_token``: the account's Auth Token. ``shared_key``: the webhook SharedKey secret, used
+    instead of the Auth Token when the request names its signing settings in
+    ``X-Twilio-Webhooks-Signature-Settings`` (``key=...,algorithm=HMAC_SHA256``); the algorithm is
+    read from that header too, HMAC-SHA1 when it is absent.
+
+    False when the signature header is missing or empty, when the secret to check with is empty
+    (an empty HMAC key is public), for a field that is not text, or for an algorithm twilio's
+    library does not know. Never raises for a hostile request.
+    """
+    by_name = {name.lower(): value for name, value in headers.items()}
+    signature = by_name.get(SIGNATURE_HEADER)
+    if not signature:
+        return False
+    settings = by_name.get(SIGNATURE_SETTINGS_HEADER)
+    secret = shared_key if settings is not None and shared_key else auth_token
+    if not secret:
+        return False
+    pairs = form_pairs(params)
+    if not all(isinstance(name, str) and isinstance(value, str) for name, value in pairs):
+        return False
+    validator = RequestValidator(secret)
+    return validator.validate(url, signed_params(pairs), signature, get_signature_algorithm(settings))

@@ -1,0 +1,35 @@
+"""Replies as TwiML, the answer to the incoming-message webhook."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from twilio.twiml.messaging_response import MessagingResponse
+
+from bot.domain.messages import Outbound, render_plain
+from bot.domain.sms import prepare_sms
+
+# Characters XML 1.0 cannot carry at all, even escaped; ElementTree would write them as they are
+# and Twilio would reject the whole document.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def twiml(outputs: Sequence[Outbound], alphabet: str = "gsm7") -> str:
+    """The TwiML document answering one inbound message: one ``<Message>`` per output, in order.
+
+    Each body is ``prepare_sms(render_plain(output), alphabet)``: numbered choices on their own
+    lines, typographic characters replaced and, for a ``gsm7`` language, accents outside GSM-7
+    folded. Outputs that render empty are left out (Twilio refuses an empty ``<Message>``); no
+    output at all gives an empty ``<Response />``, which sends nothing.
+
+    >>> from bot.domain.messages import ChoiceView
+    >>> twiml([Outbound("¿Estás bien?", (ChoiceView(1, "Sí"),))])
+    '<?xml version="1.0" encoding="UTF-8"?><Response><Message>¿Estas bien?\\n1 Si</Message></Response>'
+    """
+    response = MessagingResponse()
+    for output in outputs:
+        body = _NOT_XML.sub("", prepare_sms(render_plain(output), alphabet))
+        if body.strip():
+            response.message(body)
+    return response.to_xml()

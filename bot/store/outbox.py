@@ -1,0 +1,113 @@
+"""The worker's side of the outbox: take due messages in order, record what happened.
+
+A message is due when it is pending, its retry time has come, and every earlier message of its
+stream (conversation) has been sent or has failed for good: order holds per conversation while
+different conversations go out in parallel. Taking one marks it ``sending`` with a claim that
+expires, so a worker that dies mid-send releases it (it is retried: the provider may then have it
+twice, the one case a send can repeat; providers give no idempotency key for it).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, and_, delete, exists, select, update
+from sqlalchemy.orm import aliased
+
+from bot.store.crypto import DecryptError, KeyRing
+from bot.store.tables import delivery_statuses, deliveries, outbox
+
+CLAIM_FOR = timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One message to send. ``payload`` is the decrypted dict the service wrote."""
+
+    id: int
+    stream: str
+    channel: str
+    kind: str
+    payload: dict
+    attempts: int
+
+    def __repr__(self) -> str:
+        return f"Job(id={self.id}, channel={self.channel!r}, kind={self.kind!r}, attempts={self.attempts})"
+
+
+class Outbox:
+    def __init__(self, engine: Engine, keys: KeyRing):
+        self.engine = engine
+        self.keys = keys
+
+    def take_due(self, now: datetime, limit: int = 20) -> list[Job]:
+        """Claim up to ``limit`` due messages, at most one per stream (the next one in order)."""
+        earlier = aliased(outbox)
+        blocked = exists().where(
+            and_(earlier.c.stream == outbox.c.stream, earlier.c.id < outbox.c.id, earlier.c.status.in_(("pending", "sending")))
+        )
+        jobs: list[Job] = []
+        with self.engine.begin() as connection:
+            rows = connection.execute(
+                select(outbox).where(outbox.c.status == "pending", outbox.c.next_attempt_at <= now, ~blocked)
+                .order_by(outbox.c.id).limit(limit)
+            ).all()
+            for row in rows:
+                connection.execute(
+                    update(outbox).where(outbox.c.id == row.id).values(status="sending", claimed_until=now + CLAIM_FOR)
+                )
+                try:
+                    payload = json.loads(self.keys.open(row.payload))
+                except (DecryptError, TypeError, ValueError):
+                    connection.execute(update(outbox).where(outbox.c.id == row.id).values(status="failed", payload=None, error="undecryptable"))
+                    continue
+                jobs.append(Job(row.id, row.stream, row.channel, row.kind, payload, row.attempts))
+        return jobs
+
+    def sent(self, job: Job, provider_ref: str | None = None) -> None:
+        """The provider accepted it: never send it again; forget what it said."""
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(outbox).where(outbox.c.id == job.id)
+                .values(status="sent", payload=None, claimed_until=None, provider_ref=provider_ref)
+            )
+
+    def retry(self, job: Job, at: datetime, error: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(outbox).where(outbox.c.id == job.id)
+                .values(status="pending", attempts=job.attempts + 1, next_attempt_at=at, claimed_until=None, error=error)
+            )
+
+    def failed(self, job: Job, error: str, *, whole_stream: bool = False) -> None:
+        """Give up on ``job`` (and, when the person is unreachable for good, its whole stream)."""
+        with self.engine.begin() as connection:
+            target = outbox.c.stream == job.stream if whole_stream else outbox.c.id == job.id
+            connection.execute(
+                update(outbox).where(target, outbox.c.status.in_(("pending", "sending")))
+                .values(status="failed", payload=None, claimed_until=None, error=error)
+            )
+
+    def release_stale(self, now: datetime) -> int:
+        """Claims past their time (a worker died mid-send) become due again."""
+        with self.engine.begin() as connection:
+            return connection.execute(
+                update(outbox).where(outbox.c.status == "sending", outbox.c.claimed_until < now)
+                .values(status="pending", claimed_until=None)
+            ).rowcount or 0
+
+    def pending(self) -> int:
+        with self.engine.connect() as connection:
+            return len(connection.execute(select(outbox.c.id).where(outbox.c.status.in_(("pending", "sending")))).all())
+
+    def purge(self, now: datetime, keep: timedelta = timedelta(days=1)) -> int:
+        """Forget finished messages, old delivery receipts and statuses."""
+        with self.engine.begin() as connection:
+            done = connection.execute(
+                delete(outbox).where(outbox.c.status.in_(("sent", "failed")), outbox.c.created_at < now - keep)
+            ).rowcount or 0
+            connection.execute(delete(deliveries).where(deliveries.c.created_at < now - 2 * keep))
+            connection.execute(delete(delivery_statuses).where(delivery_statuses.c.created_at < now - 7 * keep))
+            return done

@@ -1,0 +1,70 @@
+"""``create_app``: the web service safeharbor serve runs.
+
+    app = create_app(service, settings)          # uvicorn bot.web.app:... via the CLI
+
+Routes (DESIGN "Public interface"): ``POST /webhooks/twilio/sms``, ``POST /webhooks/twilio/status``,
+``POST /webhooks/telegram``, ``GET /healthz``. The JSON API of the console will live under
+``/api/``, described at ``/openapi.json``; webhooks are not part of that description.
+With ``background=True`` the outbox worker (and, for development, Telegram polling) runs in the
+same process, started and stopped with the app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse
+
+from bot.config import Settings
+from bot.service import Service
+from bot.web.webhooks import Webhooks
+
+log = logging.getLogger("safeharbor.web")
+
+
+def create_app(service: Service, settings: Settings, *, background: bool = True, telegram_polling: bool = False) -> FastAPI:
+    from bot.runtime import Background
+
+    runner = Background(service, settings, telegram_polling=telegram_polling) if background else None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if runner:
+            await runner.start()
+        try:
+            yield
+        finally:
+            if runner:
+                await runner.stop()
+
+    app = FastAPI(title="safeharbor", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    hooks = Webhooks(service, settings.channels)
+    app.add_api_route("/webhooks/twilio/sms", hooks.twilio_sms, methods=["POST"], include_in_schema=False)
+    app.add_api_route("/webhooks/twilio/status", hooks.twilio_status, methods=["POST"], include_in_schema=False)
+    app.add_api_route("/webhooks/telegram", hooks.telegram, methods=["POST"], include_in_schema=False)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz():
+        try:
+            await run_in_threadpool(_ping, service)
+        except Exception as exc:  # noqa: BLE001
+            log.error("health check: database unreachable (%s)", type(exc).__name__)
+            return JSONResponse({"status": "database unreachable"}, status_code=503)
+        return {"status": "ok"}
+
+    app.state.service = service
+    app.state.background = runner
+    return app
+
+
+def _ping(service: Service) -> None:
+    # A plain connection in autocommit: a health check must not take SQLite's write lock.
+    connection = service.store.engine.raw_connection()
+    try:
+        connection.cursor().execute("SELECT 1")
+    finally:
+        connection.close()
