@@ -35,7 +35,8 @@ What it answers (``{"ok": true, "result": ...}``):
 ``times`` valid calls of ``method`` fail with that status (and ``parameters.retry_after``).
 
 Every call is recorded in ``calls`` as ``(method, params)``, failed and invalid ones included,
-params decoded (``chat_id`` 5550001, ``protect_content`` True, ``reply_markup`` a dict).
+params decoded (``chat_id`` 5550001, ``protect_content`` True, ``reply_markup`` a dict); those
+answered ok also in ``accepted`` (``accepted_by(method)``).
 """
 
 from __future__ import annotations
@@ -202,6 +203,7 @@ class FakeBotApi:
         """Forget calls, violations, queued updates and failures, the webhook and the message counter."""
         with self._lock:
             self.calls: list[tuple[str, dict[str, Any]]] = []
+            self.accepted: list[tuple[str, dict[str, Any]]] = []  # the calls answered ok
             self.violations: list[str] = []
             self.webhook: dict[str, Any] | None = None
             self._updates: deque[dict[str, Any]] = deque()
@@ -233,6 +235,11 @@ class FakeBotApi:
             self.violations += [f"push_update: {p}" for p in type_problems("Update", update)]
             self._updates.append(update)
         return update["update_id"]
+
+    def accepted_by(self, method: str) -> list[dict[str, Any]]:
+        """The params of each call of ``method`` that was answered ok (what Telegram "has")."""
+        with self._lock:
+            return [params for name, params in self.accepted if name == method]
 
     def calls_to(self, method: str) -> list[dict[str, Any]]:
         """The params of each call of ``method``, in order."""
@@ -303,6 +310,8 @@ class FakeBotApi:
             return _error(failure.status, failure.description, failure.retry_after)
         if method == "getUpdates":
             return await self._get_updates(params)
+        with self._lock:
+            self.accepted.append((method, params))
         return _ok(self._result(method, params))
 
     def _result(self, method: str, params: dict[str, Any]) -> Any:

@@ -1,0 +1,161 @@
+"""The outbox worker against a fake Bot API that fails on command and an SMS sender stub:
+order per conversation, retries with backoff, never twice once accepted, stop on unsubscribed."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from datetime import timedelta
+
+import pytest
+from fake_bot_api import fake_bot_api  # noqa: F401  (the fixture)
+
+from bot.channels.base import Delivery, SendError
+from bot.channels.telegram import TelegramSender
+from bot.domain import Channel, Inbound
+from bot.service import Service
+from bot.store import KeyRing, Pseudonyms, SessionStore, open_database
+from bot.store.outbox import CLAIM_FOR, Outbox
+from bot.worker import MAX_BACKOFF, Worker, backoff
+
+
+@pytest.fixture
+def setup(settings, content, clock, fake_bot_api):  # noqa: F811
+    store = SessionStore(open_database(settings.database_url), KeyRing(list(settings.encryption_keys)))
+    service = Service(content, store, Pseudonyms(settings.pepper), clock)
+    outbox = Outbox(store.engine, store.keys)
+    return service, outbox, fake_bot_api, settings
+
+
+def tg(service: Service, chat: int, text: str, update_id: int) -> None:
+    inbound = Inbound(Channel.TELEGRAM, str(chat), text, message_ref=update_id % 1000)
+    reception = service.receive(Delivery("telegram", str(update_id), inbound))
+    assert not reception.failed
+
+
+def drain(worker: Worker, rounds: int = 20) -> None:
+    async def go():
+        for _ in range(rounds):
+            if not await worker.run_once():
+                return
+    asyncio.run(go())
+
+
+def run_rounds(service, outbox, fake, rounds: int = 20, senders=None) -> Worker:
+    async def go():
+        sender = TelegramSender(fake.token, api_base_url=fake.url)
+        worker = Worker(service, outbox, senders or {"telegram": sender})
+        try:
+            for _ in range(rounds):
+                if not await worker.run_once():
+                    break
+        finally:
+            await sender.close()
+        return worker
+    return asyncio.run(go())
+
+
+def texts_to(fake, chat: int) -> list[str]:
+    return [c["text"].split("\n", 1)[0] for c in fake.accepted_by("sendMessage") if c["chat_id"] == chat]
+
+
+def test_replies_go_out_in_order_per_conversation(setup):
+    service, outbox, fake, _ = setup
+    for n, text in enumerate(["hi", "2", "1"]):  # greeting, safe check (es), menu
+        tg(service, 111, text, 100 + n)
+        tg(service, 222, text if n != 1 else "1", 200 + n)  # the other person picks English
+    run_rounds(service, outbox, fake)
+    assert texts_to(fake, 111) == ["Hi, thanks for writing. / Hola, gracias por escribir.", "Una pregunta primero.", "Aquí tienes algunas opciones."]
+    assert texts_to(fake, 222)[1] == "One question first."
+    assert fake.violations == []
+    assert outbox.pending() == 0
+
+
+def test_a_transient_failure_is_retried_later_and_nothing_overtakes_it(setup, clock):
+    service, outbox, fake, _ = setup
+    tg(service, 333, "hi", 1)
+    tg(service, 333, "1", 2)
+    fake.fail("sendMessage", status=500)
+    run_rounds(service, outbox, fake)
+    assert texts_to(fake, 333) == []  # the first failed; the second waits behind it
+    assert outbox.pending() == 2
+    clock.advance(seconds=MAX_BACKOFF.total_seconds())
+    run_rounds(service, outbox, fake)
+    assert texts_to(fake, 333) == ["Hi, thanks for writing. / Hola, gracias por escribir.", "One question first."]
+
+
+def test_retry_after_is_honoured(setup, clock, settings):
+    service, outbox, fake, _ = setup
+    tg(service, 444, "hi", 1)
+    fake.fail("sendMessage", status=429, retry_after=7)
+    run_rounds(service, outbox, fake)
+    with sqlite3.connect(settings.database_url.removeprefix("sqlite:///")) as db:
+        (due, attempts), = db.execute("SELECT next_attempt_at, attempts FROM outbox WHERE status='pending'").fetchall()
+    assert attempts == 1 and due.startswith((clock.now + timedelta(seconds=7)).strftime("%Y-%m-%d %H:%M:%S"))
+    clock.advance(seconds=6)
+    run_rounds(service, outbox, fake)
+    assert texts_to(fake, 444) == []
+    clock.advance(seconds=1)
+    run_rounds(service, outbox, fake)
+    assert len(texts_to(fake, 444)) == 1
+
+
+def test_a_refusal_is_final_and_the_payload_is_wiped(setup, settings):
+    service, outbox, fake, _ = setup
+    tg(service, 555, "hi", 1)
+    fake.fail("sendMessage", status=403, description="Forbidden: bot was blocked by the user")
+    run_rounds(service, outbox, fake)
+    with sqlite3.connect(settings.database_url.removeprefix("sqlite:///")) as db:
+        rows = db.execute("SELECT status, payload, error FROM outbox").fetchall()
+    assert rows == [("failed", None, "refused")]
+
+
+def test_a_message_accepted_is_never_sent_again_and_a_dead_workers_claim_is_released(setup, clock):
+    service, outbox, fake, _ = setup
+    tg(service, 666, "hi", 1)
+    run_rounds(service, outbox, fake)
+    run_rounds(service, outbox, fake)
+    assert len(texts_to(fake, 666)) == 1  # accepted once, never again
+    tg(service, 666, "1", 2)
+    claimed = outbox.take_due(clock.now)  # a worker takes it ... and dies before sending
+    assert len(claimed) == 1
+    run_rounds(service, outbox, fake)
+    assert len(texts_to(fake, 666)) == 1  # still claimed: nobody else sends it meanwhile
+    clock.advance(seconds=CLAIM_FOR.total_seconds() + 1)
+    run_rounds(service, outbox, fake)
+    assert texts_to(fake, 666)[1] == "One question first."  # released and sent, once
+    assert len(texts_to(fake, 666)) == 2
+
+
+class UnsubscribedSms:
+    def __init__(self):
+        self.sent = []
+
+    def send(self, to: str, body: str) -> str:
+        self.sent.append(body)
+        raise SendError("twilio 21610", unsubscribed=True)
+
+
+def test_an_unsubscribed_recipient_stops_the_stream_for_good_and_is_erased(setup, settings):
+    service, outbox, fake, _ = setup
+    service.handle(Inbound(Channel.SMS, "+14155550111", "hi"))
+    pseudonym = service.pseudonyms.of("sms", "+14155550111")
+    with service.store.conversation(pseudonym, service.clock()) as held:
+        for n in range(3):
+            held.enqueue("sms", "send", {"to": "+14155550111", "text": f"message {n}", "choices": []})
+    sms = UnsubscribedSms()
+    run_rounds(service, outbox, fake, senders={"sms": sms})
+    assert len(sms.sent) == 1  # the first got 21610: the others are never tried
+    with sqlite3.connect(settings.database_url.removeprefix("sqlite:///")) as db:
+        assert db.execute("SELECT status, error FROM outbox").fetchall() == [("failed", "unsubscribed")] * 3
+        assert db.execute("SELECT count(*) FROM conversations").fetchone()[0] == 0
+
+
+def test_backoff_grows_with_jitter_up_to_a_cap():
+    assert backoff(0, rng=lambda: 0.0) == timedelta(seconds=0.5)
+    assert backoff(3, rng=lambda: 1.0) == timedelta(seconds=12)
+    assert backoff(30, rng=lambda: 0.5) == MAX_BACKOFF
+    assert backoff(5, retry_after=2.5) == timedelta(seconds=2.5)
+    spread = {backoff(4).total_seconds() for _ in range(50)}
+    assert len(spread) > 40 and all(8 <= s <= 24 for s in spread)
