@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import logging
 import math
 import time
 from urllib.parse import urlsplit
@@ -21,6 +22,10 @@ from twilio.rest import Client
 from twilio.rest.api.v2010 import V2010
 
 from bot.channels.base import SendError
+
+# twilio's HTTP client logs every request at INFO: URLs (with the account SID) and, for a GET, the
+# query (which could carry a number). Nothing of a request belongs in our logs.
+logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 
 DEFAULT_API_BASE_URL = "https://api.twilio.com"
 UNSUBSCRIBED_RECIPIENT = 21610  # "Attempt to send to unsubscribed recipient": the person sent STOP
