@@ -156,6 +156,8 @@ def _warn_about_channels(settings: Settings) -> None:
         print("safeharbor: SMS is off (set TWILIO_AUTH_TOKEN and SAFEHARBOR_PUBLIC_URL)", file=sys.stderr)
     if not channels.telegram_sends:
         print("safeharbor: Telegram is off (set TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET)", file=sys.stderr)
+    elif not channels.telegram_webhook_secret:
+        print("safeharbor: TELEGRAM_WEBHOOK_SECRET is not set: Telegram webhooks are refused (polling still works)", file=sys.stderr)
 
 
 def _chat(args) -> int:

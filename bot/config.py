@@ -67,7 +67,11 @@ class ChannelSettings:
 
         public_url = get("SAFEHARBOR_PUBLIC_URL")
         if public_url and not public_url.startswith(("https://", "http://")):
-            raise ConfigError("SAFEHARBOR_PUBLIC_URL must start with https:// (the URL Twilio calls)")
+            raise ConfigError("SAFEHARBOR_PUBLIC_URL must start with https:// (or http:// for local tests): the URL Twilio calls")
+        for name in ("TWILIO_API_BASE_URL", "TELEGRAM_API_BASE_URL"):
+            value = get(name)
+            if value and not value.startswith(("https://", "http://")):
+                raise ConfigError(f"{name} must be an http(s) URL")
         secret = get("TELEGRAM_WEBHOOK_SECRET")
         if secret and not all(c.isalnum() or c in "_-" for c in secret) or (secret and not 1 <= len(secret) <= 256):
             raise ConfigError("TELEGRAM_WEBHOOK_SECRET: 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)")

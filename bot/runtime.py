@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 
 from bot.channels.base import BadPayload
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.service import Service
 from bot.store.outbox import Outbox
 from bot.worker import Worker
@@ -29,20 +30,26 @@ def build_senders(settings: Settings) -> dict[str, object]:
     if channels.twilio_sends:
         from bot.channels.twilio_sms import TwilioSender
 
-        sms = TwilioSender(
-            channels.twilio_account_sid,
-            channels.twilio_auth_token,
-            from_number=channels.twilio_from_number,
-            messaging_service_sid=None if channels.twilio_from_number else channels.twilio_messaging_service_sid,
-            api_base_url=channels.twilio_api_base_url,
-            status_callback=f"{channels.public_url}/webhooks/twilio/status" if channels.public_url else None,
-        )
-        senders["sms"] = senders["whatsapp"] = sms
+        def twilio(prefix: str) -> TwilioSender:
+            return TwilioSender(
+                channels.twilio_account_sid,
+                channels.twilio_auth_token,
+                from_number=f"{prefix}{channels.twilio_from_number}" if channels.twilio_from_number else None,
+                messaging_service_sid=None if channels.twilio_from_number else channels.twilio_messaging_service_sid,
+                api_base_url=channels.twilio_api_base_url,
+                status_callback=f"{channels.public_url}/webhooks/twilio/status" if channels.public_url else None,
+            )
+
+        senders["sms"], senders["whatsapp"] = twilio(""), twilio("whatsapp:")
     return senders
 
 
 class Background:
     def __init__(self, service: Service, settings: Settings, *, telegram_polling: bool = False, poll: float = 1.0):
+        if telegram_polling and not settings.channels.telegram_sends:
+            raise ConfigError("--telegram-polling needs TELEGRAM_BOT_TOKEN")
+        if telegram_polling and settings.env == "production":
+            raise ConfigError("--telegram-polling removes the bot's webhook; it is for development, not production")
         self.service = service
         self.senders = build_senders(settings)
         self.worker = Worker(service, Outbox(service.store.engine, service.store.keys), self.senders)
@@ -56,10 +63,7 @@ class Background:
         self.service.on_enqueued = self.worker.nudge
         self._tasks.append(asyncio.create_task(self.worker.run(self._stop, self.poll), name="outbox"))
         if self.telegram_polling:
-            sender = self.senders.get("telegram")
-            if sender is None:
-                raise RuntimeError("--telegram-polling needs TELEGRAM_BOT_TOKEN")
-            self._tasks.append(asyncio.create_task(self._poll_telegram(sender), name="telegram-polling"))
+            self._tasks.append(asyncio.create_task(self._poll_telegram(self.senders["telegram"]), name="telegram-polling"))
 
     async def stop(self) -> None:
         self._stop.set()
@@ -78,11 +82,14 @@ class Background:
         """Development without a public URL: fetch updates instead of receiving webhooks."""
         from bot.channels import telegram
 
-        await sender.delete_webhook()  # Telegram refuses getUpdates while a webhook is set
         offset: int | None = None
+        webhook_removed = False
         log.warning("polling Telegram for updates (development mode; use a webhook in production)")
         while not self._stop.is_set():
             try:
+                if not webhook_removed:
+                    await sender.delete_webhook()  # Telegram refuses getUpdates while a webhook is set
+                    webhook_removed = True
                 updates = await sender.get_updates(offset, timeout=25)
             except Exception as exc:  # noqa: BLE001
                 log.error("telegram polling failed: %s", type(exc).__name__)
@@ -94,14 +101,24 @@ class Background:
                     delivery = telegram.parse_update(update)
                 except BadPayload:
                     continue
-                await asyncio.to_thread(self.service.receive, delivery)
+                reception = await asyncio.to_thread(self.service.receive, delivery)
+                if reception.failed and delivery.inbound is not None:
+                    try:  # as the webhook does: the 24/7 line even when the turn failed
+                        await sender.send_message(telegram.render(reception.outputs[0], delivery.inbound.address))
+                    except Exception as exc:  # noqa: BLE001
+                        log.error("telegram fallback failed: %s", type(exc).__name__)
 
 
 async def run_worker(service: Service, settings: Settings) -> None:
-    """``safeharbor worker``: the background work alone, until interrupted."""
+    """``safeharbor worker``: the background work alone, until SIGTERM or SIGINT (a host stopping
+    the process sends SIGTERM: the message being sent finishes and is recorded first)."""
     background = Background(service, settings)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
     await background.start()
     try:
-        await asyncio.Event().wait()
+        await stopping.wait()
     finally:
         await background.stop()

@@ -56,11 +56,11 @@ def utc_now() -> datetime:
 @dataclass(frozen=True)
 class Reception:
     """What a delivery produced. ``outputs``: the replies (in the webhook's answer for SMS; for
-    Telegram already queued). ``language``: the conversation's, for the SMS alphabet.
+    Telegram already queued). ``alphabet``: the conversation language's SMS alphabet.
     ``duplicate``: a redelivery. ``failed``: the turn failed and ``outputs`` is the fallback."""
 
     outputs: tuple[Outbound, ...]
-    language: str | None = None
+    alphabet: str = "gsm7"
     queued: bool = False
     duplicate: bool = False
     failed: bool = False
@@ -76,6 +76,14 @@ def decode_output(data: dict) -> Outbound:
 
 def decode_outputs(blob: bytes) -> tuple[Outbound, ...]:
     return tuple(decode_output(item) for item in json.loads(blob))
+
+
+def keep_until(channel_state: dict) -> datetime | None:
+    """Until when the conversation's message ids must be kept: 48 h after the newest."""
+    messages = channel_state.get("messages")
+    if not messages:
+        return None
+    return datetime.fromtimestamp(max(ts for _, ts in messages), timezone.utc) + DELETABLE_FOR
 
 
 def remember_message(channel_state: dict, message_id: int, now: datetime) -> None:
@@ -206,8 +214,6 @@ class Service:
             if not first:
                 log.info("redelivery of a %s delivery answered from its record", delivery.provider)
                 return Reception(decode_outputs(recorded) if recorded else (), duplicate=True)
-            if delivery.callback_id:
-                held.enqueue(inbound.channel.value, "answer", {"callback_id": delivery.callback_id})
             if inbound.kind is InboundKind.OPT_OUT:
                 held.erase()  # the carrier blocked the number: nothing can reach them, keep nothing
                 return Reception(())
@@ -215,15 +221,20 @@ class Service:
             turn = self._turn(held, inbound, now)
             language = turn.session.language if turn.session else self.content.catalog.default
             if queued:
+                channel = inbound.channel.value
+                if delivery.callback_id:  # after the turn: a restart must not drop it with the old stream
+                    held.enqueue(channel, "answer", {"callback_id": delivery.callback_id})
                 if turn.erased:  # quick exit: both sides of the chat, as far as still deletable
                     ids = kept_ids + ([inbound.message_ref] if inbound.message_ref is not None else [])
                     if ids:
-                        held.enqueue(inbound.channel.value, "delete", {"to": inbound.address, "message_ids": ids})
+                        held.enqueue(channel, "delete", {"to": inbound.address, "message_ids": ids})
                 for output in turn.outputs:
-                    held.enqueue(inbound.channel.value, "send", {"to": inbound.address, **encode_output(output)})
+                    # after a quick exit, its one line must stay on the phone: not kept for deletion
+                    held.enqueue(channel, "send", {"to": inbound.address, "after_exit": turn.erased, **encode_output(output)})
             else:
                 held.record_reply(delivery.provider, key, json.dumps([encode_output(o) for o in turn.outputs]).encode())
-        return Reception(turn.outputs, language=language, queued=queued)
+        alphabet = self.content.catalog.locales[language].sms_alphabet
+        return Reception(turn.outputs, alphabet=alphabet, queued=queued)
 
     def _turn(self, held, inbound: Inbound, now: datetime) -> Turn:
         session = held.session
@@ -236,7 +247,7 @@ class Service:
         if turn.session is not None:
             if inbound.message_ref is not None:
                 remember_message(held.channel_state, inbound.message_ref, now)
-            held.save(turn.session, now + engine.flow.idle_timeout)
+            held.save(turn.session, now + engine.flow.idle_timeout, keep_until(held.channel_state))
         # DEBUG only: which pages someone read, with a timestamp, could be matched against a
         # provider's delivery logs that hold their number.
         log.debug(
@@ -254,14 +265,22 @@ class Service:
             self.pseudonyms.of(f"sent:{provider}", message_id), status[:24], (error_code or None) and str(error_code)[:12], self.clock()
         )
 
-    def message_sent(self, stream: str, message_id: int) -> None:
-        """The worker sent message ``message_id`` on ``stream``: keep its id (sealed) so a quick
-        exit can delete it. Nothing to do when the conversation is gone."""
+    def message_sent(self, channel: str, address: str, message_id: int) -> None:
+        """The worker sent message ``message_id`` to ``address``: keep its id (sealed) so a quick
+        exit can delete it. If the person quick-exited while it was on its way, delete it now."""
         now = self.clock()
-        with self.store.conversation_by_id(stream, now) as held:
-            if held is not None and held.session is not None:
+        with self.store.conversation(self.pseudonyms.of(channel, address), now) as held:
+            if held.id is not None:
                 remember_message(held.channel_state, message_id, now)
-                held.save_channel_state()
+                held.save_channel_state(keep_until(held.channel_state))
+            else:
+                held.enqueue(channel, "delete", {"to": address, "message_ids": [message_id]})
+        if self.on_enqueued and held.id is None:
+            self.on_enqueued()
+
+    def ping(self) -> None:
+        """Raise unless the database answers (for ``GET /healthz``)."""
+        self.store.ping()
 
     def unreachable(self, stream: str) -> None:
         """The provider says the person can no longer be reached (unsubscribed): keep nothing."""

@@ -30,13 +30,17 @@ log = logging.getLogger("safeharbor.worker")
 MAX_ATTEMPTS = 8
 MAX_BACKOFF = timedelta(minutes=10)
 PURGE_EVERY = timedelta(minutes=1)
+# A reply this late would arrive out of the blue on a phone someone else may hold by then
+# (DESIGN rule 1): it is dropped instead. A quick exit's deletions stay useful for 48 hours.
+MAX_REPLY_AGE = timedelta(minutes=10)
+MAX_DELETE_AGE = timedelta(hours=47)
 
 
 def backoff(attempts: int, retry_after: float | None = None, rng: Callable[[], float] = random.random) -> timedelta:
     """Wait before attempt ``attempts + 1``: the provider's Retry-After when given, else
     ``2**attempts`` seconds (capped) with +-50 % jitter so retries of many messages spread out."""
     if retry_after is not None:
-        return timedelta(seconds=max(0.0, retry_after))
+        return timedelta(seconds=min(max(0.0, retry_after), MAX_BACKOFF.total_seconds()))
     base = min(MAX_BACKOFF.total_seconds(), 2.0**attempts)
     return timedelta(seconds=base * (0.5 + rng()))
 
@@ -51,6 +55,7 @@ class Worker:
         self.clock = clock or service.clock
         self.wake = asyncio.Event()
         self._last_purge: datetime | None = None
+        self._in_flight: set[int] = set()
 
     def nudge(self) -> None:
         """Thread-safe: a turn queued something, send it now rather than at the next poll."""
@@ -84,7 +89,7 @@ class Worker:
         if self._last_purge is None or now - self._last_purge >= PURGE_EVERY:
             self._last_purge = now
             await asyncio.to_thread(self._purge, now)
-        await asyncio.to_thread(self.outbox.release_stale, now)
+        await asyncio.to_thread(self.outbox.release_stale, now, frozenset(self._in_flight))
         jobs = await asyncio.to_thread(self.outbox.take_due, now)
         await asyncio.gather(*(self._deliver(job) for job in jobs))
         return len(jobs)
@@ -101,19 +106,41 @@ class Worker:
             await asyncio.to_thread(self.outbox.failed, job, "channel not configured")
             log.error("no sender for channel %s; message dropped", job.channel)
             return
+        age = self.clock() - job.created_at
+        if age > (MAX_DELETE_AGE if job.kind == "delete" else MAX_REPLY_AGE):
+            log.warning("a %s %s was %d s old and was dropped, not sent", job.channel, job.kind, age.total_seconds())
+            await asyncio.to_thread(self.outbox.failed, job, "stale")
+            return
+        self._in_flight.add(job.id)
         try:
-            message_id = await self._send(sender, job)
-        except SendError as exc:
-            await asyncio.to_thread(self._failed, job, exc)
-            return
-        except Exception as exc:  # noqa: BLE001 - an unexpected error is retried like a transient one
-            await asyncio.to_thread(self._failed, job, SendError(type(exc).__name__))
-            return
-        await asyncio.to_thread(self.outbox.sent, job, None)
-        if message_id is not None:
-            await asyncio.to_thread(self.service.message_sent, job.stream, message_id)
+            try:
+                reference = await self._send(sender, job)
+            except SendError as exc:
+                await asyncio.to_thread(self._failed, job, exc)
+                return
+            except Exception as exc:  # noqa: BLE001 - an unexpected error is retried like a transient one
+                await asyncio.to_thread(self._failed, job, SendError(type(exc).__name__))
+                return
+            await self._record_sent(job, reference)
+        finally:
+            self._in_flight.discard(job.id)
 
-    async def _send(self, sender, job: Job) -> int | None:
+    async def _record_sent(self, job: Job, reference: int | str | None) -> None:
+        """Mark it sent (retrying: an unrecorded success would be sent again after its claim
+        expires); keep a Telegram message's id for a later quick exit."""
+        provider_ref = self.service.pseudonyms.of(f"sent:{job.channel}", reference) if isinstance(reference, str) else None
+        for attempt in range(5):
+            try:
+                await asyncio.to_thread(self.outbox.sent, job, provider_ref)
+                break
+            except Exception as exc:  # noqa: BLE001 - a locked or briefly absent database
+                log.error("could not record a sent message (%s); retrying", type(exc).__name__)
+                await asyncio.sleep(0.2 * 2**attempt)
+        if isinstance(reference, int) and not job.payload.get("after_exit"):
+            await asyncio.to_thread(self.service.message_sent, job.channel, job.payload["to"], reference)
+
+    async def _send(self, sender, job: Job) -> int | str | None:
+        """Send one job; returns Telegram's message id, Twilio's message SID, or None."""
         payload = job.payload
         if job.channel == "telegram":
             from bot.channels import telegram
@@ -128,8 +155,7 @@ class Worker:
                 return None
         elif job.channel in ("sms", "whatsapp") and job.kind == "send":
             body = prepare_sms(render_plain(decode_output(payload)), payload.get("alphabet", "gsm7"))
-            await asyncio.to_thread(sender.send, payload["to"], body)
-            return None
+            return await asyncio.to_thread(sender.send, payload["to"], body)  # the message SID
         raise SendError(f"cannot send {job.kind} on {job.channel}", permanent=True)
 
     def _failed(self, job: Job, exc: SendError) -> None:

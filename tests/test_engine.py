@@ -222,3 +222,13 @@ def test_a_route_may_go_back(content):
     engine = Engine(patched, content.catalog, content.directory)
     session = say(engine, replace(at_menu(engine), state="rights_wages"), "HELP").session
     assert say(engine, session, "go back now").session.state == "rights_wages"
+
+
+@pytest.mark.parametrize("caption, state", [("SALIR", None), ("help me", "emergency"), ("2", "main_menu"), ("", "main_menu")])
+def test_a_photo_caption_is_read_for_commands_only(engine, caption, state):
+    from bot.domain import InboundKind
+
+    turn = engine.resume(at_menu(engine), Inbound(Channel.TELEGRAM, "1", caption, kind=InboundKind.MEDIA), START)
+    assert (turn.session.state if turn.session else None) == state
+    if state == "main_menu":
+        assert turn.outputs[0].text.startswith("Thanks. I can only read text here")

@@ -260,8 +260,14 @@ def test_words_inside_a_sentence_are_plain_text(body):
     assert parse_message(sms(body)).inbound.kind is InboundKind.TEXT
 
 
-def test_opt_out_words_count_on_whatsapp_too():
-    assert parse_message(whatsapp("Stop")).inbound.kind is InboundKind.OPT_OUT
+@pytest.mark.parametrize("word", ["Stop", "cancel", "END", "start"])
+def test_carrier_words_are_plain_text_on_whatsapp(word):
+    """Carriers block on these for SMS; on WhatsApp they reach us as words and get an answer."""
+    assert parse_message(whatsapp(word)).inbound.kind is InboundKind.TEXT
+
+
+def test_twilios_own_opt_out_type_still_counts_on_whatsapp():
+    assert parse_message(whatsapp("Stop", OptOutType="STOP")).inbound.kind is InboundKind.OPT_OUT
 
 
 @pytest.mark.parametrize(

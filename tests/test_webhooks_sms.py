@@ -154,3 +154,24 @@ def test_status_callbacks_are_recorded_once_per_message_and_status_without_conte
 
 def test_health_check_answers_when_the_database_does(web):
     assert web.get("/healthz").json() == {"status": "ok"}
+
+
+def test_a_redelivered_quick_exit_gets_the_same_reply(web):
+    messages(post(web, form("hi", "SM" + "1" * 31 + "a")))
+    first = messages(post(web, form("EXIT", "SM" + "1" * 31 + "b")))
+    assert first[0].startswith("Done.")
+    assert messages(post(web, form("EXIT", "SM" + "1" * 31 + "b"))) == first
+    assert count(web.db, "conversations") == 0  # and nothing came back
+
+
+def test_a_large_or_chunked_body_is_refused_before_it_is_read(web):
+    huge = b"Body=" + b"x" * 200_000
+    assert web.post("/webhooks/twilio/sms", content=huge, headers={"Content-Type": "application/x-www-form-urlencoded"}).status_code == 413
+
+    def chunks():
+        for _ in range(100):
+            yield b"x" * 10_000
+
+    chunked = web.post("/webhooks/twilio/sms", content=chunks(), headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert chunked.status_code == 413
+    assert web.post("/webhooks/twilio/sms", data={"Body": "hi"}, files={"f": b"x"}).status_code == 403  # multipart: not Twilio's

@@ -148,7 +148,8 @@ def test_an_unsubscribed_recipient_stops_the_stream_for_good_and_is_erased(setup
     run_rounds(service, outbox, fake, senders={"sms": sms})
     assert len(sms.sent) == 1  # the first got 21610: the others are never tried
     with sqlite3.connect(settings.database_url.removeprefix("sqlite:///")) as db:
-        assert db.execute("SELECT status, error FROM outbox").fetchall() == [("failed", "unsubscribed")] * 3
+        # erased with the conversation: no row, no timeline of what was to be said
+        assert db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
         assert db.execute("SELECT count(*) FROM conversations").fetchone()[0] == 0
 
 
@@ -159,3 +160,46 @@ def test_backoff_grows_with_jitter_up_to_a_cap():
     assert backoff(5, retry_after=2.5) == timedelta(seconds=2.5)
     spread = {backoff(4).total_seconds() for _ in range(50)}
     assert len(spread) > 40 and all(8 <= s <= 24 for s in spread)
+
+
+def test_a_reply_in_flight_during_a_quick_exit_is_deleted_too(setup):
+    service, outbox, fake, _ = setup
+    tg(service, 777, "hi", 1)
+    (job,) = outbox.take_due(service.clock())  # the greeting is on its way ...
+    tg(service, 777, "SALIR", 2)  # ... when the person quick-exits
+    sent_id = 4242
+    service.message_sent("telegram", "777", sent_id)  # ... and then it arrives
+    outbox.sent(job)
+    run_rounds(service, outbox, fake)
+    deleted = [i for call in fake.accepted_by("deleteMessages") for i in call["message_ids"]]
+    assert sent_id in deleted and 1 in deleted and 2 in deleted
+
+
+def test_a_quick_exit_after_a_long_silence_still_deletes_the_chat(setup, clock):
+    service, outbox, fake, _ = setup
+    for n, text in enumerate(["hi", "1", "1"], 1):
+        tg(service, 888, text, n)
+    run_rounds(service, outbox, fake)
+    bot_ids = [1001, 1002, 1003]  # the fake numbers the bot's messages from 1001
+    clock.advance(hours=3)  # idle far past the flow's timeout; the purge runs
+    assert service.purge_expired() == 0  # state shredded, message ids kept (they are still deletable)
+    tg(service, 888, "SALIR", 4)
+    run_rounds(service, outbox, fake)
+    (deleted,) = fake.accepted_by("deleteMessages")
+    assert sorted(deleted["message_ids"]) == sorted([1, 2, 3, 4] + bot_ids)
+    clock.advance(hours=49)
+    tg(service, 888, "hi", 5)
+    clock.advance(hours=49)
+    assert service.purge_expired() == 1  # nothing deletable left: erased whole
+
+
+def test_a_reply_that_could_not_go_out_for_ten_minutes_is_dropped_not_sent(setup, clock):
+    service, outbox, fake, _ = setup
+    tg(service, 999, "hi", 1)
+    fake.fail("sendMessage", status=500, times=20)
+    run_rounds(service, outbox, fake)
+    fake.reset()
+    clock.advance(minutes=11)
+    run_rounds(service, outbox, fake)
+    assert fake.accepted_by("sendMessage") == []  # out of the blue, 11 minutes later: never
+    assert outbox.pending() == 0

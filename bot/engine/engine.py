@@ -11,7 +11,7 @@ Order of understanding a reply (DESIGN rules 3 and 5: the quick exit and emergen
 3. the step's choices (number, label, match word), then its free-text routes;
 4. otherwise a gentle re-prompt with the step's choices.
 A photo or voice note (``InboundKind.MEDIA``) gets the flow's ``text_only`` answer and the
-choices; ``InboundKind.RESTART`` (SMS START, Telegram /start) begins anew like a first message.
+choices, unless its caption is a command; ``InboundKind.RESTART`` (SMS START, Telegram /start) begins anew like a first message.
 The quick exit by carrier word (``OPT_OUT``) is the service's: no reply can reach the person.
 """
 
@@ -78,7 +78,8 @@ class Engine:
         turn = TurnBuilder(self, current)
         if expired:
             turn.events.append(ConversationExpired())
-        text = normalize(inbound.text) if inbound.kind is InboundKind.TEXT else ""
+        # A photo's caption is read for commands only (quick exit, emergency words), never as a choice.
+        text = normalize(inbound.text) if inbound.kind in (InboundKind.TEXT, InboundKind.MEDIA) else ""
         command = self.commands.find(text, current.language) if text else None
         if inbound.kind is InboundKind.RESTART and not fresh:  # SMS START, Telegram /start
             current, fresh = self.new_session(now, inbound.language_hint), True

@@ -20,7 +20,7 @@ class _Held:
         self.session = replace(entry[0]) if entry else None
         self.channel_state: dict = {}
 
-    def save(self, session: Session, expires_at: datetime) -> None:
+    def save(self, session: Session, expires_at: datetime, keep_until: datetime | None = None) -> None:
         self._store.rows[self._pseudonym] = (replace(session), expires_at)
 
     def erase(self) -> None:

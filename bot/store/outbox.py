@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import Engine, and_, delete, exists, select, update
 from sqlalchemy.orm import aliased
@@ -32,6 +32,7 @@ class Job:
     kind: str
     payload: dict
     attempts: int
+    created_at: datetime
 
     def __repr__(self) -> str:
         return f"Job(id={self.id}, channel={self.channel!r}, kind={self.kind!r}, attempts={self.attempts})"
@@ -55,15 +56,18 @@ class Outbox:
                 .order_by(outbox.c.id).limit(limit)
             ).all()
             for row in rows:
-                connection.execute(
-                    update(outbox).where(outbox.c.id == row.id).values(status="sending", claimed_until=now + CLAIM_FOR)
-                )
+                claimed = connection.execute(
+                    update(outbox).where(outbox.c.id == row.id, outbox.c.status == "pending")
+                    .values(status="sending", claimed_until=now + CLAIM_FOR)
+                ).rowcount
+                if not claimed:  # another worker took it first
+                    continue
                 try:
                     payload = json.loads(self.keys.open(row.payload))
                 except (DecryptError, TypeError, ValueError):
                     connection.execute(update(outbox).where(outbox.c.id == row.id).values(status="failed", payload=None, error="undecryptable"))
                     continue
-                jobs.append(Job(row.id, row.stream, row.channel, row.kind, payload, row.attempts))
+                jobs.append(Job(row.id, row.stream, row.channel, row.kind, payload, row.attempts, _aware(row.created_at)))
         return jobs
 
     def sent(self, job: Job, provider_ref: str | None = None) -> None:
@@ -90,11 +94,12 @@ class Outbox:
                 .values(status="failed", payload=None, claimed_until=None, error=error)
             )
 
-    def release_stale(self, now: datetime) -> int:
-        """Claims past their time (a worker died mid-send) become due again."""
+    def release_stale(self, now: datetime, in_flight: frozenset[int] = frozenset()) -> int:
+        """Claims past their time (a worker died mid-send) become due again; ``in_flight`` are
+        this process's own jobs still running, never released under its feet."""
         with self.engine.begin() as connection:
             return connection.execute(
-                update(outbox).where(outbox.c.status == "sending", outbox.c.claimed_until < now)
+                update(outbox).where(outbox.c.status == "sending", outbox.c.claimed_until < now, outbox.c.id.not_in(in_flight))
                 .values(status="pending", claimed_until=None)
             ).rowcount or 0
 
@@ -111,3 +116,8 @@ class Outbox:
             connection.execute(delete(deliveries).where(deliveries.c.created_at < now - 2 * keep))
             connection.execute(delete(delivery_statuses).where(delivery_statuses.c.created_at < now - 7 * keep))
             return done
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite gives back naive datetimes for timezone-aware columns; they were stored as UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, text, update
 
 from bot.engine.session import Session
 from bot.store.crypto import DecryptError, KeyRing, open_sealed, seal
@@ -41,35 +41,29 @@ class HeldConversation:
             .where(conversations.c.pseudonym == pseudonym)
         ).first()
         self.id: str | None = row.id if row else None
-        self.stream: str | None = None  # the outbox stream after an erasure (the old id)
-        self.enqueued = False
+        self.stream: str | None = None  # the outbox stream for messages after an erasure
         self._key: bytes | None = None  # the unwrapped data key, for this transaction only
         self.erased = False  # whether this transaction erased anything (the store then shreds the WAL)
-        self.session = self._open(row) if row else None
-        self.channel_state: dict = self._open_channel_state(row) if self.session else {}
-        if row and self.session is None:
-            self.erase()  # unreadable: shred it; a new conversation gets a new key
+        self.session: Session | None = None  # None: new, or its state was shredded after expiry
+        self.channel_state: dict = {}
+        if row is not None:
+            try:
+                self._open(row)
+            except (DecryptError, ValueError):
+                self.erase()  # unreadable (a retired key, tampering): shred it and start anew
 
-    def _open(self, row) -> Session | None:
-        """The stored session, or None when it cannot be read. Whether it has been idle too
-        long is the engine's decision (the flow's timeout); ``expires_at`` serves ``purge``."""
-        if row.state is None or row.wrapped is None:
-            return None
-        try:
-            self._key = self._keys.unwrap(row.wrapped)
-            return Session.from_dict(json.loads(open_sealed(self._key, row.id, row.state)))
-        except (DecryptError, ValueError):
-            return None
+    def _open(self, row) -> None:
+        """Unseal the state and channel state. Whether the conversation has been idle too long
+        is the engine's decision (the flow's timeout); ``expires_at`` serves ``purge``."""
+        if row.wrapped is None:
+            raise DecryptError("no data key")
+        self._key = self._keys.unwrap(row.wrapped)
+        if row.state is not None:
+            self.session = Session.from_dict(json.loads(open_sealed(self._key, row.id, row.state)))
+        if row.channel_state is not None:
+            self.channel_state = json.loads(open_sealed(self._key, f"{row.id}:channel", row.channel_state))
 
-    def _open_channel_state(self, row) -> dict:
-        if row.channel_state is None or self._key is None:
-            return {}
-        try:
-            return json.loads(open_sealed(self._key, f"{row.id}:channel", row.channel_state))
-        except (DecryptError, ValueError):
-            return {}
-
-    def save(self, session: Session, expires_at: datetime) -> None:
+    def save(self, session: Session, expires_at: datetime, keep_until: datetime | None = None) -> None:
         """Seal ``session`` under the conversation's data key (a new one for a new conversation)."""
         if self.id is None:
             self._create()
@@ -82,34 +76,35 @@ class HeldConversation:
         self._connection.execute(
             update(conversations)
             .where(conversations.c.id == self.id)
-            .values(state=blob, channel_state=channel_blob, updated_at=self._now, expires_at=expires_at)
+            .values(state=blob, channel_state=channel_blob, updated_at=self._now, expires_at=expires_at, keep_until=keep_until)
         )
 
     def erase(self) -> None:
-        """Delete the data key and the conversation, its stored replies and its unsent messages.
-        Nothing sealed under that key opens again. Messages enqueued after this (the quick exit's
-        own) still go out, in order, on the same stream."""
+        """Delete the data key and the conversation, and every outbox row of it (sent or not: no
+        timeline of what was said is left). Delivery receipts lose their link and reply but stay,
+        keyed by a hash, so a redelivered message cannot bring the conversation back. Nothing
+        sealed under that key opens again. Messages enqueued afterwards (the quick exit's own) go
+        out on a new stream."""
         if self.id is None:
             return
-        self.stream = self.id
         self._connection.execute(delete(data_keys).where(data_keys.c.conversation_id == self.id))
         self._connection.execute(delete(conversations).where(conversations.c.id == self.id))
         self._connection.execute(
             update(deliveries).where(deliveries.c.conversation_id == self.id).values(reply=None, conversation_id=None)
         )
-        self._connection.execute(
-            delete(outbox).where(outbox.c.stream == self.id, outbox.c.status == "pending")
-        )
+        self._connection.execute(delete(outbox).where(outbox.c.stream == self.id))
         self.id = self._key = self.session = None
         self.channel_state = {}
         self.erased = True
 
-    def save_channel_state(self) -> None:
+    def save_channel_state(self, keep_until: datetime | None) -> None:
         """Store ``channel_state`` alone (the worker recording a sent message's id)."""
         if self.id is None or self._key is None:
             return
         blob = seal(self._key, f"{self.id}:channel", json.dumps(self.channel_state, separators=(",", ":")).encode())
-        self._connection.execute(update(conversations).where(conversations.c.id == self.id).values(channel_state=blob))
+        self._connection.execute(
+            update(conversations).where(conversations.c.id == self.id).values(channel_state=blob, keep_until=keep_until)
+        )
 
     # -- deliveries: each applied once -----------------------------------------------------------
 
@@ -132,21 +127,27 @@ class HeldConversation:
                 deliveries.c.provider == provider, deliveries.c.delivery == delivery
             )
         ).first()
-        if row is None or row.reply is None or row.conversation_id != self.id or self._key is None:
+        if row is None or row.reply is None:
             return False, None
         try:
-            return False, open_sealed(self._key, f"{self.id}:reply", row.reply)
+            if row.conversation_id is None:  # the answer to a quick exit: sealed with the key-encryption keys
+                return False, self._keys.open(row.reply)
+            if row.conversation_id == self.id and self._key is not None:
+                return False, open_sealed(self._key, f"{self.id}:reply", row.reply)
         except DecryptError:
-            return False, None
+            pass
+        return False, None
 
     def record_reply(self, provider: str, delivery: str, reply: bytes) -> None:
-        """Keep the webhook's answer, sealed, for a redelivery (not when the conversation is gone)."""
+        """Keep the webhook's answer, sealed, for a redelivery: under the conversation's key, or,
+        when the turn erased the conversation (the answer is then the static quick-exit text),
+        under the key-encryption keys."""
         if self.id is None:
-            return
+            values = {"conversation_id": None, "reply": self._keys.seal(reply)}
+        else:
+            values = {"conversation_id": self.id, "reply": seal(self._key, f"{self.id}:reply", reply)}
         self._connection.execute(
-            update(deliveries)
-            .where(deliveries.c.provider == provider, deliveries.c.delivery == delivery)
-            .values(conversation_id=self.id, reply=seal(self._key, f"{self.id}:reply", reply))
+            update(deliveries).where(deliveries.c.provider == provider, deliveries.c.delivery == delivery).values(**values)
         )
 
     # -- the outbox -------------------------------------------------------------------------------
@@ -154,7 +155,7 @@ class HeldConversation:
     def enqueue(self, channel: str, kind: str, payload: dict) -> None:
         """Write a message to send in this transaction; it goes out after the commit, in order."""
         stream = self.id or self.stream
-        if stream is None:  # a new person whose first message was a quick exit
+        if stream is None:  # after an erasure (or a first message that was a quick exit): a new stream
             self.stream = stream = secrets.token_hex(16)
         self._connection.execute(
             insert(outbox).values(
@@ -162,7 +163,6 @@ class HeldConversation:
                 status="pending", attempts=0, next_attempt_at=self._now, created_at=self._now,
             )
         )
-        self.enqueued = True
 
     def _create(self) -> None:
         self.id = secrets.token_hex(16)
@@ -209,6 +209,14 @@ class SessionStore:
         with self.conversation(pseudonym, now) as held:
             yield held if held.id == conversation_id else None
 
+    def ping(self) -> None:
+        # A plain connection in autocommit: a health check must not take SQLite's write lock.
+        connection = self.engine.raw_connection()
+        try:
+            connection.cursor().execute("SELECT 1")
+        finally:
+            connection.close()
+
     def record_status(self, provider_ref: str, status: str, error_code: str | None, now: datetime) -> bool:
         with self.engine.begin() as connection:
             return bool(connection.execute(
@@ -218,12 +226,19 @@ class SessionStore:
             ).rowcount)
 
     def purge_expired(self, now: datetime) -> int:
-        """Erase every conversation idle past its expiry; returns how many."""
+        """Erase every conversation idle past its expiry; returns how many. One whose chat can
+        still be deleted (``keep_until``) loses its state now and the rest when that time comes."""
+        past = conversations.c.expires_at < now
+        kept = and_(conversations.c.keep_until.is_not(None), conversations.c.keep_until >= now)
         with self.engine.begin() as connection:
-            expired = select(conversations.c.id).where(conversations.c.expires_at < now)
-            connection.execute(delete(data_keys).where(data_keys.c.conversation_id.in_(expired)))
-            result = connection.execute(delete(conversations).where(conversations.c.expires_at < now))
-            erased = result.rowcount or 0
+            connection.execute(update(conversations).where(past, kept, conversations.c.state.is_not(None)).values(state=None))
+            gone = select(conversations.c.id).where(past, ~kept)
+            connection.execute(delete(outbox).where(outbox.c.stream.in_(gone)))
+            connection.execute(
+                update(deliveries).where(deliveries.c.conversation_id.in_(gone)).values(reply=None, conversation_id=None)
+            )
+            connection.execute(delete(data_keys).where(data_keys.c.conversation_id.in_(gone)))
+            erased = connection.execute(delete(conversations).where(past, ~kept)).rowcount or 0
         if erased:
             shred_journal(self.engine)
         return erased

@@ -34,6 +34,10 @@ conversations = Table(
     # chat's recent messages, so a quick exit can delete them). Never read by the engine.
     Column("channel_state", LargeBinary, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # Past ``expires_at`` the state is shredded; the key and ``channel_state`` stay until
+    # ``keep_until`` (Telegram: 48 h after the chat's newest message), so a quick exit after a
+    # long silence can still delete the chat.
+    Column("keep_until", DateTime(timezone=True), nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Index("ix_conversations_expires_at", "expires_at"),
@@ -82,6 +86,9 @@ outbox = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_outbox_due", "status", "next_attempt_at"),
     Index("ix_outbox_stream", "stream", "id"),
+    # Never reuse an id: a worker finishing a message whose row an erasure deleted must not mark
+    # a new row (a quick exit's deletions) that got the same id as sent.
+    sqlite_autoincrement=True,
 )
 
 # Delivery outcomes of our sends (Twilio status callbacks), once per (message, status).

@@ -50,7 +50,7 @@ def create_app(service: Service, settings: Settings, *, background: bool = True,
     @app.get("/healthz", include_in_schema=False)
     async def healthz():
         try:
-            await run_in_threadpool(_ping, service)
+            await run_in_threadpool(service.ping)
         except Exception as exc:  # noqa: BLE001
             log.error("health check: database unreachable (%s)", type(exc).__name__)
             return JSONResponse({"status": "database unreachable"}, status_code=503)
@@ -60,11 +60,3 @@ def create_app(service: Service, settings: Settings, *, background: bool = True,
     app.state.background = runner
     return app
 
-
-def _ping(service: Service) -> None:
-    # A plain connection in autocommit: a health check must not take SQLite's write lock.
-    connection = service.store.engine.raw_connection()
-    try:
-        connection.cursor().execute("SELECT 1")
-    finally:
-        connection.close()

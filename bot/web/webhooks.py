@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
+from urllib.parse import parse_qsl
 
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
@@ -24,6 +26,21 @@ from bot.service import Service
 log = logging.getLogger("safeharbor.web")
 
 MAX_BODY = 64 * 1024  # Twilio's and Telegram's payloads are a few kB; anything larger is not theirs
+
+
+async def read_capped(request: Request, limit: int = MAX_BODY) -> bytes | None:
+    """The body, or None past ``limit`` bytes: read as it streams, so a chunked body without a
+    Content-Length cannot make us read (or spool) megabytes before the signature is checked."""
+    declared = request.headers.get("content-length")
+    if declared and (not declared.isdigit() or int(declared) > limit):
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def forbidden(provider: str) -> Response:
@@ -49,49 +66,57 @@ class Webhooks:
         query = f"?{request.url.query}" if request.url.query else ""
         return f"{self.channels.public_url}{request.url.path}{query}"
 
-    async def _twilio_form(self, request: Request):
-        if int(request.headers.get("content-length") or 0) > MAX_BODY:
-            return None
+    async def _verified_twilio_form(self, request: Request) -> FormData | Response:
+        """The form of a request Twilio signed for our URL, or the response refusing it."""
+        url = self._signed_url(request)
+        token = self.channels.twilio_auth_token
+        if url is None or not token:
+            return forbidden("twilio")  # SMS is not configured: nothing is accepted
+        if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+            return forbidden("twilio")  # Twilio posts a URL-encoded form, nothing else
+        body = await read_capped(request)
+        if body is None:
+            return PlainTextResponse("too large\n", status_code=413)
         try:
-            return await request.form()
-        except Exception:  # noqa: BLE001 - a body Starlette cannot parse is not a Twilio request
-            return None
+            form = FormData(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False))
+        except (UnicodeDecodeError, ValueError):
+            return forbidden("twilio")
+        if not twilio_sms.is_authentic(url, form.multi_items(), request.headers, token, self.channels.twilio_webhook_shared_key):
+            return forbidden("twilio")
+        return form
 
     async def twilio_sms(self, request: Request) -> Response:
-        url = self._signed_url(request)
-        form = await self._twilio_form(request)
-        if url is None or form is None or not self.channels.twilio_auth_token or not twilio_sms.is_authentic(
-            url, form.multi_items(), request.headers, self.channels.twilio_auth_token, self.channels.twilio_webhook_shared_key
-        ):
-            return forbidden("twilio")
+        form = await self._verified_twilio_form(request)
+        if isinstance(form, Response):
+            return form
         try:
             delivery = twilio_sms.parse_message(form)
         except BadPayload as exc:
             return bad_request("twilio", str(exc))
         reception = await run_in_threadpool(self.service.receive, delivery)
-        alphabet = self.service.content.catalog.locales[reception.language or self.service.content.catalog.default].sms_alphabet
-        return Response(twilio_sms.twiml(reception.outputs, alphabet), media_type="application/xml")
+        return Response(twilio_sms.twiml(reception.outputs, reception.alphabet), media_type="application/xml")
 
     async def twilio_status(self, request: Request) -> Response:
-        url = self._signed_url(request)
-        form = await self._twilio_form(request)
-        if url is None or form is None or not self.channels.twilio_auth_token or not twilio_sms.is_authentic(
-            url, form.multi_items(), request.headers, self.channels.twilio_auth_token, self.channels.twilio_webhook_shared_key
-        ):
-            return forbidden("twilio")
+        form = await self._verified_twilio_form(request)
+        if isinstance(form, Response):
+            return form
         try:
             update = twilio_sms.parse_status(form)
         except BadPayload as exc:
             return bad_request("twilio", str(exc))
-        await run_in_threadpool(self.service.record_status, "twilio", update.message_sid, update.status, update.error_code)
+        try:
+            await run_in_threadpool(self.service.record_status, "twilio", update.message_sid, update.status, update.error_code)
+        except Exception as exc:  # noqa: BLE001 - Twilio retries a status callback that fails
+            log.error("could not record a delivery status: %s", type(exc).__name__)
+            return PlainTextResponse("try again later\n", status_code=503)
         return Response(status_code=204)
 
     async def telegram(self, request: Request) -> Response:
         if not telegram.is_authentic(request.headers, self.channels.telegram_webhook_secret):
             return forbidden("telegram")
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            return bad_request("telegram", "body too large")
+        body = await read_capped(request)
+        if body is None:
+            return PlainTextResponse("too large\n", status_code=413)
         try:
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError):

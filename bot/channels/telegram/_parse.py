@@ -107,7 +107,9 @@ def _from_message(message: object) -> Inbound | None:
         return Inbound(Channel.TELEGRAM, chat_id, text, language_hint=language, kind=InboundKind.TEXT, message_ref=message_id)
 
     if any(message.get(name) is not None for name in MEDIA_FIELDS):
-        return Inbound(Channel.TELEGRAM, chat_id, "", language_hint=language, kind=InboundKind.MEDIA, message_ref=message_id)
+        # The caption travels along: the quick exit and emergency words must work in it too.
+        caption = message.get("caption") if isinstance(message.get("caption"), str) else ""
+        return Inbound(Channel.TELEGRAM, chat_id, caption, language_hint=language, kind=InboundKind.MEDIA, message_ref=message_id)
     return None  # a service message: member joined, pinned message, payment...
 
 

@@ -46,7 +46,8 @@ def parse_message(form: Any) -> Delivery:
     the delivery id, ``From`` the address (``whatsapp:+1...`` means WhatsApp), ``Body`` the text.
     The kind: ``OptOutType`` when Twilio sent it (Advanced Opt-Out: STOP -> ``OPT_OUT``, START ->
     ``RESTART``, HELP -> ``TEXT``); else ``MEDIA`` for attachments without text (never fetched);
-    else ``OPT_OUT`` / ``RESTART`` for a carrier keyword that is the whole body; else ``TEXT``.
+    else, on SMS only, ``OPT_OUT`` / ``RESTART`` for a carrier keyword that is the whole body;
+    else ``TEXT``.
 
     Raises ``BadPayload`` naming the missing or malformed field (never quoting its value).
     """
@@ -60,14 +61,17 @@ def parse_message(form: Any) -> Delivery:
     body = first(pairs, "Body") or ""
     num_media = _count(first(pairs, "NumMedia"), "NumMedia")
 
+    channel = Channel.WHATSAPP if sender.lower().startswith(WHATSAPP_PREFIX) else Channel.SMS
     kind = _OPT_OUT_TYPES.get((first(pairs, "OptOutType") or "").strip().upper())
     if kind is None:
         if num_media > 0 and not body.strip():
             kind = InboundKind.MEDIA
-        else:
+        elif channel is Channel.SMS:
             kind = keyword_kind(body) or InboundKind.TEXT
-
-    channel = Channel.WHATSAPP if sender.lower().startswith(WHATSAPP_PREFIX) else Channel.SMS
+        else:
+            # Carriers block on these words for SMS only: on WhatsApp "cancel" or "end" reaches
+            # us like any word, and erasing without a reply would leave the person unanswered.
+            kind = InboundKind.TEXT
     return Delivery(
         provider=PROVIDER,
         delivery_id=message_sid,

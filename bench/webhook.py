@@ -1,0 +1,869 @@
+"""Turns per second of the SMS webhook over real HTTP, against a bare endpoint in the same run
+(see bench/README.md).
+
+    .venv/bin/python bench/webhook.py                  # 15 s per server, 16 connections
+    .venv/bin/python bench/webhook.py --quick          # 5 s per server
+    .venv/bin/python bench/webhook.py --duration 30 --connections 32
+
+Two servers, one after the other, each in its own process on a free loopback port, each under
+uvicorn (one worker, uvloop, httptools, no access log): a bare Starlette app whose
+``POST /webhooks/twilio/sms`` only parses the form and answers a fixed TwiML message, then
+safeharbor itself (``create_app(..., background=True)``, SQLite file, encrypted state, signature
+checked). Each first gets every sender's first message, one at a time (so the timed turns
+continue stored conversations); then ``wrk`` drives it with the same precomputed, distinct,
+signed Twilio posts (a Lua script reads them from files; the client costs next to nothing per
+request). wrk cannot tell a script which connection asks for the next request, so each wrk
+thread holds one connection and sends its own senders' messages in order: one person's
+messages never run concurrently. The figure that matters is the ratio of the two throughputs,
+measured a minute apart on the same machine; the target (safeharbor at least 25 % of the bare
+endpoint) is reported, never enforced. The exit status is 1 only when a request failed
+(non-2xx, no ``<Message>``, the fallback reply, or a precomputed request sent twice).
+
+The safeharbor server also notes how long each turn waited for SQLite's write lock
+(``BEGIN IMMEDIATE``), through a SQLAlchemy event listener added by this script. ``--profile``
+then runs 1,000 turns through the same app in process (no HTTP, the turn inline instead of in
+the thread pool) under cProfile and prints where the time goes.
+
+Results go to ``bench/results/webhook.json`` (git-ignored); the databases, keys and request files
+live in a temporary directory. Needs ``wrk`` (Debian/Ubuntu: ``apt-get install wrk``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import importlib.util
+import json
+import math
+import os
+import platform
+import random
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from datetime import datetime, timezone
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+if str(ROOT) not in sys.path:  # run as a script from anywhere, even without the editable install
+    sys.path.insert(0, str(ROOT))
+
+RESULTS = BENCH / "results"
+PATH = "/webhooks/twilio/sms"
+TOKEN_ENV = "SAFEHARBOR_BENCH_TWILIO_TOKEN"  # how the parent hands the auth token to a server
+TARGET_RATIO = 0.25
+SEED = 2026
+BARE_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response><Message>ok</Message></Response>'
+OUR_NUMBER = "+14155550100"
+ACCOUNT = "AC1f2e3d4c5b6a79881f2e3d4c5b6a7988"
+SERVICE_SID = "MG9a8b7c6d5e4f30211a2b3c4d5e6f7a8b"
+
+
+def progress(message: str) -> None:
+    print(message, flush=True)
+
+
+# -- the servers (each runs in a child process: webhook.py --serve bare|safeharbor) ------------------
+
+
+def bare_app():
+    from starlette.applications import Starlette
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    async def sms(request):
+        await request.form()
+        return Response(BARE_TWIML, media_type="application/xml")
+
+    return Starlette(routes=[Route(PATH, sms, methods=["POST"])])
+
+
+def safeharbor_app(home: Path, base_url: str, token: str, lock_waits: list | None = None):
+    from bot.config import Settings, generate_keys
+    from bot.service import Service
+    from bot.web import create_app
+
+    settings = Settings.from_env({
+        **generate_keys(),
+        "SAFEHARBOR_ENV": "test",
+        "SAFEHARBOR_HOME": str(home),
+        "DATABASE_URL": f"sqlite:///{(home / 'bench.db').as_posix()}",
+        "SAFEHARBOR_CONTENT_DIR": str(ROOT),
+        "SAFEHARBOR_PUBLIC_URL": base_url,
+        "TWILIO_AUTH_TOKEN": token,
+    })
+    service = Service.from_settings(settings)
+    engine = getattr(getattr(service, "store", None), "engine", None)
+    if lock_waits is not None and engine is not None and engine.dialect.name == "sqlite":
+        watch_write_lock(engine, lock_waits)
+    return create_app(service, settings, background=True)
+
+
+def watch_write_lock(engine, waits: list) -> None:
+    """Append ``(time.time(), seconds)`` to ``waits`` for every ``BEGIN IMMEDIATE``: how long a
+    turn waited for SQLite's write lock (the busy handler's sleeps included). Two listener calls
+    per statement, about a microsecond each: noise next to a turn."""
+    import threading
+
+    from sqlalchemy import event
+
+    local = threading.local()
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def before(_connection, _cursor, statement, *_args):
+        if statement == "BEGIN IMMEDIATE":
+            local.started = time.perf_counter()
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def after(_connection, _cursor, statement, *_args):
+        if statement == "BEGIN IMMEDIATE":
+            waits.append((time.time(), time.perf_counter() - local.started))
+
+
+def serve(kind: str, home: Path) -> int:
+    """The child: bind a free loopback port, write it to ``home/port``, serve until SIGTERM."""
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    lock_waits: list[tuple[float, float]] = []
+    app = bare_app() if kind == "bare" else safeharbor_app(home, f"http://127.0.0.1:{port}", os.environ[TOKEN_ENV], lock_waits)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, workers=1, loop="uvloop", http="httptools", lifespan="on",
+        log_level="warning", access_log=False, server_header=False,  # as `safeharbor serve`
+    )
+    (home / "port.tmp").write_text(str(port))
+    os.replace(home / "port.tmp", home / "port")
+    stopped: list[int] = []
+    # uvicorn shuts down on SIGTERM, restores this handler, then raises the signal again: here
+    # that only notes it, so the lock waits below are still written.
+    signal.signal(signal.SIGTERM, lambda signum, _frame: stopped.append(signum))
+    uvicorn.Server(config).run(sockets=[sock])
+    if kind == "safeharbor":
+        (home / "lock_waits.json").write_text(json.dumps(lock_waits))
+    return 0
+
+
+class Server:
+    """A server process of ours; ``stop`` (SIGTERM, then SIGKILL) is safe to call twice."""
+
+    def __init__(self, kind: str, home: Path, token: str):
+        home.mkdir(parents=True, exist_ok=True)
+        self.kind, self.home = kind, home
+        self.process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "--serve", kind, "--home", str(home)],
+            env={**os.environ, TOKEN_ENV: token}, cwd=home, stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        RUNNING.append(self.process)
+        deadline = time.monotonic() + 60
+        while not (home / "port").exists():
+            if self.process.poll() is not None:
+                raise SystemExit(f"the {kind} server exited at start (status {self.process.returncode})")
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the {kind} server did not start within 60 s")
+            time.sleep(0.05)
+        self.port = int((home / "port").read_text())
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the server process so far (all its threads)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        stop_process(self.process)
+
+
+RUNNING: list[subprocess.Popen] = []  # every child still to stop on the way out
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    if process in RUNNING:
+        RUNNING.remove(process)
+
+
+def stop_all() -> None:
+    for process in list(RUNNING):
+        with contextlib.suppress(Exception):
+            stop_process(process)
+
+
+# -- the traffic -------------------------------------------------------------------------------
+
+
+def bench_run_module():
+    """bench/run.py as a module (its journeys, nonsense and ``machine()``), or None."""
+    try:
+        spec = importlib.util.spec_from_file_location("safeharbor_bench_run", BENCH / "run.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses look their module up while it executes
+        spec.loader.exec_module(module)
+        return module
+    except Exception:  # noqa: BLE001 - this benchmark stands on its own
+        sys.modules.pop("safeharbor_bench_run", None)
+        return None
+
+
+# Used when bench/run.py cannot be imported; the same shape as its JOURNEYS.
+JOURNEYS = [
+    ["hola", "2", "1", "3", "1", "menú", "2", "1", "3"],
+    ["hi", "1", "1", "2", "1", "1", "2", "3"],
+    ["hola", "2", "si", "3", "2", "1", "4", "menú", "salir"],
+    ["hi", "1", "1", "5", "1", "1", "2", "menu"],
+]
+NONSENSE = ["asdf", "??", "ok thanks", "lol", "no entiendo nada"]
+
+
+def sender_script(rng: random.Random, journeys: list[list[str]], nonsense: list[str], first: int):
+    """A person's messages, without end: one journey after another (starting at ``first``), a
+    stray message in 30 % of them. After an exit or "not safe now", the next journey starts over."""
+    index = first
+    while True:
+        script = list(journeys[index % len(journeys)])
+        if rng.random() < 0.3:
+            script.insert(rng.randint(1, len(script)), rng.choice(nonsense))
+        yield from script
+        index += 1
+
+
+def plan(senders: int, connections: int, total: int, journeys, nonsense) -> tuple[list[dict[str, str]], list[list[dict[str, str]]]]:
+    """``(first, posts)``: every sender's first message (sent before the timed run, so the timed
+    turns continue conversations already stored), then the posts each connection sends, in order.
+
+    Sender ``s`` writes only on connection ``s % connections``, so one person's messages never
+    run concurrently and arrive in order; a connection goes round its senders, one message each
+    per round (a person writes again after everyone else on that connection has)."""
+    rng = random.Random(SEED)
+    scripts = [sender_script(random.Random(rng.random()), journeys, nonsense, s) for s in range(senders)]
+    serial = 0
+
+    def post(s: int) -> dict[str, str]:
+        nonlocal serial
+        serial += 1
+        return twilio_fields(f"+1555{2_000_000 + s:07d}", next(scripts[s]), message_sid(serial))
+
+    first = [post(s) for s in range(senders)]
+    per_connection = math.ceil(total / connections)
+    posts: list[list[dict[str, str]]] = [[] for _ in range(connections)]
+    for k in range(connections):
+        mine = list(range(k, senders, connections))
+        while len(posts[k]) < per_connection:
+            for s in mine:
+                if len(posts[k]) >= per_connection:
+                    break
+                posts[k].append(post(s))
+    return first, posts
+
+
+def message_sid(serial: int) -> str:
+    return "SM" + hashlib.sha256(f"bench-{SEED}-{serial}".encode()).hexdigest()[:32]
+
+
+def twilio_fields(sender: str, body: str, sid: str) -> dict[str, str]:
+    """An incoming SMS as Twilio posts it to a Messaging Service number (the fields of a real one)."""
+    return {
+        "ToCountry": "US", "ToState": "CA", "SmsMessageSid": sid, "NumMedia": "0",
+        "ToCity": "SAN FRANCISCO", "FromZip": "94103", "SmsSid": sid, "FromState": "CA",
+        "SmsStatus": "received", "FromCity": "SAN FRANCISCO", "Body": body, "FromCountry": "US",
+        "To": OUR_NUMBER, "MessagingServiceSid": SERVICE_SID, "ToZip": "94105",
+        "NumSegments": "1", "MessageSid": sid, "AccountSid": ACCOUNT, "From": sender,
+        "ApiVersion": "2010-04-01",
+    }
+
+
+def signed(fields: dict[str, str], url: str, token: str) -> tuple[str, dict[str, str]]:
+    from twilio.request_validator import RequestValidator
+
+    validator = RequestValidator(token)
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Twilio-Signature": validator.compute_signature(url, fields),
+        "User-Agent": "TwilioProxy/1.1",
+    }
+    return urllib.parse.urlencode(fields), headers
+
+
+def write_requests(folder: Path, posts: list[list[dict[str, str]]], url: str, token: str) -> int:
+    """One file per connection, one request per line: method, path, header count, names and
+    values, body; tab-separated (a form-encoded body holds no tab or newline)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    size = 0
+    for k, mine in enumerate(posts):
+        lines = []
+        for fields in mine:
+            body, headers = signed(fields, url, token)
+            cells = ["POST", PATH, str(len(headers))]
+            for name, value in headers.items():
+                cells += [name, value]
+            lines.append("\t".join(cells + [body]))
+        text = "\n".join(lines) + "\n"
+        (folder / f"{k}.txt").write_text(text)
+        size += len(text)
+    return size
+
+
+# -- the load generator ------------------------------------------------------------------------
+
+# wrk cannot tell a script which connection asks for the next request, so each wrk thread holds
+# one connection (-t N -c N) and thread k sends the file k.txt in order.
+LUA = r"""
+local counter, threads = 0, {}
+
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+  table.insert(threads, thread)
+end
+
+function init(args)
+  local folder = args[1]
+  marker = args[2]
+  list = {}
+  for line in io.lines(folder .. "/" .. id .. ".txt") do
+    local f = {}
+    for cell in (line .. "\t"):gmatch("([^\t]*)\t") do f[#f + 1] = cell end
+    local n, headers = tonumber(f[3]), {}
+    for i = 0, n - 1 do headers[f[4 + 2 * i]] = f[5 + 2 * i] end
+    list[#list + 1] = wrk.format(f[1], f[2], headers, f[4 + 2 * n])
+  end
+  position, wraps, sent, available = 0, 0, 0, #list
+  non2xx, no_message, fallback = 0, 0, 0
+  verifying = (id == 0)  -- wrk calls request() once on thread 0 to check it; that one is not sent
+end
+
+function request()
+  if verifying then
+    verifying = false
+    return list[1]
+  end
+  position = position + 1
+  if position > #list then
+    position, wraps = 1, wraps + 1
+  end
+  sent = sent + 1
+  return list[position]
+end
+
+function response(status, headers, body)
+  if status < 200 or status > 299 then non2xx = non2xx + 1 end
+  if not body or not body:find("<Message>", 1, true) then no_message = no_message + 1 end
+  if body and body:find(marker, 1, true) then fallback = fallback + 1 end
+end
+
+function done(summary, latency, requests)
+  local t = {non2xx = 0, no_message = 0, fallback = 0, wraps = 0, sent = 0, available = 0}
+  for _, thread in ipairs(threads) do
+    for name, _ in pairs(t) do t[name] = t[name] + thread:get(name) end
+  end
+  local e = summary.errors
+  io.write(string.format(
+    'WRK_JSON {"requests": %.0f, "duration_us": %.0f, "bytes": %.0f, ' ..
+    '"p50_us": %.0f, "p90_us": %.0f, "p99_us": %.0f, "mean_us": %.1f, "max_us": %.0f, ' ..
+    '"non2xx": %.0f, "no_message": %.0f, "fallback": %.0f, "wraps": %.0f, "sent": %.0f, ' ..
+    '"available": %.0f, "errors": {"connect": %.0f, "read": %.0f, "write": %.0f, ' ..
+    '"status_over_399": %.0f, "timeout": %.0f}}\n',
+    summary.requests, summary.duration, summary.bytes,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.mean, latency.max,
+    t.non2xx, t.no_message, t.fallback, t.wraps, t.sent, t.available,
+    e.connect, e.read, e.write, e.status, e.timeout))
+end
+"""
+
+
+def run_wrk(server: Server, folder: Path, script: Path, seconds: int, connections: int, marker: str, label: str) -> dict:
+    command = [
+        "wrk", f"-t{connections}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
+        "-s", str(script), server.base + PATH, "--", str(folder), marker,
+    ]
+    window_start = time.time()
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_cpu_before = server.cpu_seconds()
+    started = time.monotonic()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    RUNNING.append(process)
+    tick = 5 if seconds > 5 else 1
+    while True:
+        try:
+            out, err = process.communicate(timeout=tick)
+            break
+        except subprocess.TimeoutExpired:
+            elapsed = time.monotonic() - started
+            if elapsed < seconds:
+                progress(f"  {label}: {elapsed:.0f} / {seconds} s")
+    RUNNING.remove(process)
+    wall = time.monotonic() - started
+    server_cpu = server.cpu_seconds() - server_cpu_before
+    children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if process.returncode != 0:
+        raise SystemExit(f"wrk failed (status {process.returncode}):\n{err}{out}")
+    line = next((line for line in out.splitlines() if line.startswith("WRK_JSON ")), None)
+    if line is None:
+        raise SystemExit(f"wrk printed no result:\n{err}{out}")
+    result = json.loads(line.split(" ", 1)[1])
+    result["requests_per_s"] = result["requests"] / (result["duration_us"] / 1e6)
+    result["server_cpu_share"] = server_cpu / wall  # 1.0 = one core busy for the whole run
+    result["wrk_cpu_share"] = (
+        children_after.ru_utime + children_after.ru_stime - children_before.ru_utime - children_before.ru_stime
+    ) / wall
+    result["window"] = [window_start, time.time()]
+    result["connections"] = connections
+    result["threads"] = connections
+    result["seconds"] = seconds
+    return result
+
+
+def first_messages(server: Server, posts: list[dict[str, str]], token: str, label: str) -> None:
+    """Every sender's first message, posted one at a time before the timed run: the timed turns
+    then continue stored conversations, the server's first requests (imports, pools, caches)
+    stay out of the figures, and a wrong signature or a failing turn shows at once."""
+    import httpx
+
+    started = time.monotonic()
+    with httpx.Client(base_url=server.base, timeout=30) as client:
+        for n, fields in enumerate(posts, start=1):
+            body, headers = signed(fields, server.base + PATH, token)
+            response = client.post(PATH, content=body.encode(), headers=headers)
+            if response.status_code != 200 or "<Message>" not in response.text:
+                raise SystemExit(f"{server.kind}: a first message was answered {response.status_code}: {response.text[:200]!r}")
+            if n % 500 == 0 and n < len(posts):
+                progress(f"  {label}: {n:,} / {len(posts):,} first messages")
+    progress(f"  {label}: {len(posts):,} first messages in {time.monotonic() - started:.1f} s")
+
+
+def wait_ready(server: Server, probe: dict[str, str], token: str) -> None:
+    """Until the server answers: ``GET /healthz`` for safeharbor, a post for the bare app."""
+    import httpx
+
+    deadline = time.monotonic() + 60
+    with httpx.Client(base_url=server.base, timeout=5) as client:
+        while True:
+            if server.process.poll() is not None:
+                raise SystemExit(f"the {server.kind} server exited (status {server.process.returncode})")
+            try:
+                if server.kind == "safeharbor":
+                    ok = client.get("/healthz").status_code == 200
+                else:
+                    body, headers = signed(probe, server.base + PATH, token)
+                    ok = client.post(PATH, content=body.encode(), headers=headers).status_code == 200
+                if ok:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the {server.kind} server does not answer on {server.base}")
+            time.sleep(0.1)
+
+
+# -- the profile (--profile): where a safeharbor request's time goes, in process --------------------
+
+PROFILE_URL = "http://127.0.0.1:8000"
+KEY_FUNCTIONS = [  # (label, file suffix, function): cumulative time per request
+    ("whole request (ASGI app)", "fastapi/applications.py", "__call__"),
+    ("  request.form() (python-multipart)", "starlette/requests.py", "_get_form"),
+    ("  form parsing (parse_qsl)", "urllib/parse.py", "parse_qsl"),
+    ("  signature check (is_authentic)", "twilio_sms/_signature.py", "is_authentic"),
+    ("  Service.receive (one turn, committed)", "bot/service.py", "receive"),
+    ("    BEGIN IMMEDIATE (the write lock)", "bot/store/database.py", "on_begin"),
+    ("    load + unwrap key + decrypt", "bot/store/sessions.py", "__init__"),
+    ("    claim the delivery (insert)", "bot/store/sessions.py", "claim_delivery"),
+    ("    engine step (Engine.resume)", "bot/engine/engine.py", "resume"),
+    ("    seal + update the state (save)", "bot/store/sessions.py", "save"),
+    ("    seal + keep the reply (record_reply)", "bot/store/sessions.py", "record_reply"),
+    ("    COMMIT (sqlite3)", "~", "<method 'commit' of 'sqlite3.Connection' objects>"),
+    ("    WAL checkpoint after an exit (shred_journal)", "bot/store/database.py", "shred_journal"),
+    ("  TwiML (twiml: prepare_sms + ElementTree)", "twilio_sms/_twiml.py", "twiml"),
+]
+
+
+async def asgi_post(app, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    """One POST straight into the ASGI app: no client, no socket, nothing but the app's work."""
+    host = PROFILE_URL.split("//", 1)[1]
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": PATH, "raw_path": PATH.encode(), "query_string": b"", "root_path": "",
+        "headers": [(b"host", host.encode()), (b"content-length", str(len(body)).encode())]
+        + [(name.lower().encode(), value.encode()) for name, value in headers.items()],
+        "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000), "state": {},
+    }
+    delivered, status, chunks = False, 0, []
+
+    async def receive():
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await app(scope, receive, send)
+    return status, b"".join(chunks)
+
+
+def area(filename: str, function: str) -> str:
+    """Which library (or part of safeharbor) a profile entry belongs to."""
+    if filename == "~":
+        if "sqlite3" in function:
+            return "sqlite3 (C: the SQL itself)"
+        return "built-ins (C)"
+    if "/site-packages/" in filename:
+        package = filename.split("/site-packages/", 1)[1].split("/", 1)[0]
+        return package.removesuffix(".py")
+    if str(ROOT) + "/bot/" in filename:
+        part = filename.split(str(ROOT) + "/bot/", 1)[1]
+        return "safeharbor " + (part.split("/", 1)[0] if "/" in part else part.removesuffix(".py"))
+    if filename.startswith(str(ROOT)):
+        return "bench"
+    import sysconfig
+
+    stdlib = sysconfig.get_paths()["stdlib"] + "/"
+    if filename.startswith(stdlib):
+        return "stdlib " + filename[len(stdlib):].removesuffix(".py").replace("/", ".")
+    return filename
+
+
+def profile_safeharbor(requests: int, journeys, nonsense, output: Path) -> dict:
+    """cProfile ``requests`` posts through the same app, in process and one at a time, the turn
+    run inline instead of in the thread pool (so one profile holds all of it). Returns figures
+    per request: unprofiled timings, cumulative time of the main steps, tottime by area."""
+    import asyncio
+    import cProfile
+    import pstats
+    import statistics
+
+    import bot.web.webhooks as webhooks
+
+    receive_times: list[float] = []
+
+    async def inline(function, *args, **kwargs):  # in this process only: no thread hop to profile around
+        start = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            receive_times.append(time.perf_counter() - start)
+
+    webhooks.run_in_threadpool = inline
+    token = "p" * 32
+    senders = max(100, requests // 4)
+    first, posts = plan(senders, 1, 3 * requests, journeys, nonsense)
+    posts = posts[0]
+    with tempfile.TemporaryDirectory(prefix="safeharbor-webhook-profile-") as tmp:
+        app = safeharbor_app(Path(tmp), PROFILE_URL, token)
+        prepared = [(body.encode(), headers) for body, headers in (signed(f, PROFILE_URL + PATH, token) for f in first + posts)]
+        first_n = len(first)
+
+        async def post_all(batch, times=None):
+            for body, headers in batch:
+                start = time.perf_counter()
+                status, answer = await asgi_post(app, body, headers)
+                if times is not None:
+                    times.append(time.perf_counter() - start)
+                if status != 200 or b"<Message>" not in answer:
+                    raise SystemExit(f"profile: a request was answered {status}: {answer[:200]!r}")
+
+        asyncio.run(post_all(prepared[:first_n]))  # first messages, and warm-up
+        whole: list[float] = []
+        receive_times.clear()
+        asyncio.run(post_all(prepared[first_n:first_n + requests], whole))
+        unprofiled = {
+            "whole_request_mean_us": statistics.mean(whole) * 1e6,
+            "whole_request_median_us": statistics.median(whole) * 1e6,
+            "receive_mean_us": statistics.mean(receive_times) * 1e6,
+            "receive_median_us": statistics.median(receive_times) * 1e6,
+        }
+        profiler = cProfile.Profile()
+        profiler.enable()
+        asyncio.run(post_all(prepared[first_n + requests:first_n + 2 * requests]))
+        profiler.disable()
+        app.state.service.store.engine.dispose()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    profiler.dump_stats(output)
+    stats = pstats.Stats(profiler)
+    total = stats.total_tt
+    by_area: dict[str, float] = {}
+    for (filename, _line, function), (_cc, _nc, tottime, _cumtime, _callers) in stats.stats.items():
+        name = area(filename, function)
+        by_area[name] = by_area.get(name, 0.0) + tottime
+    key = {}
+    for label, suffix, function in KEY_FUNCTIONS:
+        cumulative = sum(
+            entry[3] for (filename, _line, name), entry in stats.stats.items() if name == function and filename.endswith(suffix)
+        )
+        key[label] = cumulative / requests * 1e6
+    top = sorted(stats.stats.items(), key=lambda item: item[1][2], reverse=True)[:15]
+    return {
+        "requests": requests,
+        "unprofiled": unprofiled,
+        "profiled_total_us_per_request": total / requests * 1e6,
+        "cumulative_us_per_request": key,
+        "tottime_share_by_area": {name: t / total for name, t in sorted(by_area.items(), key=lambda item: -item[1])},
+        "top_tottime": [
+            {"function": f"{area(f, fn)}: {Path(f).name}:{line}({fn})" if f != "~" else fn,
+             "calls": entry[1], "tottime_us_per_request": entry[2] / requests * 1e6}
+            for (f, line, fn), entry in top
+        ],
+        "pstats": str(output),
+    }
+
+
+def print_profile(found: dict) -> None:
+    u = found["unprofiled"]
+    print(f"\nProfile of safeharbor, in process ({found['requests']} continuing turns, one at a time, no HTTP):")
+    print(f"  unprofiled: {u['whole_request_mean_us']:,.0f} µs per request (median {u['whole_request_median_us']:,.0f}), "
+          f"of which Service.receive {u['receive_mean_us']:,.0f} µs (median {u['receive_median_us']:,.0f})")
+    print(f"  profiled (cProfile inflates small calls): {found['profiled_total_us_per_request']:,.0f} µs per request")
+    print("  cumulative time per request:")
+    for label, us in found["cumulative_us_per_request"].items():
+        if us:  # a step the current code does not take (e.g. another form parser) is left out
+            print(f"    {label:<48} {us:8,.0f} µs")
+    print("  own time (tottime) by library:")
+    for name, share in list(found["tottime_share_by_area"].items())[:12]:
+        print(f"    {name:<48} {share:8.1%}")
+    print("  top functions by own time (µs per request):")
+    for row in found["top_tottime"]:
+        print(f"    {row['tottime_us_per_request']:7.1f}  {row['calls'] / found['requests']:5.1f}x  {row['function']}")
+    print(f"  written: {found['pstats']}  (python -m pstats)")
+
+
+# -- the machine and the report ------------------------------------------------------------------
+
+
+def lock_wait_summary(path: Path, window: list[float]) -> dict | None:
+    """How long turns of the timed run waited for ``BEGIN IMMEDIATE`` (written by the server as
+    it stops), in microseconds."""
+    if not path.exists():
+        return None
+    waits = sorted(seconds * 1e6 for at, seconds in json.loads(path.read_text()) if window[0] <= at <= window[1])
+    if not waits:
+        return None
+
+    def pct(p: float) -> float:
+        return waits[min(len(waits) - 1, max(0, round(p / 100 * len(waits)) - 1))]
+
+    return {
+        "turns": len(waits), "p50_us": pct(50), "p90_us": pct(90), "p99_us": pct(99), "max_us": waits[-1],
+        "share_over_1ms": sum(w > 1_000 for w in waits) / len(waits),
+        "total_s": sum(waits) / 1e6,
+    }
+
+
+def own_machine() -> dict:
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    models = [line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")]
+    return {
+        "cpu_model": models[0] if models else platform.processor() or "unknown",
+        "cores_logical": os.cpu_count(),
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "os": platform.platform(),
+        "load_average_1_5_15": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+    }
+
+
+def describe_machine(run_module) -> dict:
+    from importlib import metadata
+
+    described = run_module.machine() if run_module is not None and hasattr(run_module, "machine") else own_machine()
+    for package in ("uvicorn", "uvloop", "httptools", "starlette", "fastapi", "python-multipart", "twilio"):
+        try:
+            described.setdefault("packages", {})[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            described.setdefault("packages", {})[package] = None
+    version = subprocess.run(["wrk", "--version"], capture_output=True, text=True)
+    described["wrk"] = (version.stdout or version.stderr).splitlines()[0].strip() if (version.stdout or version.stderr) else None
+    return described
+
+
+def ms(us: float) -> str:
+    return f"{us / 1000:.2f} ms" if us < 10_000 else f"{us / 1000:.1f} ms"
+
+
+def table(results: dict[str, dict]) -> str:
+    names = {"bare": "bare Starlette (parse form, fixed TwiML)", "safeharbor": "safeharbor (SQLite, encrypted state)"}
+    header = ("server", "requests/s", "p50", "p90", "p99", "requests", "non-2xx", "server CPU", "wrk CPU")
+    rows = [header]
+    for key, r in results.items():
+        rows.append((
+            names[key], f"{r['requests_per_s']:,.0f}", ms(r["p50_us"]), ms(r["p90_us"]), ms(r["p99_us"]),
+            f"{r['requests']:,}", str(r["non2xx"]), f"{r['server_cpu_share']:.0%}", f"{r['wrk_cpu_share']:.0%}",
+        ))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = []
+    for n, row in enumerate(rows):
+        lines.append("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))))
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+# -- main ---------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="5 s per server instead of 15")
+    parser.add_argument("--duration", type=int, help="seconds of load per server (default 15, --quick 5)")
+    parser.add_argument("--connections", type=int, default=16, help="concurrent connections, one wrk thread each (default 16)")
+    parser.add_argument("--senders", type=int, default=2_000, help="distinct phone numbers writing (default 2000)")
+    parser.add_argument("--requests", type=int, help="distinct requests to precompute (default 3000 per second of load)")
+    parser.add_argument("--profile", action="store_true", help="then cProfile safeharbor in process: top costs per request")
+    parser.add_argument("--profile-only", action="store_true", help="only the profile, no load")
+    parser.add_argument("--output", type=Path, default=RESULTS / "webhook.json")
+    parser.add_argument("--serve", choices=["bare", "safeharbor"], help=argparse.SUPPRESS)
+    parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve:
+        return serve(args.serve, args.home)
+
+    if args.profile_only:
+        run_module = bench_run_module()
+        print_profile(profile_safeharbor(400 if args.quick else 1_000, getattr(run_module, "JOURNEYS", JOURNEYS),
+                                         getattr(run_module, "NONSENSE", NONSENSE), RESULTS / "webhook_safeharbor.pstats"))
+        return 0
+    if shutil.which("wrk") is None:
+        print("wrk is not installed; this benchmark needs it as its load generator.\n"
+              "Debian/Ubuntu: apt-get install wrk   (macOS: brew install wrk)", file=sys.stderr)
+        return 2
+    seconds = args.duration or (5 if args.quick else 15)
+    connections = max(1, args.connections)
+    senders = max(args.senders, connections)
+    total = args.requests or seconds * 3_000
+
+    def on_term(signum, frame):  # noqa: ARG001 - SIGTERM ends the run like Ctrl-C: servers stopped
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_term)
+    started = time.time()
+    run_module = bench_run_module()
+    journeys = getattr(run_module, "JOURNEYS", JOURNEYS)
+    nonsense = getattr(run_module, "NONSENSE", NONSENSE)
+    machine_at_start = describe_machine(run_module)
+    try:
+        from bot.service import FALLBACK_TEXT
+    except ImportError:
+        FALLBACK_TEXT = "Sorry, something went wrong."  # noqa: N806
+    marker = FALLBACK_TEXT.split(".")[0]  # "Sorry, something went wrong": a turn failed
+    token = hashlib.sha256(f"bench-token-{time.time_ns()}".encode()).hexdigest()[:32]
+
+    progress(f"precomputing {senders:,} first messages and {total:,} requests: {senders:,} senders over {connections} connections ...")
+    first, posts = plan(senders, connections, total, journeys, nonsense)
+    probe = twilio_fields("+14440000000", "hola", message_sid(0))  # the bare app's readiness check
+    results: dict[str, dict] = {}
+    try:
+        with tempfile.TemporaryDirectory(prefix="safeharbor-webhook-bench-") as tmp:
+            script = Path(tmp) / "requests.lua"
+            script.write_text(LUA)
+            for step, kind in enumerate(("bare", "safeharbor"), start=1):
+                label = f"[{step}/2] {kind}"
+                progress(f"{label}: starting the server ...")
+                server = Server(kind, Path(tmp) / kind, token)
+                try:
+                    wait_ready(server, probe, token)
+                    folder = Path(tmp) / kind / "requests"
+                    size = write_requests(folder, posts, server.base + PATH, token)
+                    progress(f"{label}: answering on {server.base}; {size / 1e6:.1f} MB of signed requests written; "
+                             f"each sender's first message ...")
+                    first_messages(server, first, token, label)
+                    progress(f"{label}: wrk, {seconds} s, {connections} connections ...")
+                    result = run_wrk(server, folder, script, seconds, connections, marker, label)
+                finally:
+                    server.stop()
+                if kind == "safeharbor":
+                    result["write_lock_wait"] = lock_wait_summary(server.home / "lock_waits.json", result["window"])
+                results[kind] = result
+                progress(f"{label}: {result['requests_per_s']:,.0f} requests/s, p50 {ms(result['p50_us'])}, "
+                         f"p99 {ms(result['p99_us'])}, non-2xx {result['non2xx']}, server CPU {result['server_cpu_share']:.0%}")
+    except KeyboardInterrupt:
+        print("\ninterrupted; servers stopped", file=sys.stderr)
+        return 130
+    finally:
+        stop_all()
+
+    sh, bare = results["safeharbor"], results["bare"]
+    ratio = sh["requests_per_s"] / bare["requests_per_s"]
+    problems = []
+    failed = sh["non2xx"] + sh["errors"]["connect"] + sh["errors"]["read"] + sh["errors"]["write"] + sh["errors"]["timeout"]
+    if failed:
+        problems.append(f"safeharbor: {sh['non2xx']} non-2xx answers, errors {sh['errors']}")
+    if sh["no_message"]:
+        problems.append(f"safeharbor: {sh['no_message']} answers without a TwiML <Message>")
+    if sh["fallback"]:
+        problems.append(f"safeharbor: {sh['fallback']} turns failed (the fallback reply)")
+    if sh["wraps"]:
+        problems.append(f"safeharbor sent {sh['sent']:,} requests but only {sh['available']:,} were precomputed: "
+                        "repeats are redeliveries, answered from their record; raise --requests")
+    if bare["non2xx"] or bare["no_message"]:
+        problems.append(f"bare: {bare['non2xx']} non-2xx, {bare['no_message']} without <Message>")
+
+    print()
+    print(table(results))
+    print(f"\nsafeharbor / bare: {ratio:.1%} (target >= {TARGET_RATIO:.0%}: {'yes' if ratio >= TARGET_RATIO else 'NO'})")
+    lock = sh.get("write_lock_wait")
+    if lock:
+        print(f"safeharbor turns waiting for SQLite's write lock (BEGIN IMMEDIATE): p50 {ms(lock['p50_us'])}, "
+              f"p90 {ms(lock['p90_us'])}, p99 {ms(lock['p99_us'])}, max {ms(lock['max_us'])}; "
+              f"{lock['share_over_1ms']:.0%} of {lock['turns']:,} turns waited over 1 ms")
+    print(f"wrk: {connections} connection{'s' if connections != 1 else ''}, one thread each; {seconds} s per server; "
+          f"safeharbor {sh['sent']:,} of {sh['available']:,} precomputed requests used; "
+          f"the bare run went round them {bare['sent'] / bare['available']:.1f} times")
+
+    profiled = None
+    if args.profile:
+        progress("\nprofiling safeharbor in process ...")
+        profiled = profile_safeharbor(400 if args.quick else 1_000, journeys, nonsense, RESULTS / "webhook_safeharbor.pstats")
+        print_profile(profiled)
+
+    report = {
+        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "quick": args.quick,
+        "seconds": round(time.time() - started, 1),
+        "duration_per_server_s": seconds,
+        "connections": connections,
+        "senders": senders,
+        "first_messages": len(first),
+        "requests_precomputed": sum(len(p) for p in posts),
+        "machine": machine_at_start,
+        "load_average_at_end": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "results": results,
+        "ratio_safeharbor_over_bare": ratio,
+        "target_ratio": TARGET_RATIO,
+        "target_met": ratio >= TARGET_RATIO,
+        "problems": problems,
+    }
+    if profiled:
+        report["profile_safeharbor"] = profiled
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    print(f"\nwritten: {args.output}")
+    if problems:
+        print("\nFAILED:\n- " + "\n- ".join(problems), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    finally:
+        stop_all()
