@@ -53,6 +53,10 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+class _Redelivery(Exception):
+    """Raised inside a turn's transaction when its delivery was applied before: rolls it back."""
+
+
 @dataclass(frozen=True)
 class Reception:
     """What a delivery produced. ``outputs``: the replies (in the webhook's answer for SMS; for
@@ -208,14 +212,23 @@ class Service:
     def _receive(self, delivery: Delivery, inbound: Inbound) -> Reception:
         now = self.clock()
         key = self.pseudonyms.of(f"delivery:{delivery.provider}", delivery.delivery_id)
+        pseudonym = self.pseudonyms.of(inbound.channel.value, inbound.address)
+        try:
+            return self._apply(delivery, inbound, key, pseudonym, now)
+        except _Redelivery:
+            # The turn was rolled back; answer as the first time (the same reply, or nothing new).
+            log.info("redelivery of a %s delivery answered from its record", delivery.provider)
+            with self.store.conversation(pseudonym, now) as held:
+                recorded = held.recorded_reply(delivery.provider, key)
+            return Reception(decode_outputs(recorded) if recorded else (), duplicate=True)
+
+    def _apply(self, delivery: Delivery, inbound: Inbound, key: str, pseudonym: str, now: datetime) -> Reception:
         queued = inbound.channel in QUEUED_CHANNELS
-        with self.store.conversation(self.pseudonyms.of(inbound.channel.value, inbound.address), now) as held:
-            first, recorded = held.claim_delivery(delivery.provider, key)
-            if not first:
-                log.info("redelivery of a %s delivery answered from its record", delivery.provider)
-                return Reception(decode_outputs(recorded) if recorded else (), duplicate=True)
+        with self.store.conversation(pseudonym, now) as held:
             if inbound.kind is InboundKind.OPT_OUT:
                 held.erase()  # the carrier blocked the number: nothing can reach them, keep nothing
+                if not held.record_delivery(delivery.provider, key, None):
+                    raise _Redelivery
                 return Reception(())
             kept_ids = [message_id for message_id, _ in held.channel_state.get("messages", [])]
             turn = self._turn(held, inbound, now)
@@ -231,8 +244,9 @@ class Service:
                 for output in turn.outputs:
                     # after a quick exit, its one line must stay on the phone: not kept for deletion
                     held.enqueue(channel, "send", {"to": inbound.address, "after_exit": turn.erased, **encode_output(output)})
-            else:
-                held.record_reply(delivery.provider, key, json.dumps([encode_output(o) for o in turn.outputs]).encode())
+            reply = None if queued else json.dumps([encode_output(o) for o in turn.outputs]).encode()
+            if not held.record_delivery(delivery.provider, key, reply):
+                raise _Redelivery  # applied before: roll this turn back whole
         alphabet = self.content.catalog.locales[language].sms_alphabet
         return Reception(turn.outputs, alphabet=alphabet, queued=queued)
 

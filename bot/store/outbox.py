@@ -17,6 +17,7 @@ from sqlalchemy import Engine, and_, delete, exists, select, update
 from sqlalchemy.orm import aliased
 
 from bot.store.crypto import DecryptError, KeyRing
+from bot.store.database import write_transaction
 from bot.store.tables import delivery_statuses, deliveries, outbox
 
 CLAIM_FOR = timedelta(minutes=2)
@@ -50,7 +51,7 @@ class Outbox:
             and_(earlier.c.stream == outbox.c.stream, earlier.c.id < outbox.c.id, earlier.c.status.in_(("pending", "sending")))
         )
         jobs: list[Job] = []
-        with self.engine.begin() as connection:
+        with write_transaction(self.engine) as connection:
             rows = connection.execute(
                 select(outbox).where(outbox.c.status == "pending", outbox.c.next_attempt_at <= now, ~blocked)
                 .order_by(outbox.c.id).limit(limit)
@@ -72,14 +73,14 @@ class Outbox:
 
     def sent(self, job: Job, provider_ref: str | None = None) -> None:
         """The provider accepted it: never send it again; forget what it said."""
-        with self.engine.begin() as connection:
+        with write_transaction(self.engine) as connection:
             connection.execute(
                 update(outbox).where(outbox.c.id == job.id)
                 .values(status="sent", payload=None, claimed_until=None, provider_ref=provider_ref)
             )
 
     def retry(self, job: Job, at: datetime, error: str) -> None:
-        with self.engine.begin() as connection:
+        with write_transaction(self.engine) as connection:
             connection.execute(
                 update(outbox).where(outbox.c.id == job.id)
                 .values(status="pending", attempts=job.attempts + 1, next_attempt_at=at, claimed_until=None, error=error)
@@ -87,7 +88,7 @@ class Outbox:
 
     def failed(self, job: Job, error: str, *, whole_stream: bool = False) -> None:
         """Give up on ``job`` (and, when the person is unreachable for good, its whole stream)."""
-        with self.engine.begin() as connection:
+        with write_transaction(self.engine) as connection:
             target = outbox.c.stream == job.stream if whole_stream else outbox.c.id == job.id
             connection.execute(
                 update(outbox).where(target, outbox.c.status.in_(("pending", "sending")))
@@ -97,7 +98,7 @@ class Outbox:
     def release_stale(self, now: datetime, in_flight: frozenset[int] = frozenset()) -> int:
         """Claims past their time (a worker died mid-send) become due again; ``in_flight`` are
         this process's own jobs still running, never released under its feet."""
-        with self.engine.begin() as connection:
+        with write_transaction(self.engine) as connection:
             return connection.execute(
                 update(outbox).where(outbox.c.status == "sending", outbox.c.claimed_until < now, outbox.c.id.not_in(in_flight))
                 .values(status="pending", claimed_until=None)
@@ -109,7 +110,7 @@ class Outbox:
 
     def purge(self, now: datetime, keep: timedelta = timedelta(days=1)) -> int:
         """Forget finished messages, old delivery receipts and statuses."""
-        with self.engine.begin() as connection:
+        with write_transaction(self.engine) as connection:
             done = connection.execute(
                 delete(outbox).where(outbox.c.status.in_(("sent", "failed")), outbox.c.created_at < now - keep)
             ).rowcount or 0

@@ -18,28 +18,41 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, insert, select, text, update
 
 from bot.engine.session import Session
 from bot.store.crypto import DecryptError, KeyRing, open_sealed, seal
-from bot.store.database import shred_journal
-from bot.store.database import insert_ignoring_conflict
+from bot.store.database import insert_ignoring_conflict, shred_journal, write_transaction
 from bot.store.tables import conversations, data_keys, deliveries, delivery_statuses, outbox
+
+
+# The statements of every turn, built once: building a statement costs SQLAlchemy more than
+# running it (about 0.1 ms a turn of coercion and cache keys).
+_LOAD = (
+    select(conversations.c.id, conversations.c.state, conversations.c.channel_state, data_keys.c.wrapped)
+    .join(data_keys, data_keys.c.conversation_id == conversations.c.id, isouter=True)
+    .where(conversations.c.pseudonym == bindparam("pseudonym"))
+)
+_SAVE = (
+    update(conversations)
+    .where(conversations.c.id == bindparam("b_id"))
+    .values(
+        state=bindparam("b_state"), channel_state=bindparam("b_channel"), updated_at=bindparam("b_now"),
+        expires_at=bindparam("b_expires"), keep_until=bindparam("b_keep"),
+    )
+)
 
 
 class HeldConversation:
     """One person's conversation inside a locked transaction. Use only within ``conversation()``."""
 
-    def __init__(self, connection: Connection, keys: KeyRing, pseudonym: str, now: datetime):
+    def __init__(self, store: SessionStore, connection: Connection, pseudonym: str, now: datetime):
+        self._store = store
         self._connection = connection
-        self._keys = keys
+        self._keys = store.keys
         self._pseudonym = pseudonym
         self._now = now
-        row = connection.execute(
-            select(conversations.c.id, conversations.c.state, conversations.c.channel_state, data_keys.c.wrapped)
-            .join(data_keys, data_keys.c.conversation_id == conversations.c.id, isouter=True)
-            .where(conversations.c.pseudonym == pseudonym)
-        ).first()
+        row = connection.execute(_LOAD, {"pseudonym": pseudonym}).first()
         self.id: str | None = row.id if row else None
         self.stream: str | None = None  # the outbox stream for messages after an erasure
         self._key: bytes | None = None  # the unwrapped data key, for this transaction only
@@ -74,9 +87,8 @@ class HeldConversation:
             else None
         )
         self._connection.execute(
-            update(conversations)
-            .where(conversations.c.id == self.id)
-            .values(state=blob, channel_state=channel_blob, updated_at=self._now, expires_at=expires_at, keep_until=keep_until)
+            _SAVE,
+            {"b_id": self.id, "b_state": blob, "b_channel": channel_blob, "b_now": self._now, "b_expires": expires_at, "b_keep": keep_until},
         )
 
     def erase(self) -> None:
@@ -108,47 +120,44 @@ class HeldConversation:
 
     # -- deliveries: each applied once -----------------------------------------------------------
 
-    def claim_delivery(self, provider: str, delivery: str) -> tuple[bool, bytes | None]:
-        """Record that ``delivery`` (a keyed hash) is being applied. Returns ``(True, None)`` the
-        first time; ``(False, reply)`` for a redelivery, with the reply recorded then (or None).
+    def record_delivery(self, provider: str, delivery: str, reply: bytes | None) -> bool:
+        """Claim ``delivery`` (a keyed hash of the provider's id) with an insert that conflicts on
+        a redelivery, keeping the webhook's answer, sealed, for that redelivery: under the
+        conversation's key, or, when the turn erased the conversation (the static quick-exit
+        text), under the key-encryption keys. Returns False for a redelivery: the caller must
+        then roll the turn back (raise) and answer with ``recorded_reply``.
 
-        The claim is an insert that conflicts, inside the conversation's locked transaction, so two
-        concurrent copies of one delivery cannot both be applied.
+        Done at the end of the turn, inside the same locked transaction, so one statement claims
+        and records; a duplicate's turn is rolled back whole.
         """
-        inserted = self._connection.execute(
-            insert_ignoring_conflict(self._connection, deliveries).values(
-                provider=provider, delivery=delivery, conversation_id=None, reply=None, created_at=self._now
-            )
-        ).rowcount
-        if inserted:
-            return True, None
+        if reply is None:
+            sealed = None
+        elif self.id is None:
+            sealed = self._keys.seal(reply)
+        else:
+            sealed = seal(self._key, f"{self.id}:reply", reply)
+        return bool(self._connection.execute(
+            self._store.claim_statement,
+            {"provider": provider, "delivery": delivery, "conversation_id": self.id, "reply": sealed, "created_at": self._now},
+        ).rowcount)
+
+    def recorded_reply(self, provider: str, delivery: str) -> bytes | None:
+        """The answer recorded for ``delivery`` the first time, if it can still be opened."""
         row = self._connection.execute(
             select(deliveries.c.conversation_id, deliveries.c.reply).where(
                 deliveries.c.provider == provider, deliveries.c.delivery == delivery
             )
         ).first()
         if row is None or row.reply is None:
-            return False, None
+            return None
         try:
             if row.conversation_id is None:  # the answer to a quick exit: sealed with the key-encryption keys
-                return False, self._keys.open(row.reply)
+                return self._keys.open(row.reply)
             if row.conversation_id == self.id and self._key is not None:
-                return False, open_sealed(self._key, f"{self.id}:reply", row.reply)
+                return open_sealed(self._key, f"{self.id}:reply", row.reply)
         except DecryptError:
             pass
-        return False, None
-
-    def record_reply(self, provider: str, delivery: str, reply: bytes) -> None:
-        """Keep the webhook's answer, sealed, for a redelivery: under the conversation's key, or,
-        when the turn erased the conversation (the answer is then the static quick-exit text),
-        under the key-encryption keys."""
-        if self.id is None:
-            values = {"conversation_id": None, "reply": self._keys.seal(reply)}
-        else:
-            values = {"conversation_id": self.id, "reply": seal(self._key, f"{self.id}:reply", reply)}
-        self._connection.execute(
-            update(deliveries).where(deliveries.c.provider == provider, deliveries.c.delivery == delivery).values(**values)
-        )
+        return None
 
     # -- the outbox -------------------------------------------------------------------------------
 
@@ -183,14 +192,18 @@ class SessionStore:
         self.engine = engine
         self.keys = keys
         self._postgres = engine.dialect.name == "postgresql"
+        self.claim_statement = insert_ignoring_conflict(engine, deliveries).values(
+            provider=bindparam("provider"), delivery=bindparam("delivery"), conversation_id=bindparam("conversation_id"),
+            reply=bindparam("reply"), created_at=bindparam("created_at"),
+        )
 
     @contextmanager
     def conversation(self, pseudonym: str, now: datetime) -> Iterator[HeldConversation]:
         """A transaction holding ``pseudonym``'s lock; commits on success, rolls back on error."""
-        with self.engine.begin() as connection:
+        with write_transaction(self.engine) as connection:
             if self._postgres:
                 connection.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:p, 0))"), {"p": pseudonym})
-            held = HeldConversation(connection, self.keys, pseudonym, now)
+            held = HeldConversation(self, connection, pseudonym, now)
             yield held
         if held.erased:
             shred_journal(self.engine)
@@ -218,7 +231,7 @@ class SessionStore:
             connection.close()
 
     def record_status(self, provider_ref: str, status: str, error_code: str | None, now: datetime) -> bool:
-        with self.engine.begin() as connection:
+        with write_transaction(self.engine) as connection:
             return bool(connection.execute(
                 insert_ignoring_conflict(connection, delivery_statuses).values(
                     provider_ref=provider_ref, status=status, error_code=error_code, created_at=now
@@ -230,7 +243,7 @@ class SessionStore:
         still be deleted (``keep_until``) loses its state now and the rest when that time comes."""
         past = conversations.c.expires_at < now
         kept = and_(conversations.c.keep_until.is_not(None), conversations.c.keep_until >= now)
-        with self.engine.begin() as connection:
+        with write_transaction(self.engine) as connection:
             connection.execute(update(conversations).where(past, kept, conversations.c.state.is_not(None)).values(state=None))
             gone = select(conversations.c.id).where(past, ~kept)
             connection.execute(delete(outbox).where(outbox.c.stream.in_(gone)))
@@ -256,7 +269,7 @@ class SessionStore:
             total = connection.execute(select(func.count()).select_from(data_keys)).scalar_one()
         done, last = 0, ""
         while True:
-            with self.engine.begin() as connection:
+            with write_transaction(self.engine) as connection:
                 rows = connection.execute(
                     select(data_keys.c.conversation_id, data_keys.c.wrapped)
                     .where(data_keys.c.conversation_id > last)
