@@ -71,11 +71,11 @@ class Reception:
 
 
 def encode_output(output: Outbound) -> dict:
-    return {"text": output.text, "choices": [[c.number, c.label] for c in output.choices]}
+    return {"text": output.text, "choices": [[c.number, c.label] for c in output.choices], "offer": output.offer}
 
 
 def decode_output(data: dict) -> Outbound:
-    return Outbound(data["text"], tuple(ChoiceView(n, label) for n, label in data.get("choices", ())))
+    return Outbound(data["text"], tuple(ChoiceView(n, label) for n, label in data.get("choices", ())), data.get("offer"))
 
 
 def decode_outputs(blob: bytes) -> tuple[Outbound, ...]:

@@ -81,12 +81,13 @@ class Telegram:
                    "date": int(time.time()), "text": text}
         return self.post({"update_id": self.update_id, "message": message})
 
-    def press(self, number: int, on_message_id: int) -> httpx.Response:
+    def press(self, button: dict, on_message_id: int) -> httpx.Response:
+        """Press ``button`` (one of a sent message's inline keyboard) on that message."""
         self.update_id += 1
         user = {"id": CHAT_ID, "is_bot": False, "first_name": "M", "language_code": "es"}
         bot_message = {"message_id": on_message_id, "from": {"id": 1, "is_bot": True, "first_name": "b"},
                        "chat": {"id": CHAT_ID, "type": "private", "first_name": "M"}, "date": int(time.time()), "text": "…"}
-        query = {"id": f"q{self.update_id}", "from": user, "message": bot_message, "chat_instance": "1", "data": f"choice:{number}"}
+        query = {"id": f"q{self.update_id}", "from": user, "message": bot_message, "chat_instance": "1", "data": button["callback_data"]}
         return self.post({"update_id": self.update_id, "callback_query": query})
 
 
@@ -109,7 +110,7 @@ def test_a_telegram_conversation_with_buttons_quick_exit_and_redelivery(served, 
     assert [row[0]["text"] for row in buttons] == ["1 English", "2 Español"]
     bot_ids = [1001]  # the fake numbers the bot's messages from 1001
 
-    assert person.press(2, on_message_id=1001).status_code == 200  # Español, by button
+    assert person.press(buttons[1][0], on_message_id=1001).status_code == 200  # Español, by button
     safe_check = wait_for(fake, "sendMessage", 2)[1]
     assert safe_check["text"].startswith("Una pregunta primero.")
     assert wait_for(fake, "answerCallbackQuery", 1)[0]["callback_query_id"] == f"q{person.update_id}"
@@ -119,13 +120,18 @@ def test_a_telegram_conversation_with_buttons_quick_exit_and_redelivery(served, 
     time.sleep(0.3)
     assert len(fake.calls_to("sendMessage")) == 2  # applied once: no second reply
 
-    person.press(1, on_message_id=1002)  # yes, I can talk
-    wait_for(fake, "sendMessage", 3)
+    person.press(safe_check["reply_markup"]["inline_keyboard"][0][0], on_message_id=1002)  # yes, I can talk
+    menu = wait_for(fake, "sendMessage", 3)[2]
+    assert menu["text"].startswith("Aquí tienes algunas opciones.")
     bot_ids.append(1003)
-    person.say(TYPED[1])  # free text, routed to legal help
-    legal = wait_for(fake, "sendMessage", 4)[3]
-    assert "National Human Trafficking Hotline: Llama al 1-888-373-7888" in legal["text"]
+    person.press(buttons[0][0], on_message_id=1001)  # "1 English" on the old greeting: not "1 in danger"
+    stale = wait_for(fake, "sendMessage", 4)[3]
+    assert stale["text"].startswith("Perdón, no te entendí.")
     bot_ids.append(1004)
+    person.say(TYPED[1])  # free text, routed to legal help
+    legal = wait_for(fake, "sendMessage", 5)[4]
+    assert "National Human Trafficking Hotline: Llama al 1-888-373-7888" in legal["text"]
+    bot_ids.append(1005)
     time.sleep(0.2)  # let the worker record the last message id
     # Mid-conversation, before any erasure could hide it: nothing readable in the files or logs.
     live = database_bytes(served.db) + caplog.text.encode()
@@ -137,7 +143,7 @@ def test_a_telegram_conversation_with_buttons_quick_exit_and_redelivery(served, 
     assert deleted["chat_id"] == CHAT_ID
     # both sides: the person's two messages and the one with SALIR, and every bot message
     assert sorted(deleted["message_ids"]) == sorted([11, 12, 13] + bot_ids)
-    final = wait_for(fake, "sendMessage", 5)[4]
+    final = wait_for(fake, "sendMessage", 6)[5]
     assert final["text"].startswith("Listo.")
     assert fake.calls.index(("deleteMessages", deleted)) < fake.calls.index(("sendMessage", final))  # delete, then one line
     assert fake.violations == []

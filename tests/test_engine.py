@@ -232,3 +232,16 @@ def test_a_photo_caption_is_read_for_commands_only(engine, caption, state):
     assert (turn.session.state if turn.session else None) == state
     if state == "main_menu":
         assert turn.outputs[0].text.startswith("Thanks. I can only read text here")
+
+
+def test_a_button_pressed_on_an_older_message_does_not_pick_the_current_steps_choice(engine):
+    menu = at_menu(engine)
+    welcome_offer = engine.preview("welcome", "en").offer
+    menu_offer = say(engine, None, "hi").outputs[0].offer
+    assert welcome_offer == menu_offer and welcome_offer != engine.offers["main_menu"]
+    stale = engine.resume(menu, Inbound(Channel.TELEGRAM, "1", "1", offer=welcome_offer), START)  # "1 English"
+    assert stale.session.state == "main_menu"  # not "1 I'm in danger now"
+    assert stale.outputs[0].text.startswith("Sorry, I didn't get that.")
+    current = engine.resume(menu, Inbound(Channel.TELEGRAM, "1", "2", offer=engine.offers["main_menu"]), START)
+    assert current.session.state == "find_help"
+    assert "main_menu" not in engine.offers["main_menu"]  # no step name travels to the phone

@@ -404,3 +404,14 @@ def test_empty_text_becomes_a_neutral_mark(text):
     sent = render(Outbound(text, (ChoiceView(1, "A"),)), "42")
     assert sent["text"] == "\u2026"
     assert call_problems("sendMessage", sent) == []
+
+
+def test_buttons_carry_the_offer_they_belong_to_and_it_comes_back():
+    from bot.channels.telegram import parse_update, render
+
+    params = render(Outbound("Pick one", (ChoiceView(1, "Yes"), ChoiceView(2, "No")), offer="s12"), "5550001")
+    data = [row[0]["callback_data"] for row in params["reply_markup"]["inline_keyboard"]]
+    assert data == ["choice:1:s12", "choice:2:s12"]
+    delivery = parse_update(callback(data[1]))
+    assert delivery.inbound.text == "2" and delivery.inbound.offer == "s12"
+    assert parse_update(callback("choice:2")).inbound.offer is None  # buttons sent before

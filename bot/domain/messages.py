@@ -41,6 +41,7 @@ class Inbound:
     language_hint: str | None = None
     kind: InboundKind = InboundKind.TEXT
     message_ref: int | None = None  # the provider's id of this message, where it can be deleted (Telegram)
+    offer: str | None = None  # a pressed button's ``Outbound.offer``: which choices it answers
 
     def __repr__(self) -> str:  # keep addresses and bodies out of tracebacks and logs
         return f"Inbound(channel={self.channel.value!r}, text=<{len(self.text)} chars>)"
@@ -60,6 +61,10 @@ class Outbound:
 
     text: str
     choices: tuple[ChoiceView, ...] = field(default_factory=tuple)
+    # An opaque tag of the step that offered these choices, for channels whose buttons stay on
+    # screen (Telegram): a button pressed on an old message must not pick the current step's
+    # choice of the same number. Short and meaningless to whoever reads it.
+    offer: str | None = None
 
     def __repr__(self) -> str:
         return f"Outbound(text=<{len(self.text)} chars>, choices={len(self.choices)})"

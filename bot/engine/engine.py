@@ -55,6 +55,8 @@ class Engine:
         self.machine = SharedMachine(flow)
         self.commands = CommandIndex(flow, catalog)
         self.steps = {step_id: StepIndex(step, catalog) for step_id, step in flow.steps.items()}
+        # Each step's offer tag: its position in the flow, so no step name goes to a phone.
+        self.offers = {step_id: f"s{position}" for position, step_id in enumerate(flow.steps)}
 
     def new_session(self, now: datetime, language_hint: str | None = None) -> Session:
         """A conversation at the start step. The hint only picks a default language."""
@@ -76,6 +78,7 @@ class Engine:
         fresh = session is None or expired
         current = self.new_session(now, inbound.language_hint) if fresh else replace(session, last_active=unix(now))
         turn = TurnBuilder(self, current)
+        turn.inbound_offer = inbound.offer
         if expired:
             turn.events.append(ConversationExpired())
         # A photo's caption is read for commands only (quick exit, emergency words), never as a choice.
@@ -126,6 +129,9 @@ class Engine:
         session = turn.session
         index = self.steps[session.state]
         step = index.step
+        if turn.inbound_offer is not None and turn.inbound_offer != self.offers[session.state]:
+            self._reprompt(turn, step)  # a button of an older message: its number means another choice
+            return
         hit = index.choice(raw, text, session.language)
         if hit is not None:
             choice = step.choices[hit.index]
@@ -158,14 +164,14 @@ class Engine:
             turn.say(key)
         for action in step.actions:
             EXECUTORS[action.type](action, turn)
-        turn.emit(self._choices(turn, step))
+        turn.emit(self._choices(turn, step), self.offers[step.id])
 
     def _reprompt(self, turn: TurnBuilder, step: Step, key: str | None = None) -> None:
         turn.say(key or self.flow.reprompt)
         if not step.choices:  # a routes-only step: repeat what it asked
             for key in step.say:
                 turn.say(key)
-        turn.emit(self._choices(turn, step))
+        turn.emit(self._choices(turn, step), self.offers[step.id])
 
     @staticmethod
     def _choices(turn: TurnBuilder, step: Step) -> tuple[ChoiceView, ...]:

@@ -53,6 +53,7 @@ class TurnBuilder:
         self.outputs: list[Outbound] = []
         self._parts: list[str] = []
         self._finished = False
+        self.inbound_offer: str | None = None  # the offer a pressed button answers
 
     def text(self, key: str, **values: object) -> str:
         """The message ``key`` in the session's language, with the flow's vars and ``values``."""
@@ -69,8 +70,8 @@ class TurnBuilder:
         else:
             self._parts.append(block)
 
-    def emit(self, choices: tuple[ChoiceView, ...] = ()) -> None:
-        self.outputs.append(Outbound("\n\n".join(self._parts), choices))
+    def emit(self, choices: tuple[ChoiceView, ...] = (), offer: str | None = None) -> None:
+        self.outputs.append(Outbound("\n\n".join(self._parts), choices, offer if choices else None))
         self._parts = []
 
     def finish(self, event: ConversationErased | ConversationEnded) -> None:

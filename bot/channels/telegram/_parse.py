@@ -29,7 +29,7 @@ _START = re.compile(r"/start(?:@[A-Za-z0-9_]+)?(?:\s+(?P<payload>.*))?", re.DOTA
 _LANGUAGE = re.compile(
     r"(?P<language>[A-Za-z]{2,3})(?:[-_](?P<script>[A-Za-z]{4}))?(?:[-_](?P<region>[A-Za-z]{2}|[0-9]{3}))?"
 )
-_CHOICE = re.compile(re.escape(CHOICE_PREFIX) + r"(?P<number>[0-9]{1,4})")
+_CHOICE = re.compile(re.escape(CHOICE_PREFIX) + r"(?P<number>[0-9]{1,4})(?::(?P<offer>[A-Za-z0-9_]{1,32}))?")
 
 
 def parse_update(data: object) -> Delivery:
@@ -127,7 +127,8 @@ def _from_callback(query: object) -> tuple[Inbound | None, str]:
     data = query.get("data")
     choice = _CHOICE.fullmatch(data) if isinstance(data, str) else None
     text = str(int(choice.group("number"))) if choice else ""
-    inbound = Inbound(Channel.TELEGRAM, chat_id, text, language_hint=_language_code(query.get("from")), kind=InboundKind.TEXT)
+    offer = choice.group("offer") if choice else None
+    inbound = Inbound(Channel.TELEGRAM, chat_id, text, language_hint=_language_code(query.get("from")), kind=InboundKind.TEXT, offer=offer)
     return inbound, callback_id
 
 

@@ -37,11 +37,17 @@ def render(outbound: Outbound, chat_id: str) -> dict[str, Any]:
     if outbound.choices:
         params["reply_markup"] = {
             "inline_keyboard": [
-                [{"text": f"{choice.number} {choice.label}", "callback_data": f"{CHOICE_PREFIX}{choice.number}"}]
+                [{"text": f"{choice.number} {choice.label}", "callback_data": _callback_data(choice.number, outbound.offer)}]
                 for choice in outbound.choices
             ]
         }
     return params
+
+
+def _callback_data(number: int, offer: str | None) -> str:
+    """``choice:2`` or, with the offer's tag, ``choice:2:s7`` (Telegram allows 64 bytes)."""
+    tag = f":{offer}" if offer and len(offer) <= 32 and ":" not in offer else ""
+    return f"{CHOICE_PREFIX}{number}{tag}"
 
 
 def fit_text(text: str, limit: int = TEXT_LIMIT) -> str:
