@@ -245,3 +245,13 @@ def test_a_button_pressed_on_an_older_message_does_not_pick_the_current_steps_ch
     current = engine.resume(menu, Inbound(Channel.TELEGRAM, "1", "2", offer=engine.offers["main_menu"]), START)
     assert current.session.state == "find_help"
     assert "main_menu" not in engine.offers["main_menu"]  # no step name travels to the phone
+
+
+@pytest.mark.parametrize("text, state", [("SALIR", None), ("2", "main_menu"), ("estoy en peligro", "emergency")])
+def test_an_edited_message_gets_a_short_answer_and_only_commands_count(engine, text, state):
+    from bot.domain import InboundKind
+
+    turn = engine.resume(at_menu(engine), Inbound(Channel.TELEGRAM, "1", text, kind=InboundKind.EDIT), START)
+    assert (turn.session.state if turn.session else None) == state
+    if state == "main_menu":
+        assert turn.outputs[0].text.startswith("Thanks. I only read new messages")

@@ -187,6 +187,9 @@ PARSED = [
         (f"media-{kind}", update(message=message(message_id=40 + i, **{kind: content})), inbound("", InboundKind.MEDIA, ref=40 + i), None)
         for i, (kind, content) in enumerate(MEDIA.items())
     ],
+    # an edit gets a short answer; its text is read for the quick exit and emergency words only
+    ("edited-message", update(edited_message={**text_message("SALIR"), "edit_date": DATE + 5}), inbound("SALIR", InboundKind.EDIT), None),
+    ("edited-group-message", update(edited_message={**text_message("hola", chat=GROUP), "edit_date": DATE + 5}), None, None),
     # the caption travels with the media: the engine reads it for the quick exit and emergency words
     ("media-photo-with-caption", update(message=message(photo=MEDIA["photo"], caption="my papers")),
      inbound("my papers", InboundKind.MEDIA), None),
@@ -194,7 +197,6 @@ PARSED = [
 
 IGNORED = [
     # (id, update, callback_id): nothing to answer
-    ("edited-message", update(edited_message={**text_message("hola"), "edit_date": DATE + 5}), None),
     ("channel-post", update(channel_post={"message_id": 3, "sender_chat": CHANNEL, "chat": CHANNEL, "date": DATE, "text": "news"}), None),
     ("group-text", update(message=text_message("hola", chat=GROUP)), None),
     ("basic-group-start", update(message=text_message("/start", chat=BASIC_GROUP)), None),

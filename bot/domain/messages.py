@@ -20,6 +20,7 @@ class InboundKind(str, enum.Enum):
 
     TEXT = "text"
     MEDIA = "media"  # a photo, voice note, sticker, location... (never fetched, never kept)
+    EDIT = "edit"  # an earlier message changed (Telegram): not a new reply
     OPT_OUT = "opt_out"  # a carrier opt-out word (STOP...): the carrier has blocked the number
     RESTART = "restart"  # SMS START / UNSTOP, Telegram /start: start over, as a first message
 

@@ -11,7 +11,8 @@ Order of understanding a reply (DESIGN rules 3 and 5: the quick exit and emergen
 3. the step's choices (number, label, match word), then its free-text routes;
 4. otherwise a gentle re-prompt with the step's choices.
 A photo or voice note (``InboundKind.MEDIA``) gets the flow's ``text_only`` answer and the
-choices, unless its caption is a command; ``InboundKind.RESTART`` (SMS START, Telegram /start) begins anew like a first message.
+choices, unless its caption is a command; an edited message (``EDIT``) likewise gets the flow's
+``edited`` answer; ``InboundKind.RESTART`` (SMS START, Telegram /start) begins anew like a first message.
 The quick exit by carrier word (``OPT_OUT``) is the service's: no reply can reach the person.
 """
 
@@ -81,8 +82,8 @@ class Engine:
         turn.inbound_offer = inbound.offer
         if expired:
             turn.events.append(ConversationExpired())
-        # A photo's caption is read for commands only (quick exit, emergency words), never as a choice.
-        text = normalize(inbound.text) if inbound.kind in (InboundKind.TEXT, InboundKind.MEDIA) else ""
+        # A photo's caption or an edit is read for commands only (quick exit, emergency words).
+        text = normalize(inbound.text) if inbound.kind in (InboundKind.TEXT, InboundKind.MEDIA, InboundKind.EDIT) else ""
         command = self.commands.find(text, current.language) if text else None
         if inbound.kind is InboundKind.RESTART and not fresh:  # SMS START, Telegram /start
             current, fresh = self.new_session(now, inbound.language_hint), True
@@ -101,6 +102,8 @@ class Engine:
                 self._render(turn, self.flow.steps[self.flow.start])
             elif inbound.kind is InboundKind.MEDIA:
                 self._reprompt(turn, self.flow.steps[current.state], self.flow.text_only)
+            elif inbound.kind is InboundKind.EDIT:
+                self._reprompt(turn, self.flow.steps[current.state], self.flow.edited)
             else:
                 self._reply(turn, model, inbound.text, text)
             current.state = model.state

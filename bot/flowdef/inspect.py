@@ -85,7 +85,7 @@ def _graph_problems(flow: Flow) -> list[Problem]:
 
 def _text_keys(flow: Flow) -> dict[str, str]:
     """text key -> where it is first used."""
-    keys = {flow.reprompt: "reprompt", flow.text_only: "text_only"}
+    keys = {flow.reprompt: "reprompt", flow.text_only: "text_only", flow.edited: "edited"}
     for step in flow.steps.values():
         for i, key in enumerate(step.say):
             keys.setdefault(key, f"steps.{step.id}.say[{i}]")
@@ -199,7 +199,7 @@ def _message_problems(flow: Flow, catalog: Catalog, render: Render) -> list[Prob
             reply = _render_or_none(render, step_id, code, catalog)
             if reply is not None:
                 replies[f"steps.{step_id}"] = reply
-        for field in ("reprompt", "text_only"):
+        for field in ("reprompt", "text_only", "edited"):
             key = getattr(flow, field)
             if key in catalog.locales[catalog.default].text:
                 replies[field] = Outbound(catalog.text(key, code, **flow.vars))

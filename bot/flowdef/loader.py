@@ -86,6 +86,7 @@ def _build(doc: dict[str, Any], name: str) -> Flow:
         menu=doc["menu"],
         reprompt=doc["reprompt"],
         text_only=doc["text_only"],
+        edited=doc["edited"],
         idle_timeout=timedelta(minutes=doc.get("idle_timeout_minutes", DEFAULT_IDLE_MINUTES)),
         commands=tuple(
             Command(

@@ -85,6 +85,7 @@ class Flow:
     menu: str
     reprompt: str
     text_only: str
+    edited: str
     idle_timeout: timedelta
     commands: tuple[Command, ...]
     steps: dict[str, Step]

@@ -64,7 +64,7 @@ ACTIONS = {"type": "array", "items": ACTION}
 
 FLOW_SCHEMA = {
     "type": "object",
-    "required": ["spec_version", "flow", "start", "menu", "reprompt", "text_only", "steps", "commands"],
+    "required": ["spec_version", "flow", "start", "menu", "reprompt", "text_only", "edited", "steps", "commands"],
     "additionalProperties": False,
     "properties": {
         "spec_version": {"const": SPEC_VERSION},
@@ -74,6 +74,7 @@ FLOW_SCHEMA = {
         "menu": STEP_ID,
         "reprompt": KEY,
         "text_only": KEY,
+        "edited": KEY,
         "idle_timeout_minutes": {"type": "integer", "minimum": 1, "maximum": 60 * 24 * 30},
         "vars": {
             "type": "object",

@@ -49,7 +49,8 @@ def parse_update(data: object) -> Delivery:
     - ``callback_query`` (a pressed button) with data ``choice:N``: ``TEXT`` ``"N"``, addressed to
       the chat of the button's message, ``callback_id`` = the query id, ``message_ref=None``;
       other data: ``TEXT ""`` (still carrying ``callback_id``, so the press is answered);
-    - anything else (``edited_message``, ``channel_post``, ``my_chat_member``, service messages
+    - ``edited_message``: ``EDIT`` with the new text (read for the quick exit and emergency words);
+    - anything else (``channel_post``, ``my_chat_member``, service messages
       such as a pinned message): ``inbound=None``.
 
     Example (a deep link opened by a Spanish speaker, then a button press)::
@@ -78,6 +79,8 @@ def parse_update(data: object) -> Delivery:
 
     if "message" in data:
         return Delivery(PROVIDER, delivery_id, _from_message(data["message"]))
+    if "edited_message" in data:
+        return Delivery(PROVIDER, delivery_id, _from_edit(data["edited_message"]))
     if "callback_query" in data:
         inbound, callback_id = _from_callback(data["callback_query"])
         return Delivery(PROVIDER, delivery_id, inbound, callback_id=callback_id)
@@ -111,6 +114,23 @@ def _from_message(message: object) -> Inbound | None:
         caption = message.get("caption") if isinstance(message.get("caption"), str) else ""
         return Inbound(Channel.TELEGRAM, chat_id, caption, language_hint=language, kind=InboundKind.MEDIA, message_ref=message_id)
     return None  # a service message: member joined, pinned message, payment...
+
+
+def _from_edit(message: object) -> Inbound | None:
+    """An edited message: a short answer (``EDIT``); its new text is read for the quick exit and
+    emergency words only, never as a reply to the current step."""
+    message = _object(message, "edited_message")
+    message_id = message.get("message_id")
+    if not _is_int(message_id):
+        raise BadPayload("edited_message.message_id is missing or not an integer")
+    chat_id = _private_chat_id(message, "edited_message")
+    if chat_id is None:
+        return None
+    text = message.get("text") if isinstance(message.get("text"), str) else message.get("caption")
+    return Inbound(
+        Channel.TELEGRAM, chat_id, text if isinstance(text, str) else "",
+        language_hint=_language_code(message.get("from")), kind=InboundKind.EDIT, message_ref=message_id,
+    )
 
 
 def _from_callback(query: object) -> tuple[Inbound | None, str]:
