@@ -499,7 +499,12 @@ def table(results: list[Result]) -> str:
     for r in results:
         met = "-" if r.met is None else ("yes" if r.met else "NO")
         rows.append((r.name, fmt(r.median), fmt(r.pct(90)), fmt(r.pct(99)), str(len(r.samples)), fmt(r.target_ns), met))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return text_table(rows)
+
+
+def text_table(rows: list[tuple[str, ...]]) -> str:
+    """Rows of cells as aligned text: the first row is the header, the first column left-aligned."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
     for n, row in enumerate(rows):
         lines.append("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))))

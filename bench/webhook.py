@@ -37,7 +37,6 @@ import importlib.util
 import json
 import math
 import os
-import platform
 import random
 import resource
 import shutil
@@ -209,26 +208,15 @@ def stop_all() -> None:
 
 
 def bench_run_module():
-    """bench/run.py as a module (its journeys, nonsense and ``machine()``), or None."""
-    try:
-        spec = importlib.util.spec_from_file_location("safeharbor_bench_run", BENCH / "run.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module  # dataclasses look their module up while it executes
-        spec.loader.exec_module(module)
-        return module
-    except Exception:  # noqa: BLE001 - this benchmark stands on its own
-        sys.modules.pop("safeharbor_bench_run", None)
-        return None
+    """bench/run.py as a module: its journeys, nonsense, ``machine()`` and table."""
+    spec = importlib.util.spec_from_file_location("safeharbor_bench_run", BENCH / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it executes
+    spec.loader.exec_module(module)
+    return module
 
 
-# Used when bench/run.py cannot be imported; the same shape as its JOURNEYS.
-JOURNEYS = [
-    ["hola", "2", "1", "3", "1", "menú", "2", "1", "3"],
-    ["hi", "1", "1", "2", "1", "1", "2", "3"],
-    ["hola", "2", "si", "3", "2", "1", "4", "menú", "salir"],
-    ["hi", "1", "1", "5", "1", "1", "2", "menu"],
-]
-NONSENSE = ["asdf", "??", "ok thanks", "lol", "no entiendo nada"]
+RUN = bench_run_module()
 
 
 def sender_script(rng: random.Random, journeys: list[list[str]], nonsense: list[str], first: int):
@@ -669,22 +657,10 @@ def lock_wait_summary(path: Path, window: list[float]) -> dict | None:
     }
 
 
-def own_machine() -> dict:
-    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    models = [line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")]
-    return {
-        "cpu_model": models[0] if models else platform.processor() or "unknown",
-        "cores_logical": os.cpu_count(),
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "os": platform.platform(),
-        "load_average_1_5_15": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-    }
-
-
-def describe_machine(run_module) -> dict:
+def describe_machine() -> dict:
     from importlib import metadata
 
-    described = run_module.machine() if run_module is not None and hasattr(run_module, "machine") else own_machine()
+    described = RUN.machine()
     for package in ("uvicorn", "uvloop", "httptools", "starlette", "fastapi", "python-multipart", "twilio"):
         try:
             described.setdefault("packages", {})[package] = metadata.version(package)
@@ -708,13 +684,7 @@ def table(results: dict[str, dict]) -> str:
             names[key], f"{r['requests_per_s']:,.0f}", ms(r["p50_us"]), ms(r["p90_us"]), ms(r["p99_us"]),
             f"{r['requests']:,}", str(r["non2xx"]), f"{r['server_cpu_share']:.0%}", f"{r['wrk_cpu_share']:.0%}",
         ))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = []
-    for n, row in enumerate(rows):
-        lines.append("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))))
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return RUN.text_table(rows)
 
 
 # -- main ---------------------------------------------------------------------------------------
@@ -737,9 +707,8 @@ def main(argv: list[str] | None = None) -> int:
         return serve(args.serve, args.home)
 
     if args.profile_only:
-        run_module = bench_run_module()
-        print_profile(profile_safeharbor(400 if args.quick else 1_000, getattr(run_module, "JOURNEYS", JOURNEYS),
-                                         getattr(run_module, "NONSENSE", NONSENSE), RESULTS / "webhook_safeharbor.pstats"))
+        print_profile(profile_safeharbor(400 if args.quick else 1_000, RUN.JOURNEYS,
+                                         RUN.NONSENSE, RESULTS / "webhook_safeharbor.pstats"))
         return 0
     if shutil.which("wrk") is None:
         print("wrk is not installed; this benchmark needs it as its load generator.\n"
@@ -755,10 +724,9 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_term)
     started = time.time()
-    run_module = bench_run_module()
-    journeys = getattr(run_module, "JOURNEYS", JOURNEYS)
-    nonsense = getattr(run_module, "NONSENSE", NONSENSE)
-    machine_at_start = describe_machine(run_module)
+    journeys = RUN.JOURNEYS
+    nonsense = RUN.NONSENSE
+    machine_at_start = describe_machine()
     try:
         from bot.service import FALLBACK_TEXT
     except ImportError:

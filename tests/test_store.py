@@ -6,19 +6,15 @@ import os
 import sqlite3
 import threading
 import time
-from dataclasses import replace
-from datetime import timedelta
 
 import pytest
 from cryptography.fernet import Fernet
 
 from bot.config import ConfigError, Settings, generate_keys
 from bot.domain import Channel, Inbound
-from bot.engine import Session
 from bot.service import Content, Service
 from bot.store import KeyRing, Pseudonyms, SessionStore, open_database
 from bot.store.crypto import DecryptError, open_sealed, seal
-from tests.conftest import START
 
 
 def rows(database_url: str, table: str) -> list[tuple]:

@@ -11,7 +11,6 @@ same process, started and stopped with the app.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 

@@ -87,14 +87,21 @@ def parse_update(data: object) -> Delivery:
     return Delivery(PROVIDER, delivery_id, None)
 
 
-def _from_message(message: object) -> Inbound | None:
-    message = _object(message, "message")
+def _private_message(message: object, where: str) -> tuple[Mapping[str, Any], int, str] | None:
+    """``(message, message_id, chat_id)`` of a message in a private chat; None for other chats."""
+    message = _object(message, where)
     message_id = message.get("message_id")
     if not _is_int(message_id):
-        raise BadPayload("message.message_id is missing or not an integer")
-    chat_id = _private_chat_id(message, "message")
-    if chat_id is None:
+        raise BadPayload(f"{where}.message_id is missing or not an integer")
+    chat_id = _private_chat_id(message, where)
+    return None if chat_id is None else (message, message_id, chat_id)
+
+
+def _from_message(message: object) -> Inbound | None:
+    found = _private_message(message, "message")
+    if found is None:
         return None
+    message, message_id, chat_id = found
     language = _language_code(message.get("from"))
 
     text = message.get("text")
@@ -119,13 +126,10 @@ def _from_message(message: object) -> Inbound | None:
 def _from_edit(message: object) -> Inbound | None:
     """An edited message: a short answer (``EDIT``); its new text is read for the quick exit and
     emergency words only, never as a reply to the current step."""
-    message = _object(message, "edited_message")
-    message_id = message.get("message_id")
-    if not _is_int(message_id):
-        raise BadPayload("edited_message.message_id is missing or not an integer")
-    chat_id = _private_chat_id(message, "edited_message")
-    if chat_id is None:
+    found = _private_message(message, "edited_message")
+    if found is None:
         return None
+    message, message_id, chat_id = found
     text = message.get("text") if isinstance(message.get("text"), str) else message.get("caption")
     return Inbound(
         Channel.TELEGRAM, chat_id, text if isinstance(text, str) else "",
