@@ -61,12 +61,11 @@ class _Redelivery(Exception):
 class Reception:
     """What a delivery produced. ``outputs``: the replies (in the webhook's answer for SMS; for
     Telegram already queued). ``alphabet``: the conversation language's SMS alphabet.
-    ``duplicate``: a redelivery. ``failed``: the turn failed and ``outputs`` is the fallback."""
+    ``failed``: the turn failed and ``outputs`` is the fallback."""
 
     outputs: tuple[Outbound, ...]
     alphabet: str = "gsm7"
     queued: bool = False
-    duplicate: bool = False
     failed: bool = False
 
 
@@ -220,7 +219,7 @@ class Service:
             log.info("redelivery of a %s delivery answered from its record", delivery.provider)
             with self.store.conversation(pseudonym, now) as held:
                 recorded = held.recorded_reply(delivery.provider, key)
-            return Reception(decode_outputs(recorded) if recorded else (), duplicate=True)
+            return Reception(decode_outputs(recorded) if recorded else ())
 
     def _apply(self, delivery: Delivery, inbound: Inbound, key: str, pseudonym: str, now: datetime) -> Reception:
         queued = inbound.channel in QUEUED_CHANNELS
