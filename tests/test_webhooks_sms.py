@@ -175,3 +175,12 @@ def test_a_large_or_chunked_body_is_refused_before_it_is_read(web):
     chunked = web.post("/webhooks/twilio/sms", content=chunks(), headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert chunked.status_code == 413
     assert web.post("/webhooks/twilio/sms", data={"Body": "hi"}, files={"f": b"x"}).status_code == 403  # multipart: not Twilio's
+
+
+def test_an_opted_out_status_erases_the_persons_conversation(web):
+    messages(post(web, form("hi", "SM" + "2" * 31 + "a")))
+    assert count(web.db, "conversations") == 1
+    fields = {"MessageSid": "SM" + "2" * 31 + "b", "MessageStatus": "failed", "ErrorCode": "21610", "To": PERSON,
+              "AccountSid": "AC" + "1" * 32}
+    assert post(web, fields, url=STATUS_URL, path="/webhooks/twilio/status").status_code == 204
+    assert count(web.db, "conversations") == 0 and count(web.db, "data_keys") == 0

@@ -91,6 +91,11 @@ class StatusUpdate:
     message_sid: str
     status: str
     error_code: int | None = None
+    # Only when the carrier refused because the person opted out (21610): whom to stop writing to.
+    unsubscribed_address: str | None = None
+
+    def __repr__(self) -> str:
+        return f"StatusUpdate(status={self.status!r}, error_code={self.error_code!r})"
 
     @property
     def unsubscribed(self) -> bool:
@@ -99,7 +104,8 @@ class StatusUpdate:
 
 
 def parse_status(form: Any) -> StatusUpdate:
-    """A status callback as a ``StatusUpdate``; ``To`` and the other fields are not kept.
+    """A status callback as a ``StatusUpdate``. ``To`` is read only for error 21610 (the person
+    opted out), so that nothing more is sent to them; the other fields are not kept.
 
     Raises ``BadPayload`` when ``MessageSid`` or ``MessageStatus`` is missing, or ``ErrorCode`` is
     not a number.
@@ -113,7 +119,10 @@ def parse_status(form: Any) -> StatusUpdate:
         raise BadPayload("field 'MessageStatus' is required")
     raw_code = (first(pairs, "ErrorCode") or "").strip()
     error_code = _count(raw_code, "ErrorCode") if raw_code else None
-    return StatusUpdate(message_sid=message_sid, status=status, error_code=error_code or None)
+    update = StatusUpdate(message_sid=message_sid, status=status, error_code=error_code or None)
+    if update.unsubscribed and first(pairs, "To"):
+        update = StatusUpdate(message_sid, status, update.error_code, unsubscribed_address=first(pairs, "To"))
+    return update
 
 
 def _count(raw: str | None, field: str) -> int:
