@@ -295,18 +295,12 @@ class Service:
         """Raise unless the database answers (for ``GET /healthz``)."""
         self.store.ping()
 
-    def opted_out(self, address: str) -> None:
-        """The carrier reports the person opted out (a status callback with 21610): keep nothing,
-        send nothing more. ``address`` is as Twilio gives it (``whatsapp:`` prefix for WhatsApp)."""
-        channel = Channel.WHATSAPP if address.lower().startswith("whatsapp:") else Channel.SMS
+    def opted_out(self, channel: Channel | str, address: str) -> None:
+        """The person opted out at the carrier (Twilio 21610, on a send or in a status callback):
+        keep nothing, send nothing more."""
+        channel = Channel(channel)
         with self.store.conversation(self.pseudonyms.of(channel.value, address), self.clock()) as held:
             held.erase()
-
-    def unreachable(self, stream: str) -> None:
-        """The provider says the person can no longer be reached (unsubscribed): keep nothing."""
-        with self.store.conversation_by_id(stream, self.clock()) as held:
-            if held is not None:
-                held.erase()
 
     def purge_expired(self) -> int:
         return self.store.purge_expired(self.clock())

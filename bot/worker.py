@@ -162,7 +162,7 @@ class Worker:
         if exc.unsubscribed:
             log.warning("a %s recipient is unreachable for good; their messages stop and their conversation is erased", job.channel)
             self.outbox.failed(job, "unsubscribed", whole_stream=True)
-            self.service.unreachable(job.stream)
+            self.service.opted_out(job.channel, job.payload["to"])
         elif exc.permanent or job.attempts + 1 >= MAX_ATTEMPTS:
             log.warning("a %s message failed for good (%s)", job.channel, "refused" if exc.permanent else "too many attempts")
             self.outbox.failed(job, "refused" if exc.permanent else "attempts")

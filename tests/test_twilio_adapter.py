@@ -330,7 +330,7 @@ def test_a_delivered_status_has_no_error():
 
 def test_a_failure_because_the_person_opted_out_is_marked_unsubscribed():
     update = parse_status(status("failed", ErrorCode="21610"))
-    assert update == StatusUpdate(SMS_SID, "failed", 21610, unsubscribed_address=PERSON)
+    assert update == StatusUpdate(SMS_SID, "failed", 21610, unsubscribed_channel=Channel.SMS, unsubscribed_address=PERSON)
     assert update.unsubscribed
     assert parse_status(status("delivered")).unsubscribed_address is None  # To is read for 21610 only
     assert PERSON not in repr(update)

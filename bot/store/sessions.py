@@ -208,20 +208,6 @@ class SessionStore:
         if held.erased:
             shred_journal(self.engine)
 
-    @contextmanager
-    def conversation_by_id(self, conversation_id: str, now: datetime) -> Iterator[HeldConversation | None]:
-        """Like ``conversation`` for a conversation known by its id (the worker's view); None when
-        it no longer exists."""
-        with self.engine.connect() as connection:
-            pseudonym = connection.execute(
-                select(conversations.c.pseudonym).where(conversations.c.id == conversation_id)
-            ).scalar()
-        if pseudonym is None:
-            yield None
-            return
-        with self.conversation(pseudonym, now) as held:
-            yield held if held.id == conversation_id else None
-
     def ping(self) -> None:
         # A plain connection in autocommit: a health check must not take SQLite's write lock.
         connection = self.engine.raw_connection()

@@ -107,7 +107,7 @@ class Webhooks:
         try:
             await run_in_threadpool(self.service.record_status, "twilio", update.message_sid, update.status, update.error_code)
             if update.unsubscribed_address:
-                await run_in_threadpool(self.service.opted_out, update.unsubscribed_address)
+                await run_in_threadpool(self.service.opted_out, update.unsubscribed_channel, update.unsubscribed_address)
         except Exception as exc:  # noqa: BLE001 - Twilio retries a status callback that fails
             log.error("could not record a delivery status: %s", type(exc).__name__)
             return PlainTextResponse("try again later\n", status_code=503)

@@ -38,6 +38,11 @@ def keyword_kind(body: str) -> InboundKind | None:
     return None
 
 
+def channel_of(address: str) -> Channel:
+    """``whatsapp:+1...`` is WhatsApp; any other Twilio address is SMS."""
+    return Channel.WHATSAPP if address.lower().startswith(WHATSAPP_PREFIX) else Channel.SMS
+
+
 def parse_message(form: Any) -> Delivery:
     """The incoming-message webhook (``POST /webhooks/twilio/sms``) as a ``Delivery``.
 
@@ -61,7 +66,7 @@ def parse_message(form: Any) -> Delivery:
     body = first(pairs, "Body") or ""
     num_media = _count(first(pairs, "NumMedia"), "NumMedia")
 
-    channel = Channel.WHATSAPP if sender.lower().startswith(WHATSAPP_PREFIX) else Channel.SMS
+    channel = channel_of(sender)
     kind = _OPT_OUT_TYPES.get((first(pairs, "OptOutType") or "").strip().upper())
     if kind is None:
         if num_media > 0 and not body.strip():
@@ -92,6 +97,7 @@ class StatusUpdate:
     status: str
     error_code: int | None = None
     # Only when the carrier refused because the person opted out (21610): whom to stop writing to.
+    unsubscribed_channel: Channel | None = None
     unsubscribed_address: str | None = None
 
     def __repr__(self) -> str:
@@ -121,7 +127,8 @@ def parse_status(form: Any) -> StatusUpdate:
     error_code = _count(raw_code, "ErrorCode") if raw_code else None
     update = StatusUpdate(message_sid=message_sid, status=status, error_code=error_code or None)
     if update.unsubscribed and first(pairs, "To"):
-        update = StatusUpdate(message_sid, status, update.error_code, unsubscribed_address=first(pairs, "To"))
+        to = first(pairs, "To")
+        update = StatusUpdate(message_sid, status, update.error_code, unsubscribed_channel=channel_of(to), unsubscribed_address=to)
     return update
 
 
