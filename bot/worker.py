@@ -20,8 +20,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from bot.channels.base import SendError
-from bot.domain.messages import render_plain
-from bot.domain.sms import prepare_sms
 from bot.service import Service, decode_output
 from bot.store.outbox import Job, Outbox
 
@@ -154,7 +152,9 @@ class Worker:
                 await sender.answer_callback(payload["callback_id"])
                 return None
         elif job.channel in ("sms", "whatsapp") and job.kind == "send":
-            body = prepare_sms(render_plain(decode_output(payload)), payload.get("alphabet", "gsm7"))
+            from bot.channels.twilio_sms import sms_body
+
+            body = sms_body(decode_output(payload), payload.get("alphabet", "gsm7"))
             return await asyncio.to_thread(sender.send, payload["to"], body)  # the message SID
         raise SendError(f"cannot send {job.kind} on {job.channel}", permanent=True)
 

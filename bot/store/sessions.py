@@ -81,14 +81,10 @@ class HeldConversation:
         if self.id is None:
             self._create()
         blob = seal(self._key, self.id, json.dumps(session.to_dict(), separators=(",", ":")).encode())
-        channel_blob = (
-            seal(self._key, f"{self.id}:channel", json.dumps(self.channel_state, separators=(",", ":")).encode())
-            if self.channel_state
-            else None
-        )
         self._connection.execute(
             _SAVE,
-            {"b_id": self.id, "b_state": blob, "b_channel": channel_blob, "b_now": self._now, "b_expires": expires_at, "b_keep": keep_until},
+            {"b_id": self.id, "b_state": blob, "b_channel": self._sealed_channel_state(), "b_now": self._now,
+             "b_expires": expires_at, "b_keep": keep_until},
         )
 
     def erase(self) -> None:
@@ -113,10 +109,15 @@ class HeldConversation:
         """Store ``channel_state`` alone (the worker recording a sent message's id)."""
         if self.id is None or self._key is None:
             return
-        blob = seal(self._key, f"{self.id}:channel", json.dumps(self.channel_state, separators=(",", ":")).encode())
         self._connection.execute(
-            update(conversations).where(conversations.c.id == self.id).values(channel_state=blob, keep_until=keep_until)
+            update(conversations).where(conversations.c.id == self.id)
+            .values(channel_state=self._sealed_channel_state(), keep_until=keep_until)
         )
+
+    def _sealed_channel_state(self) -> bytes | None:
+        if not self.channel_state:
+            return None
+        return seal(self._key, f"{self.id}:channel", json.dumps(self.channel_state, separators=(",", ":")).encode())
 
     # -- deliveries: each applied once -----------------------------------------------------------
 

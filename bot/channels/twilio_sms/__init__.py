@@ -18,7 +18,7 @@ from bot.channels.twilio_sms._parse import (
 )
 from bot.channels.twilio_sms._send import DEFAULT_API_BASE_URL, UNSUBSCRIBED_RECIPIENT, TwilioSender
 from bot.channels.twilio_sms._signature import is_authentic
-from bot.channels.twilio_sms._twiml import twiml
+from bot.channels.twilio_sms._twiml import sms_body, twiml
 
 SECRETS = ("TWILIO_AUTH_TOKEN", "TWILIO_WEBHOOK_SHARED_KEY")
 
@@ -28,6 +28,7 @@ __all__ = [
     "PROVIDER",
     "RESTART_WORDS",
     "SECRETS",
+    "sms_body",
     "UNSUBSCRIBED_RECIPIENT",
     "StatusUpdate",
     "TwilioSender",

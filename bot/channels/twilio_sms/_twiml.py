@@ -15,12 +15,16 @@ from bot.domain.sms import prepare_sms
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
+def sms_body(output: Outbound, alphabet: str = "gsm7") -> str:
+    """The text of one SMS: numbered choices on their own lines, typographic characters replaced
+    and, for a ``gsm7`` language, accents outside GSM-7 folded; nothing XML cannot carry."""
+    return _NOT_XML.sub("", prepare_sms(render_plain(output), alphabet))
+
+
 def twiml(outputs: Sequence[Outbound], alphabet: str = "gsm7") -> str:
     """The TwiML document answering one inbound message: one ``<Message>`` per output, in order.
 
-    Each body is ``prepare_sms(render_plain(output), alphabet)``: numbered choices on their own
-    lines, typographic characters replaced and, for a ``gsm7`` language, accents outside GSM-7
-    folded. Outputs that render empty are left out (Twilio refuses an empty ``<Message>``); no
+    Each body is ``sms_body(output, alphabet)``. Outputs that render empty are left out (Twilio refuses an empty ``<Message>``); no
     output at all gives an empty ``<Response />``, which sends nothing.
 
     >>> from bot.domain.messages import ChoiceView
@@ -29,7 +33,7 @@ def twiml(outputs: Sequence[Outbound], alphabet: str = "gsm7") -> str:
     """
     response = MessagingResponse()
     for output in outputs:
-        body = _NOT_XML.sub("", prepare_sms(render_plain(output), alphabet))
+        body = sms_body(output, alphabet)
         if body.strip():
             response.message(body)
     return response.to_xml()
