@@ -13,7 +13,6 @@ import signal
 from bot.channels.base import BadPayload
 from bot.config import ConfigError, Settings
 from bot.service import Service
-from bot.store.outbox import Outbox
 from bot.worker import Worker
 
 log = logging.getLogger("safeharbor.runtime")
@@ -52,7 +51,7 @@ class Background:
             raise ConfigError("--telegram-polling removes the bot's webhook; it is for development, not production")
         self.service = service
         self.senders = build_senders(settings)
-        self.worker = Worker(service, Outbox(service.store.engine, service.store.keys), self.senders)
+        self.worker = Worker(service, service.store.outbox(), self.senders)
         self.telegram_polling = telegram_polling
         self.poll = poll
         self._stop = asyncio.Event()

@@ -15,7 +15,7 @@ from bot.channels.telegram import TelegramSender
 from bot.domain import Channel, Inbound
 from bot.service import Service
 from bot.store import KeyRing, Pseudonyms, SessionStore, open_database
-from bot.store.outbox import CLAIM_FOR, Outbox
+from bot.store.outbox import CLAIM_FOR
 from bot.worker import MAX_BACKOFF, Worker, backoff
 
 
@@ -23,7 +23,7 @@ from bot.worker import MAX_BACKOFF, Worker, backoff
 def setup(settings, content, clock, fake_bot_api):  # noqa: F811
     store = SessionStore(open_database(settings.database_url), KeyRing(list(settings.encryption_keys)))
     service = Service(content, store, Pseudonyms(settings.pepper), clock)
-    outbox = Outbox(store.engine, store.keys)
+    outbox = store.outbox()
     return service, outbox, fake_bot_api, settings
 
 

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, insert
 from bot.engine.session import Session
 from bot.store.crypto import DecryptError, KeyRing, open_sealed, seal
 from bot.store.database import insert_ignoring_conflict, shred_journal, write_transaction
+from bot.store.outbox import Outbox
 from bot.store.tables import conversations, data_keys, deliveries, delivery_statuses, outbox
 
 
@@ -208,6 +209,10 @@ class SessionStore:
             yield held
         if held.erased:
             shred_journal(self.engine)
+
+    def outbox(self) -> Outbox:
+        """The outbox of this database, for the worker (same engine, same keys)."""
+        return Outbox(self.engine, self.keys)
 
     def ping(self) -> None:
         # A plain connection in autocommit: a health check must not take SQLite's write lock.

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
 from bot.config import Settings
+from bot.runtime import Background
 from bot.service import Service
 from bot.web.webhooks import Webhooks
 
@@ -26,8 +27,6 @@ log = logging.getLogger("safeharbor.web")
 
 
 def create_app(service: Service, settings: Settings, *, background: bool = True, telegram_polling: bool = False) -> FastAPI:
-    from bot.runtime import Background
-
     runner = Background(service, settings, telegram_polling=telegram_polling) if background else None
 
     @contextlib.asynccontextmanager
