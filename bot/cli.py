@@ -118,7 +118,11 @@ def _worker(args) -> int:
 
     settings = Settings.from_env()
     print("safeharbor: background work running (Ctrl-C to stop)", file=sys.stderr, flush=True)
-    asyncio.run(run_worker(Service.from_settings(settings), settings))
+    service = Service.from_settings(settings)
+    try:
+        asyncio.run(run_worker(service, settings))
+    finally:
+        service.close()
     return 0
 
 
@@ -165,11 +169,14 @@ def _chat(args) -> int:
     from bot.service import Service
 
     service = Service.from_settings(Settings.from_env())
-    service.purge_expired()
-    return run_chat(
-        service.handle, args.address, sys.stdin, sys.stdout,
-        interactive=sys.stdin.isatty(), language=args.lang, style=args.channel,
-    )
+    try:
+        service.purge_expired()
+        return run_chat(
+            service.handle, args.address, sys.stdin, sys.stdout,
+            interactive=sys.stdin.isatty(), language=args.lang, style=args.channel,
+        )
+    finally:
+        service.close()
 
 
 def _flows_check(args) -> int:
@@ -234,6 +241,10 @@ def _keys_rotate(args) -> int:
 def _purge(args) -> int:
     from bot.service import Service
 
-    erased = Service.from_settings(Settings.from_env()).purge_expired()
+    service = Service.from_settings(Settings.from_env())
+    try:
+        erased = service.purge_expired()
+    finally:
+        service.close()
     print(f"erased {erased} expired conversation(s)")
     return 0

@@ -167,6 +167,8 @@ class Service:
         self.clock = clock
         self.fallback = Outbound(FALLBACK_TEXT.format_map(content.engines[DEFAULT_FLOW].flow.vars))
         self.on_enqueued: Callable[[], None] | None = None  # wakes an in-process worker
+        # Whether a turn waits on nothing but this machine (SQLite, memory), see web.webhooks.
+        self.local_database: bool = getattr(store, "local", False)
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Callable[[], datetime] = utc_now) -> Service:
@@ -290,6 +292,12 @@ class Service:
                 held.enqueue(channel, "delete", {"to": address, "message_ids": [message_id]})
         if self.on_enqueued and held.id is None:
             self.on_enqueued()
+
+    def close(self) -> None:
+        """Finish what the store has pending (the last erasure's shredding) and close it."""
+        close = getattr(self.store, "close", None)
+        if close is not None:
+            close()
 
     def ping(self) -> None:
         """Raise unless the database answers (for ``GET /healthz``)."""

@@ -10,6 +10,7 @@ import sys
 
 from bot.domain import Channel, Inbound
 from tests.conftest import REPO
+from tests.waiting import eventually
 
 ADDRESS = "+15557654321"
 # Things a frightened person might type; none of it may be kept or logged.
@@ -84,4 +85,4 @@ def test_after_quick_exit_nothing_of_the_person_is_left_in_the_file(sqlite_servi
     pseudonym = sqlite_service.pseudonyms.of("sms", ADDRESS).encode()
     assert pseudonym in database_bytes(settings.database_url)
     sqlite_service.handle(Inbound(Channel.SMS, ADDRESS, "SALIR"))
-    assert pseudonym not in database_bytes(settings.database_url)
+    assert eventually(lambda: pseudonym not in database_bytes(settings.database_url))

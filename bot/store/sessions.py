@@ -5,7 +5,8 @@
         ...
         held.save(new_session, expires_at)  or  held.erase()
 
-The lock is held from the read to the commit, so two messages of the same person never
+A turn's statements run on a bare DB-API cursor (``prepared``); everything else through
+SQLAlchemy. The lock is held from the read to the commit, so two messages of the same person never
 interleave: SQLite's ``BEGIN IMMEDIATE`` (``database.py``), and on PostgreSQL a
 transaction-scoped advisory lock on the pseudonym (released at commit, safe under PgBouncer).
 """
@@ -18,43 +19,88 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import Engine, and_, bindparam, delete, func, insert, select, update
 
 from bot.engine.session import Session
 from bot.store.crypto import DecryptError, KeyRing, open_sealed, seal
-from bot.store.database import insert_ignoring_conflict, shred_journal, write_transaction
+from bot.store.database import JournalShredder, cursor_transaction, insert_ignoring_conflict, write_transaction
+from bot.store.prepared import Prepared
 from bot.store.outbox import Outbox
 from bot.store.tables import conversations, data_keys, deliveries, delivery_statuses, outbox
 
 
-# The statements of every turn, built once: building a statement costs SQLAlchemy more than
-# running it (about 0.1 ms a turn of coercion and cache keys).
-_LOAD = (
-    select(conversations.c.id, conversations.c.state, conversations.c.channel_state, data_keys.c.wrapped)
-    .join(data_keys, data_keys.c.conversation_id == conversations.c.id, isouter=True)
-    .where(conversations.c.pseudonym == bindparam("pseudonym"))
-)
-_SAVE = (
-    update(conversations)
-    .where(conversations.c.id == bindparam("b_id"))
-    .values(
-        state=bindparam("b_state"), channel_state=bindparam("b_channel"), updated_at=bindparam("b_now"),
-        expires_at=bindparam("b_expires"), keep_until=bindparam("b_keep"),
-    )
-)
+class TurnStatements:
+    """The statements of a turn, compiled once for the store's dialect (see ``prepared``)."""
+
+    def __init__(self, dialect):
+        c, k, d, o = conversations.c, data_keys.c, deliveries.c, outbox.c
+        self.load = Prepared(
+            select(c.id, c.state, c.channel_state, k.wrapped)
+            .join(data_keys, k.conversation_id == c.id, isouter=True)
+            .where(c.pseudonym == bindparam("pseudonym")),
+            dialect,
+        )
+        self.save = Prepared(
+            update(conversations).where(c.id == bindparam("b_id")).values(
+                state=bindparam("state"), channel_state=bindparam("channel_state"), updated_at=bindparam("now"),
+                expires_at=bindparam("expires_at"), keep_until=bindparam("keep_until"),
+            ),
+            dialect,
+        )
+        self.save_channel = Prepared(
+            update(conversations).where(c.id == bindparam("b_id"))
+            .values(channel_state=bindparam("channel_state"), keep_until=bindparam("keep_until")),
+            dialect,
+        )
+        self.create = Prepared(
+            insert(conversations).values(
+                id=bindparam("id"), pseudonym=bindparam("pseudonym"), created_at=bindparam("now"),
+                updated_at=bindparam("now"), expires_at=bindparam("now"),
+            ),
+            dialect,
+        )
+        self.create_key = Prepared(insert(data_keys).values(conversation_id=bindparam("id"), wrapped=bindparam("wrapped")), dialect)
+        self.delete_key = Prepared(delete(data_keys).where(k.conversation_id == bindparam("id")), dialect)
+        self.delete_conversation = Prepared(delete(conversations).where(c.id == bindparam("id")), dialect)
+        self.unlink_deliveries = Prepared(
+            update(deliveries).where(d.conversation_id == bindparam("id")).values(reply=None, conversation_id=None), dialect
+        )
+        self.delete_stream = Prepared(delete(outbox).where(o.stream == bindparam("id")), dialect)
+        self.claim = Prepared(
+            insert_ignoring_conflict(dialect, deliveries).values(
+                provider=bindparam("provider"), delivery=bindparam("delivery"),
+                conversation_id=bindparam("conversation_id"), reply=bindparam("reply"), created_at=bindparam("now"),
+            ),
+            dialect,
+        )
+        self.recorded = Prepared(
+            select(d.conversation_id, d.reply).where(d.provider == bindparam("provider"), d.delivery == bindparam("delivery")),
+            dialect,
+        )
+        self.enqueue = Prepared(
+            insert(outbox).values(
+                stream=bindparam("stream"), channel=bindparam("channel"), kind=bindparam("kind"),
+                payload=bindparam("payload"), status="pending", attempts=0,
+                next_attempt_at=bindparam("now"), created_at=bindparam("now"),
+            ),
+            dialect,
+        )
+        # PostgreSQL: one turn per person at a time, across processes, with a lock that the
+        # commit releases (a session-level lock would strand under PgBouncer).
+        self.lock = Prepared(select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("pseudonym"), 0))), dialect)
 
 
 class HeldConversation:
     """One person's conversation inside a locked transaction. Use only within ``conversation()``."""
 
-    def __init__(self, store: SessionStore, connection: Connection, pseudonym: str, now: datetime):
-        self._store = store
-        self._connection = connection
+    def __init__(self, store: SessionStore, cursor, pseudonym: str, now: datetime):
+        self._sql = store.statements
+        self._cursor = cursor
         self._keys = store.keys
         self._pseudonym = pseudonym
         self._now = now
-        row = connection.execute(_LOAD, {"pseudonym": pseudonym}).first()
-        self.id: str | None = row.id if row else None
+        row = self._sql.load.first(cursor, pseudonym=pseudonym)
+        self.id: str | None = row[0] if row else None
         self.stream: str | None = None  # the outbox stream for messages after an erasure
         self._key: bytes | None = None  # the unwrapped data key, for this transaction only
         self.erased = False  # whether this transaction erased anything (the store then shreds the WAL)
@@ -62,30 +108,29 @@ class HeldConversation:
         self.channel_state: dict = {}
         if row is not None:
             try:
-                self._open(row)
+                self._open(*row)
             except (DecryptError, ValueError):
                 self.erase()  # unreadable (a retired key, tampering): shred it and start anew
 
-    def _open(self, row) -> None:
+    def _open(self, id: str, state: bytes | None, channel_state: bytes | None, wrapped: bytes | None) -> None:
         """Unseal the state and channel state. Whether the conversation has been idle too long
         is the engine's decision (the flow's timeout); ``expires_at`` serves ``purge``."""
-        if row.wrapped is None:
+        if wrapped is None:
             raise DecryptError("no data key")
-        self._key = self._keys.unwrap(row.wrapped)
-        if row.state is not None:
-            self.session = Session.from_dict(json.loads(open_sealed(self._key, row.id, row.state)))
-        if row.channel_state is not None:
-            self.channel_state = json.loads(open_sealed(self._key, f"{row.id}:channel", row.channel_state))
+        self._key = self._keys.unwrap(bytes(wrapped))
+        if state is not None:
+            self.session = Session.from_dict(json.loads(open_sealed(self._key, id, bytes(state))))
+        if channel_state is not None:
+            self.channel_state = json.loads(open_sealed(self._key, f"{id}:channel", bytes(channel_state)))
 
     def save(self, session: Session, expires_at: datetime, keep_until: datetime | None = None) -> None:
         """Seal ``session`` under the conversation's data key (a new one for a new conversation)."""
         if self.id is None:
             self._create()
         blob = seal(self._key, self.id, json.dumps(session.to_dict(), separators=(",", ":")).encode())
-        self._connection.execute(
-            _SAVE,
-            {"b_id": self.id, "b_state": blob, "b_channel": self._sealed_channel_state(), "b_now": self._now,
-             "b_expires": expires_at, "b_keep": keep_until},
+        self._sql.save.run(
+            self._cursor, b_id=self.id, state=blob, channel_state=self._sealed_channel_state(), now=self._now,
+            expires_at=expires_at, keep_until=keep_until,
         )
 
     def erase(self) -> None:
@@ -96,12 +141,8 @@ class HeldConversation:
         out on a new stream."""
         if self.id is None:
             return
-        self._connection.execute(delete(data_keys).where(data_keys.c.conversation_id == self.id))
-        self._connection.execute(delete(conversations).where(conversations.c.id == self.id))
-        self._connection.execute(
-            update(deliveries).where(deliveries.c.conversation_id == self.id).values(reply=None, conversation_id=None)
-        )
-        self._connection.execute(delete(outbox).where(outbox.c.stream == self.id))
+        for statement in (self._sql.delete_key, self._sql.delete_conversation, self._sql.unlink_deliveries, self._sql.delete_stream):
+            statement.run(self._cursor, id=self.id)
         self.id = self._key = self.session = None
         self.channel_state = {}
         self.erased = True
@@ -110,10 +151,7 @@ class HeldConversation:
         """Store ``channel_state`` alone (the worker recording a sent message's id)."""
         if self.id is None or self._key is None:
             return
-        self._connection.execute(
-            update(conversations).where(conversations.c.id == self.id)
-            .values(channel_state=self._sealed_channel_state(), keep_until=keep_until)
-        )
+        self._sql.save_channel.run(self._cursor, b_id=self.id, channel_state=self._sealed_channel_state(), keep_until=keep_until)
 
     def _sealed_channel_state(self) -> bytes | None:
         if not self.channel_state:
@@ -138,25 +176,21 @@ class HeldConversation:
             sealed = self._keys.seal(reply)
         else:
             sealed = seal(self._key, f"{self.id}:reply", reply)
-        return bool(self._connection.execute(
-            self._store.claim_statement,
-            {"provider": provider, "delivery": delivery, "conversation_id": self.id, "reply": sealed, "created_at": self._now},
-        ).rowcount)
+        return bool(self._sql.claim.run(
+            self._cursor, provider=provider, delivery=delivery, conversation_id=self.id, reply=sealed, now=self._now,
+        ))
 
     def recorded_reply(self, provider: str, delivery: str) -> bytes | None:
         """The answer recorded for ``delivery`` the first time, if it can still be opened."""
-        row = self._connection.execute(
-            select(deliveries.c.conversation_id, deliveries.c.reply).where(
-                deliveries.c.provider == provider, deliveries.c.delivery == delivery
-            )
-        ).first()
-        if row is None or row.reply is None:
+        row = self._sql.recorded.first(self._cursor, provider=provider, delivery=delivery)
+        if row is None or row[1] is None:
             return None
+        conversation_id, reply = row[0], bytes(row[1])
         try:
-            if row.conversation_id is None:  # the answer to a quick exit: sealed with the key-encryption keys
-                return self._keys.open(row.reply)
-            if row.conversation_id == self.id and self._key is not None:
-                return open_sealed(self._key, f"{self.id}:reply", row.reply)
+            if conversation_id is None:  # the answer to a quick exit: sealed with the key-encryption keys
+                return self._keys.open(reply)
+            if conversation_id == self.id and self._key is not None:
+                return open_sealed(self._key, f"{self.id}:reply", reply)
         except DecryptError:
             pass
         return None
@@ -168,23 +202,16 @@ class HeldConversation:
         stream = self.id or self.stream
         if stream is None:  # after an erasure (or a first message that was a quick exit): a new stream
             self.stream = stream = secrets.token_hex(16)
-        self._connection.execute(
-            insert(outbox).values(
-                stream=stream, channel=channel, kind=kind, payload=self._keys.seal(json.dumps(payload).encode()),
-                status="pending", attempts=0, next_attempt_at=self._now, created_at=self._now,
-            )
+        self._sql.enqueue.run(
+            self._cursor, stream=stream, channel=channel, kind=kind,
+            payload=self._keys.seal(json.dumps(payload).encode()), now=self._now,
         )
 
     def _create(self) -> None:
         self.id = secrets.token_hex(16)
         self._key, wrapped = self._keys.new_data_key()
-        self._connection.execute(
-            insert(conversations).values(
-                id=self.id, pseudonym=self._pseudonym, state=None,
-                created_at=self._now, updated_at=self._now, expires_at=self._now,
-            )
-        )
-        self._connection.execute(insert(data_keys).values(conversation_id=self.id, wrapped=wrapped))
+        self._sql.create.run(self._cursor, id=self.id, pseudonym=self._pseudonym, now=self._now)
+        self._sql.create_key.run(self._cursor, id=self.id, wrapped=wrapped)
 
 
 class SessionStore:
@@ -194,21 +221,33 @@ class SessionStore:
         self.engine = engine
         self.keys = keys
         self._postgres = engine.dialect.name == "postgresql"
-        self.claim_statement = insert_ignoring_conflict(engine, deliveries).values(
-            provider=bindparam("provider"), delivery=bindparam("delivery"), conversation_id=bindparam("conversation_id"),
-            reply=bindparam("reply"), created_at=bindparam("created_at"),
-        )
+        # A file on this machine: a turn waits on no network (the web app runs it on its event loop).
+        self.local = engine.dialect.name == "sqlite"
+        self.statements = TurnStatements(engine.dialect)
+        self.shredder = JournalShredder(engine) if self.local else None
 
     @contextmanager
     def conversation(self, pseudonym: str, now: datetime) -> Iterator[HeldConversation]:
         """A transaction holding ``pseudonym``'s lock; commits on success, rolls back on error."""
-        with write_transaction(self.engine) as connection:
+        with cursor_transaction(self.engine) as cursor:
             if self._postgres:
-                connection.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:p, 0))"), {"p": pseudonym})
-            held = HeldConversation(self, connection, pseudonym, now)
+                self.statements.lock.first(cursor, pseudonym=pseudonym)
+            held = HeldConversation(self, cursor, pseudonym, now)
             yield held
         if held.erased:
-            shred_journal(self.engine)
+            self.shred_journal()
+
+    def shred_journal(self) -> None:
+        """After an erasure: have SQLite's write-ahead log emptied of the erased pages within a
+        quarter of a second (``database.JournalShredder``); nothing to do on PostgreSQL."""
+        if self.shredder:
+            self.shredder.request()
+
+    def close(self) -> None:
+        """Shred what is pending and close the database's connections."""
+        if self.shredder:
+            self.shredder.flush()
+        self.engine.dispose()
 
     def outbox(self) -> Outbox:
         """The outbox of this database, for the worker (same engine, same keys)."""
@@ -245,7 +284,7 @@ class SessionStore:
             connection.execute(delete(data_keys).where(data_keys.c.conversation_id.in_(gone)))
             erased = connection.execute(delete(conversations).where(past, ~kept)).rowcount or 0
         if erased:
-            shred_journal(self.engine)
+            self.shred_journal()
         return erased
 
     def count(self) -> int:
