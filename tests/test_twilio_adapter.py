@@ -10,6 +10,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from starlette.datastructures import FormData, Headers
 from twilio.request_validator import RequestValidator
 
@@ -21,6 +23,7 @@ from bot.channels.twilio_sms import (
     is_authentic,
     parse_message,
     parse_status,
+    sms_body,
     twiml,
 )
 from bot.domain.messages import Channel, ChoiceView, InboundKind, Outbound
@@ -398,3 +401,19 @@ def test_no_outputs_give_an_empty_response():
 
 def test_outputs_that_render_empty_are_left_out():
     assert messages_of(twiml([Outbound(""), Outbound("ok")])) == ["ok"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(max_size=300), max_size=4), st.sampled_from(["gsm7", "ucs2"]))
+def test_twiml_is_the_document_twilios_own_builder_writes(texts, alphabet):
+    # Our TwiML is written as a string for speed; it must stay byte for byte what the twilio
+    # library's MessagingResponse (ElementTree) produces for the same bodies.
+    from twilio.twiml.messaging_response import MessagingResponse
+
+    outputs = [Outbound(text) for text in texts]
+    expected = MessagingResponse()
+    for output in outputs:
+        body = sms_body(output, alphabet)
+        if body.strip():
+            expected.message(body)
+    assert twiml(outputs, alphabet) == expected.to_xml()

@@ -58,13 +58,23 @@ class Webhooks:
         self.service = service
         self.channels = channels
 
+    async def _call(self, function, *args):
+        """Run a call of the service that touches the database. On a local SQLite file a turn
+        holds the CPU for well under a millisecond and its writes queue on one lock anyway, so it
+        runs on the event loop: a hop to a worker thread, and the two threads handing the GIL
+        back and forth at every SQLite call, halved the webhook's throughput (bench/webhook.py).
+        Over a network (PostgreSQL) the wait would stall every other request: a thread then."""
+        if self.service.local_database:
+            return function(*args)
+        return await run_in_threadpool(function, *args)
+
     def _signed_url(self, request: Request) -> str | None:
         """What Twilio signed: the configured public URL plus the path (and query), never the
         Host or X-Forwarded-* headers a client controls."""
         if not self.channels.public_url:
             return None
-        query = f"?{request.url.query}" if request.url.query else ""
-        return f"{self.channels.public_url}{request.url.path}{query}"
+        path, query = request.scope["path"], request.scope.get("query_string", b"")
+        return f"{self.channels.public_url}{path}?{query.decode('latin-1')}" if query else f"{self.channels.public_url}{path}"
 
     async def _verified_twilio_form(self, request: Request) -> FormData | Response:
         """The form of a request Twilio signed for our URL, or the response refusing it."""
@@ -93,7 +103,7 @@ class Webhooks:
             delivery = twilio_sms.parse_message(form)
         except BadPayload as exc:
             return bad_request("twilio", str(exc))
-        reception = await run_in_threadpool(self.service.receive, delivery)
+        reception = await self._call(self.service.receive, delivery)
         return Response(twilio_sms.twiml(reception.outputs, reception.alphabet), media_type="application/xml")
 
     async def twilio_status(self, request: Request) -> Response:
@@ -105,9 +115,9 @@ class Webhooks:
         except BadPayload as exc:
             return bad_request("twilio", str(exc))
         try:
-            await run_in_threadpool(self.service.record_status, "twilio", update.message_sid, update.status, update.error_code)
+            await self._call(self.service.record_status, "twilio", update.message_sid, update.status, update.error_code)
             if update.unsubscribed_address:
-                await run_in_threadpool(self.service.opted_out, update.unsubscribed_channel, update.unsubscribed_address)
+                await self._call(self.service.opted_out, update.unsubscribed_channel, update.unsubscribed_address)
         except Exception as exc:  # noqa: BLE001 - Twilio retries a status callback that fails
             log.error("could not record a delivery status: %s", type(exc).__name__)
             return PlainTextResponse("try again later\n", status_code=503)
@@ -127,7 +137,7 @@ class Webhooks:
             delivery = telegram.parse_update(data)
         except BadPayload as exc:
             return bad_request("telegram", str(exc))
-        reception = await run_in_threadpool(self.service.receive, delivery)
+        reception = await self._call(self.service.receive, delivery)
         if reception.failed and delivery.inbound is not None:
             # The turn (perhaps the database) failed: answer in the webhook's response itself,
             # which Telegram turns into a sendMessage, so the person still gets the 24/7 line.

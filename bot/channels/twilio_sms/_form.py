@@ -43,11 +43,13 @@ def form_pairs(form: Any) -> list[tuple[str, Any]]:
 
 class SignedParams(dict):
     """Names to lists of values, shaped for ``RequestValidator.compute_signature``: iterating
-    gives the names, ``getlist`` every value of one name (the validator asks for ``getall``,
-    then ``getlist``)."""
+    gives the names, ``getall`` every value of one name (what the validator asks first: without
+    it, it meets an AttributeError for every field before trying ``getlist``)."""
 
-    def getlist(self, name: str) -> list[str]:
+    def getall(self, name: str) -> list[str]:
         return self[name]
+
+    getlist = getall
 
 
 def signed_params(pairs: Iterable[tuple[str, str]]) -> SignedParams:
