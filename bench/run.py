@@ -45,7 +45,7 @@ from bot.engine import Engine, Session  # noqa: E402
 from bot.engine.session import unix  # noqa: E402
 from bot.flowdef.model import Step  # noqa: E402
 from bot.service import Service, read_content  # noqa: E402
-from bot.store import MemorySessionStore  # noqa: E402
+from bot.store import MemorySessionStore, Pseudonyms  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SEED = 2026
@@ -355,8 +355,8 @@ def bench_service(iterations: int, warmup: int, existing: int, memory: bool = Fa
         settings = service_settings(Path(tmp))
         clock = Clock(NOW, timedelta(milliseconds=100))
         if memory:
-            service = Service.from_settings(settings, clock=clock)
-            service.store = MemorySessionStore()
+            content = Service.from_settings(settings, clock=clock).content
+            service = Service(content, MemorySessionStore(), Pseudonyms(settings.pepper), clock)
         else:
             service = Service.from_settings(settings, clock=clock)
         # A database that already holds many conversations (people who wrote once, earlier).

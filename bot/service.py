@@ -14,18 +14,20 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Protocol
 
-from bot.config import Settings
+from bot.config import HandoffSettings, Settings
 from bot.channels.base import Delivery
-from bot.domain.messages import Channel, ChoiceView, Inbound, InboundKind, Outbound
+from bot.domain.events import EmergencyDetected, HandoffRequested
+from bot.domain.messages import Channel, ChoiceView, Inbound, InboundKind, Outbound, render_plain
 from bot.domain.problems import ContentInvalid, Problem, errors
 from bot.engine import Engine, Turn
 from bot.flowdef import Flow, inspect, read_flows
 from bot.i18n import Catalog, read_catalog
+from bot.handoff import Active, Handoff, HandoffError, HandoffRecords, OfficeHours, new_label
 from bot.store import Directory, KeyRing, Pseudonyms, SessionStore, open_database, read_directory
 
 log = logging.getLogger("safeharbor.service")
@@ -160,11 +162,20 @@ class Service:
         store: ConversationStore,
         pseudonyms: Pseudonyms,
         clock: Callable[[], datetime] = utc_now,
+        handoff: HandoffSettings | None = None,
     ):
         self.content = content
         self.store = store
         self.pseudonyms = pseudonyms
         self.clock = clock
+        self.handoff_settings = handoff or HandoffSettings()
+        self.office_hours = OfficeHours.parse(self.handoff_settings.office_hours, self.handoff_settings.office_timezone)
+        # Handoffs need the SQL store (sealed transcripts, the outbox); the memory store has none.
+        engine = getattr(store, "engine", None)
+        self.handoffs: HandoffRecords | None = (
+            HandoffRecords(engine, store.keys, timedelta(hours=self.handoff_settings.transcript_retention_hours))
+            if engine is not None else None
+        )
         self.fallback = Outbound(FALLBACK_TEXT.format_map(content.engines[DEFAULT_FLOW].flow.vars))
         self.on_enqueued: Callable[[], None] | None = None  # wakes an in-process worker
         # Whether a turn waits on nothing but this machine (SQLite, memory), see web.webhooks.
@@ -172,7 +183,7 @@ class Service:
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Callable[[], datetime] = utc_now) -> Service:
-        return cls(load_content(settings), open_store(settings), Pseudonyms(settings.pepper), clock)
+        return cls(load_content(settings), open_store(settings), Pseudonyms(settings.pepper), clock, settings.handoff)
 
     def handle(self, inbound: Inbound) -> list[Outbound]:
         """Replies to ``inbound``, in order. Never raises for anything a person can send."""
@@ -254,6 +265,9 @@ class Service:
     def _turn(self, held, inbound: Inbound, now: datetime) -> Turn:
         session = held.session
         engine = self.content.engines.get(session.flow if session else DEFAULT_FLOW) or self.content.engines[DEFAULT_FLOW]
+        active = self.handoffs.active(held.cursor, held.id) if self.handoffs is not None and held.id else None
+        if session is not None:
+            session = replace(session, handoff=active.status if active else None)  # the table is the truth
         turn = engine.resume(session, inbound, now)
         if turn.session is None or turn.restarted:
             carried = held.channel_state if turn.restarted else {}
@@ -263,6 +277,8 @@ class Service:
             if inbound.message_ref is not None:
                 remember_message(held.channel_state, inbound.message_ref, now)
             held.save(turn.session, now + engine.flow.idle_timeout, keep_until(held.channel_state))
+            if self.handoffs is not None:
+                turn = self._handoff_turn(held, inbound, turn, None if turn.restarted else active, now)
         # DEBUG only: which pages someone read, with a timestamp, could be matched against a
         # provider's delivery logs that hold their number.
         log.debug(
@@ -272,6 +288,136 @@ class Service:
             "".join(f" {event.name}" for event in turn.events),
         )
         return turn
+
+    # -- handing the chat to a person ------------------------------------------------------------------
+
+    def _handoff_turn(self, held, inbound: Inbound, turn: Turn, active: Active | None, now: datetime) -> Turn:
+        """The handoff side of a turn, in its transaction: open one when the person asked (telling
+        them the wait, or the 24/7 line out of hours), and while one is open keep the transcript."""
+        language = turn.session.language
+        extra: str | None = None
+        if any(isinstance(e, HandoffRequested) for e in turn.events):
+            if active is not None:
+                extra = self._text("handoff.already_waiting", language)
+            else:
+                urgent = any(e.urgent for e in turn.events if isinstance(e, HandoffRequested))
+                active = self.handoffs.open(held.cursor, held.id, inbound.channel.value, language, inbound.address, urgent, now, new_label())
+                open_now = self.office_hours.open_at(now)
+                extra = self._text("handoff.waiting" if open_now else "handoff.after_hours", language, minutes=self.handoff_settings.wait_minutes)
+                log.info("a chat is waiting for an advocate%s", " (urgent)" if urgent else "")
+                self._notify_advocates(held, active, urgent)
+                self.handoffs.record(held.cursor, active, "system", "The person asked to talk with someone." + (" Urgent." if urgent else ""), now)
+                return self._with_extra(turn, extra, active, held, inbound, now)
+        if active is None:
+            return turn
+        if any(isinstance(e, EmergencyDetected) for e in turn.events):
+            self.handoffs.mark_urgent(held.cursor, active, now)
+        return self._with_extra(turn, extra, active, held, inbound, now)
+
+    def _with_extra(self, turn: Turn, extra: str | None, active: Active, held, inbound: Inbound, now: datetime) -> Turn:
+        """The turn's outputs with ``extra`` added, and the exchange kept in the transcript."""
+        outputs = list(turn.outputs)
+        if extra:
+            if outputs:  # in the same message, above its choices
+                last = outputs[-1]
+                outputs[-1] = Outbound(f"{last.text}\n\n{extra}" if last.text else extra, last.choices, last.offer)
+            else:
+                outputs.append(Outbound(extra))
+        if inbound.kind is InboundKind.MEDIA:
+            self.handoffs.record(held.cursor, active, "system", "The person sent a photo, file or voice message (not kept).", now)
+        if inbound.text:
+            self.handoffs.record(held.cursor, active, "person", inbound.text, now)
+        for output in outputs:
+            self.handoffs.record(held.cursor, active, "bot", render_plain(output), now)
+        return Turn(turn.session, tuple(outputs), turn.events)
+
+    def _notify_advocates(self, held, active: Active, urgent: bool) -> None:
+        """The advocates' Telegram group, if configured: the label only, never content."""
+        chat = self.handoff_settings.advocate_telegram_chat
+        if chat:
+            text = f"New chat waiting: {active.label}" + (" (urgent)" if urgent else "")
+            held.enqueue("telegram", "send", {"to": chat, "text": text, "choices": [], "offer": None, "notice": True})
+
+    def _text(self, key: str, language: str, **values) -> str:
+        flow_vars = self.content.engines[DEFAULT_FLOW].flow.vars
+        return self.content.catalog.text(key, language, **{**flow_vars, **values})
+
+    # The console's calls (bot/web/api.py), each checked there for who may make it.
+
+    def claim_handoff(self, handoff_id: str, user_id: int, actor: str) -> Handoff:
+        """Take a waiting chat; the person is told someone is here (only the first time)."""
+        now = self.clock()
+        before = self.handoffs.get(handoff_id)
+        handoff = self.handoffs.claim(handoff_id, user_id, actor, now)
+        if before is not None and before.status == "waiting":
+            text = self._text("handoff.joined", handoff.language)
+            self._message_person(handoff, Outbound(text), "system", text, user_id, actor)
+        return handoff
+
+    def answer(self, handoff: Handoff, text: str, user_id: int, actor: str) -> None:
+        """An advocate's message, sent through the person's channel by the outbox."""
+        self._message_person(handoff, Outbound(text), "advocate", text, user_id, actor)
+
+    def _message_person(self, handoff: Handoff, output: Outbound, sender: str, text: str, user_id: int, actor: str) -> None:
+        now = self.clock()
+        address = self.handoffs.address(handoff.id)
+        if address is None or handoff.conversation_id is None:
+            raise HandoffError(409, "the person has left")
+        payload = {"to": address, **encode_output(output), "alphabet": self.content.catalog.locales[handoff.language].sms_alphabet}
+        row = {
+            "stream": handoff.conversation_id, "channel": handoff.channel, "kind": "send",
+            "payload": self.store.keys.seal(json.dumps(payload).encode()), "status": "pending", "attempts": 0,
+            "next_attempt_at": now, "created_at": now,
+        }
+        self.handoffs.add(handoff, sender, text, user_id, actor, now, send=row)
+        if self.on_enqueued:
+            self.on_enqueued()
+
+    def end_handoff(self, handoff: Handoff, how: str, actor: str) -> None:
+        """``release`` (the bot answers again) or ``close``. A person still there is told the bot
+        is back and gets the menu, and their next reply is read against that menu."""
+        now = self.clock()
+        pseudonym = self.store.pseudonym_of(handoff.conversation_id) if handoff.conversation_id else None
+        if pseudonym is None:
+            with self.store.transaction() as cursor:
+                self.handoffs.finish(cursor, handoff.id, how, actor, now)
+            return
+        address = self.handoffs.address(handoff.id)  # before the lock: SQLite allows one writer
+        with self.store.conversation(pseudonym, now) as held:
+            was_active = self.handoffs.active(held.cursor, held.id)
+            label = self.handoffs.finish(held.cursor, handoff.id, how, actor, now)
+            if label is None or was_active is None or held.session is None or address is None:
+                return
+            engine = self.content.engines.get(held.session.flow) or self.content.engines[DEFAULT_FLOW]
+            session = replace(held.session, state=engine.flow.menu, return_to=None, handoff=None, advocate_requested=False)
+            held.save(session, now + engine.flow.idle_timeout, keep_until(held.channel_state))
+            menu = engine.preview(engine.flow.menu, session.language)
+            back = Outbound(f"{self._text('handoff.back', session.language)}\n\n{menu.text}", menu.choices, menu.offer)
+            payload = {"to": address, **encode_output(back), "alphabet": self.content.catalog.locales[session.language].sms_alphabet}
+            held.enqueue(handoff.channel, "send", payload)
+        if self.on_enqueued:
+            self.on_enqueued()
+
+    def remind_waiting(self) -> int:
+        """People waiting longer than the configured wait, not yet told: sent the 24/7 line
+        (they may keep waiting). Returns how many were told."""
+        if self.handoffs is None:
+            return 0
+        now = self.clock()
+        told = 0
+        for handoff_id, conversation_id in self.handoffs.due_reminders(timedelta(minutes=self.handoff_settings.wait_minutes), now):
+            handoff = self.handoffs.get(handoff_id)
+            if handoff is None or handoff.status != "waiting":
+                continue
+            text = self._text("handoff.reminder", handoff.language)
+            try:
+                self._message_person(handoff, Outbound(text), "system", text, None, "system")
+                told += 1
+            except HandoffError:
+                continue
+        if told and self.on_enqueued:
+            self.on_enqueued()
+        return told
 
     def record_status(self, provider: str, message_id: str, status: str, error_code: str | None) -> bool:
         """A provider's delivery outcome for one of our messages, once per (message, status),

@@ -93,10 +93,19 @@ class Worker:
         return len(jobs)
 
     def _purge(self, now: datetime) -> None:
+        """Once a minute: expired conversations and transcripts shredded, old outbox rows gone,
+        and people waiting past the wait told of the 24/7 line."""
         erased = self.service.purge_expired()
         self.outbox.purge(now)
         if erased:
             log.info("erased %d expired conversation(s)", erased)
+        if self.service.handoffs is not None:
+            shredded = self.service.handoffs.purge(now)
+            if shredded:
+                log.info("shredded %d ended handoff(s)", shredded)
+            reminded = self.service.remind_waiting()
+            if reminded:
+                log.info("told %d waiting person(s) of the 24/7 line", reminded)
 
     async def _deliver(self, job: Job) -> None:
         sender = self.senders.get(job.channel)
@@ -134,7 +143,7 @@ class Worker:
             except Exception as exc:  # noqa: BLE001 - a locked or briefly absent database
                 log.error("could not record a sent message (%s); retrying", type(exc).__name__)
                 await asyncio.sleep(0.2 * 2**attempt)
-        if isinstance(reference, int) and not job.payload.get("after_exit"):
+        if isinstance(reference, int) and not job.payload.get("after_exit") and not job.payload.get("notice"):
             await asyncio.to_thread(self.service.message_sent, job.channel, job.payload["to"], reference)
 
     async def _send(self, sender, job: Job) -> int | str | None:

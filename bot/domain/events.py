@@ -52,3 +52,8 @@ class ConversationExpired(Event):
 @dataclass(frozen=True, slots=True)
 class ConversationRestarted(Event):
     """The person greeted again (a restart command): a new conversation replaces the old one."""
+
+
+@dataclass(frozen=True, slots=True)
+class ForAdvocate(Event):
+    """An advocate holds the chat: the person's message is theirs to answer; the bot stays silent."""

@@ -22,7 +22,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Protocol, Sequence
 
-from bot.domain.events import ConversationExpired, ConversationRestarted
+from bot.domain.events import ConversationExpired, ConversationRestarted, ForAdvocate
 from bot.domain.messages import ChoiceView, Inbound, InboundKind, Outbound, Resource
 from bot.engine.actions import EXECUTORS
 from bot.engine.machine import Conversation, SharedMachine
@@ -74,7 +74,8 @@ class Engine:
         starts over, as does one idle past the flow's timeout.
         """
         expired = session is not None and (
-            self.is_expired(session, now) or session.flow != self.flow.name or session.state not in self.flow.steps
+            (self.is_expired(session, now) and not session.handoff)  # a person waiting for an advocate stays
+            or session.flow != self.flow.name or session.state not in self.flow.steps
         )
         fresh = session is None or expired
         current = self.new_session(now, inbound.language_hint) if fresh else replace(session, last_active=unix(now))
@@ -85,6 +86,17 @@ class Engine:
         # A photo's caption or an edit is read for commands only (quick exit, emergency words).
         text = normalize(inbound.text) if inbound.kind in (InboundKind.TEXT, InboundKind.MEDIA, InboundKind.EDIT) else ""
         command = self.commands.find(text, current.language) if text else None
+        if current.handoff == "held" and not (command is not None and command[0].while_held):
+            # An advocate holds the chat: the bot stays silent; only the quick exit and
+            # emergency words are still answered by it.
+            turn.events.append(ForAdvocate())
+            return turn.result()
+        if current.handoff and (inbound.kind is InboundKind.RESTART or (command is not None and command[0].restart)):
+            # A greeting while waiting for a person must not cancel the request: the menu instead.
+            with self.machine.attach(current.state) as model:
+                self._go(turn, model, "command", self.flow.menu)
+                current.state = model.state
+            return turn.result()
         if inbound.kind is InboundKind.RESTART and not fresh:  # SMS START, Telegram /start
             current, fresh = self.new_session(now, inbound.language_hint), True
             turn = TurnBuilder(self, current)

@@ -22,6 +22,9 @@ class Session:
     return_to: str | None = None
     urgent: bool = False
     advocate_requested: bool = False
+    # The handoff's status as the service read it for this turn ("waiting", "held"), or None. The
+    # handoffs table is the truth; the service sets this before every turn.
+    handoff: str | None = None
 
     def to_dict(self) -> dict:
         """A JSON-ready dict, e.g. ``{"v": 1, "flow": "main", "state": "main_menu", ...}``."""

@@ -91,7 +91,7 @@ def _build(doc: dict[str, Any], name: str) -> Flow:
         commands=tuple(
             Command(
                 c["id"], c["match"], c["goto"], c.get("contains", False), c.get("remember", False),
-                c.get("restart", False),
+                c.get("restart", False), c.get("while_held", False),
             )
             for c in doc["commands"]
         ),

@@ -50,6 +50,8 @@ class Command:
     the whole message. ``remember``: ``@back`` later returns to the step the person was on.
     ``restart``: a new conversation begins (greetings): the same reply as to someone writing
     for the first time, so a returning phone shows nothing of before (DESIGN rule 8).
+    ``while_held``: the bot still answers it while an advocate holds the chat (the quick exit,
+    emergencies); every other message then goes to the advocate alone.
     """
 
     id: str
@@ -58,6 +60,7 @@ class Command:
     contains: bool = False
     remember: bool = False
     restart: bool = False
+    while_held: bool = False
 
 
 @dataclass(frozen=True, slots=True)

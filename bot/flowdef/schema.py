@@ -98,6 +98,7 @@ FLOW_SCHEMA = {
                     "contains": {"type": "boolean"},
                     "remember": {"type": "boolean"},
                     "restart": {"type": "boolean"},
+                    "while_held": {"type": "boolean"},
                 },
             },
         },

@@ -30,6 +30,8 @@ class Prepared:
     def __init__(self, statement: ClauseElement, dialect: Dialect):
         compiled = statement.compile(dialect=dialect)
         self.sql: str = compiled.string
+        if "POSTCOMPILE" in self.sql:  # IN (...) expands at execution, which only SQLAlchemy does
+            raise ValueError("Prepared statements cannot hold IN (...): write or_(column == a, column == b)")
         self._names: tuple[str, ...] | None = tuple(compiled.positiontup) if compiled.positional else None
         self._processors: dict[str, Callable[[Any], Any]] = {}
         self._literals: dict[str, Any] = {}

@@ -17,16 +17,20 @@ import json
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Engine, and_, bindparam, delete, exists, func, insert, literal, or_, select, update
 
 from bot.engine.session import Session
 from bot.store.crypto import DecryptError, KeyRing, open_sealed, seal
 from bot.store.database import JournalShredder, cursor_transaction, insert_ignoring_conflict, write_transaction
 from bot.store.prepared import Prepared
 from bot.store.outbox import Outbox
-from bot.store.tables import conversations, data_keys, deliveries, delivery_statuses, outbox
+from bot.store.tables import audit_log, conversations, data_keys, deliveries, delivery_statuses, handoff_messages, handoffs, outbox
+
+
+# How long the console still shows "the person left" for a chat that was waiting or held.
+LEFT_SHOWN_FOR = timedelta(hours=24)
 
 
 class TurnStatements:
@@ -66,6 +70,30 @@ class TurnStatements:
             update(deliveries).where(d.conversation_id == bindparam("id")).values(reply=None, conversation_id=None), dialect
         )
         self.delete_stream = Prepared(delete(outbox).where(o.stream == bindparam("id")), dialect)
+        # A handoff of the conversation: its transcript goes; an active one stays as a bare row
+        # saying that the person left (no key, no address, no link), which is all its advocate
+        # learns; an ended one goes whole.
+        h = handoffs.c
+        active = and_(h.conversation_id == bindparam("id"), or_(h.status == "waiting", h.status == "held"))
+        self.audit_left = Prepared(
+            insert(audit_log).from_select(
+                ["at", "actor", "action", "label"],
+                select(bindparam("now", type_=audit_log.c.at.type), literal("person"), literal("left"), h.label).where(active),
+            ),
+            dialect,
+        )
+        self.delete_transcripts = Prepared(
+            delete(handoff_messages).where(handoff_messages.c.handoff_id.in_(select(h.id).where(h.conversation_id == bindparam("id")))),
+            dialect,
+        )
+        self.handoffs_left = Prepared(
+            update(handoffs).where(active).values(
+                status="left", wrapped_key=None, address=None, conversation_id=None, ended_at=bindparam("now"),
+                updated_at=bindparam("now"), delete_after=bindparam("tombstone_until"),
+            ),
+            dialect,
+        )
+        self.delete_handoffs = Prepared(delete(handoffs).where(h.conversation_id == bindparam("id")), dialect)
         self.claim = Prepared(
             insert_ignoring_conflict(dialect, deliveries).values(
                 provider=bindparam("provider"), delivery=bindparam("delivery"),
@@ -112,6 +140,15 @@ class HeldConversation:
             except (DecryptError, ValueError):
                 self.erase()  # unreadable (a retired key, tampering): shred it and start anew
 
+    @property
+    def cursor(self):
+        """The transaction's DB-API cursor, for other records written in the same turn (handoffs)."""
+        return self._cursor
+
+    @property
+    def now(self) -> datetime:
+        return self._now
+
     def _open(self, id: str, state: bytes | None, channel_state: bytes | None, wrapped: bytes | None) -> None:
         """Unseal the state and channel state. Whether the conversation has been idle too long
         is the engine's decision (the flow's timeout); ``expires_at`` serves ``purge``."""
@@ -143,6 +180,11 @@ class HeldConversation:
             return
         for statement in (self._sql.delete_key, self._sql.delete_conversation, self._sql.unlink_deliveries, self._sql.delete_stream):
             statement.run(self._cursor, id=self.id)
+        sql = self._sql
+        sql.audit_left.run(self._cursor, id=self.id, now=self._now)
+        sql.delete_transcripts.run(self._cursor, id=self.id)
+        sql.handoffs_left.run(self._cursor, id=self.id, now=self._now, tombstone_until=self._now + LEFT_SHOWN_FOR)
+        sql.delete_handoffs.run(self._cursor, id=self.id)
         self.id = self._key = self.session = None
         self.channel_state = {}
         self.erased = True
@@ -237,6 +279,20 @@ class SessionStore:
         if held.erased:
             self.shred_journal()
 
+    def pseudonym_of(self, conversation_id: str) -> str | None:
+        """The pseudonym a conversation is locked by (for work that starts from a conversation
+        id: a handoff released from the console)."""
+        with self.engine.connect() as connection:
+            return connection.execute(
+                select(conversations.c.pseudonym).where(conversations.c.id == conversation_id)
+            ).scalar()
+
+    @contextmanager
+    def transaction(self) -> Iterator:
+        """A bare write transaction (a DB-API cursor) that locks no conversation."""
+        with cursor_transaction(self.engine) as cursor:
+            yield cursor
+
     def shred_journal(self) -> None:
         """After an erasure: have SQLite's write-ahead log emptied of the erased pages within a
         quarter of a second (``database.JournalShredder``); nothing to do on PostgreSQL."""
@@ -272,11 +328,16 @@ class SessionStore:
     def purge_expired(self, now: datetime) -> int:
         """Erase every conversation idle past its expiry; returns how many. One whose chat can
         still be deleted (``keep_until``) loses its state now and the rest when that time comes."""
-        past = conversations.c.expires_at < now
+        # A person waiting for, or talking with, an advocate is not idle: their conversation stays.
+        in_handoff = exists().where(handoffs.c.conversation_id == conversations.c.id, handoffs.c.status.in_(("waiting", "held")))
+        past = and_(conversations.c.expires_at < now, ~in_handoff)
         kept = and_(conversations.c.keep_until.is_not(None), conversations.c.keep_until >= now)
         with write_transaction(self.engine) as connection:
             connection.execute(update(conversations).where(past, kept, conversations.c.state.is_not(None)).values(state=None))
             gone = select(conversations.c.id).where(past, ~kept)
+            ended = select(handoffs.c.id).where(handoffs.c.conversation_id.in_(gone))
+            connection.execute(delete(handoff_messages).where(handoff_messages.c.handoff_id.in_(ended)))
+            connection.execute(delete(handoffs).where(handoffs.c.conversation_id.in_(gone)))
             connection.execute(delete(outbox).where(outbox.c.stream.in_(gone)))
             connection.execute(
                 update(deliveries).where(deliveries.c.conversation_id.in_(gone)).values(reply=None, conversation_id=None)

@@ -102,3 +102,96 @@ delivery_statuses = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, index=True),
     UniqueConstraint("provider_ref", "status", name="uq_delivery_statuses_ref_status"),
 )
+
+# -- handing a chat to a person (bot/handoff) --------------------------------------------------------
+
+# One row per escalation. What the queue shows is plain (a made-up label, language, channel,
+# status, times, urgency): none of it identifies a person. What does (the address to answer) is
+# sealed under the handoff's own data key, wrapped by the key-encryption keys like a
+# conversation's; the transcript is sealed under the same key, so deleting ``wrapped_key``
+# shreds the whole handoff at once (quick exit, or ``delete_after`` once closed).
+handoffs = Table(
+    "handoffs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("conversation_id", String(32), nullable=True, index=True),  # None once the person is gone
+    Column("label", String(40), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("language", String(16), nullable=False),
+    Column("status", String(12), nullable=False),  # waiting | held | released | closed | left
+    Column("urgent", Integer, nullable=False, default=0),
+    Column("wrapped_key", LargeBinary, nullable=True),
+    Column("address", LargeBinary, nullable=True),  # sealed
+    Column("holder_id", Integer, nullable=True),  # users.id of the advocate holding it
+    Column("waiting_since", DateTime(timezone=True), nullable=False),
+    Column("claimed_at", DateTime(timezone=True), nullable=True),
+    Column("reminded_at", DateTime(timezone=True), nullable=True),  # the 24/7 alternative was sent
+    Column("ended_at", DateTime(timezone=True), nullable=True),
+    Column("delete_after", DateTime(timezone=True), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False, index=True),
+    Index("ix_handoffs_status", "status", "waiting_since"),
+)
+
+# The transcript since escalation, and the advocates' notes: every body sealed under the
+# handoff's key (associated data: the handoff id and this row's sender).
+handoff_messages = Table(
+    "handoff_messages",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("handoff_id", String(32), nullable=False),
+    Column("sender", String(12), nullable=False),  # person | bot | advocate | note | system
+    Column("author_id", Integer, nullable=True),  # users.id for advocate and note
+    Column("body", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_handoff_messages_handoff", "handoff_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+# -- the console's people, sessions and audit trail ---------------------------------------------------
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(254), nullable=False, unique=True),  # stored lower-cased
+    Column("role", String(12), nullable=False),  # advocate | admin
+    Column("password_hash", String(200), nullable=False),  # argon2id
+    Column("totp_secret", LargeBinary, nullable=False),  # sealed with the key-encryption keys
+    Column("totp_last_step", BigInteger, nullable=False, default=0),  # each code is accepted once
+    Column("disabled", Integer, nullable=False, default=0),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    sqlite_autoincrement=True,
+)
+
+# Server-side console sessions: the cookie holds a random token, the table its SHA-256.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", Integer, nullable=False, index=True),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False),
+)
+
+# Failed logins per (keyed hash of the) submitted email, known or not, for rate limiting.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subject", String(64), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_login_failures_subject", "subject", "at"),
+)
+
+# Who did what to which label, when. Never a message, a note or an address.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("actor", String(254), nullable=False),  # the user's email, or "person" / "system"
+    Column("action", String(24), nullable=False),
+    Column("label", String(40), nullable=True),
+    sqlite_autoincrement=True,
+)

@@ -1,0 +1,348 @@
+"""Handoffs at rest: the queue's rows, the sealed address and transcript, the audit trail.
+
+Two sides write here:
+
+- the person's, inside the turn's transaction (a DB-API cursor holding that person's lock, see
+  ``store.sessions``): ``active``, ``open``, ``record``, ``mark_urgent``;
+- the advocates', each call its own transaction: ``listing``, ``claim``, ``transcript``, ``add``,
+  ``transfer``, ``finish``, and the worker's ``due_reminders`` and ``purge``.
+
+A handoff's transcript and address are sealed under the handoff's own data key (wrapped by the
+key-encryption keys), so deleting ``wrapped_key`` shreds all of it. The person's quick exit does
+that through ``SessionStore``'s erase (the same transaction as the rest of the erasure).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import Engine, and_, bindparam, delete, func, insert, or_, select, update
+
+from bot.store.crypto import DecryptError, KeyRing, open_sealed, seal
+from bot.store.database import write_transaction
+from bot.store.prepared import Prepared
+from bot.store.tables import audit_log, handoff_messages, handoffs, outbox, users
+
+ACTIVE = ("waiting", "held")
+SENDERS = ("person", "bot", "advocate", "note", "system")
+
+
+class HandoffError(Exception):
+    """A console action that cannot be done; ``status`` is the HTTP status it maps to."""
+
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """A row as the console sees it: nothing that identifies the person."""
+
+    id: str
+    label: str
+    channel: str
+    language: str
+    status: str
+    urgent: bool
+    waiting_since: datetime
+    holder_id: int | None
+    holder: str | None
+    claimed_at: datetime | None
+    ended_at: datetime | None
+    conversation_id: str | None
+
+    def public(self) -> dict:
+        """The JSON the API returns for a queue entry."""
+        return {
+            "id": self.id, "label": self.label, "language": self.language, "channel": self.channel,
+            "status": self.status, "waiting_since": _iso(self.waiting_since), "urgent": self.urgent,
+            "holder": self.holder, "claimed_at": _iso(self.claimed_at), "ended_at": _iso(self.ended_at),
+        }
+
+
+@dataclass(frozen=True)
+class Active:
+    """The person's side: the handoff open for this conversation, with its key unwrapped."""
+
+    id: str
+    status: str
+    label: str
+    key: bytes
+
+
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment
+
+
+class HandoffRecords:
+    def __init__(self, engine: Engine, keys: KeyRing, retention: timedelta = timedelta(hours=72)):
+        self.engine = engine
+        self.keys = keys
+        self.retention = retention
+        dialect = engine.dialect
+        h = handoffs.c
+        active_row = select(h.id, h.status, h.label, h.wrapped_key).where(
+            h.conversation_id == bindparam("conversation_id"), or_(h.status == "waiting", h.status == "held")
+        )
+        # On PostgreSQL the row is locked for the turn, so an advocate's release or claim waits
+        # for it (and the other way round); SQLite's write lock already serializes both.
+        self._active = Prepared(active_row.with_for_update() if dialect.name == "postgresql" else active_row, dialect)
+        self._open = Prepared(
+            insert(handoffs).values(
+                id=bindparam("id"), conversation_id=bindparam("conversation_id"), label=bindparam("label"),
+                channel=bindparam("channel"), language=bindparam("language"), status="waiting",
+                urgent=bindparam("urgent"), wrapped_key=bindparam("wrapped_key"), address=bindparam("address"),
+                waiting_since=bindparam("now"), updated_at=bindparam("now"),
+            ),
+            dialect,
+        )
+        self._record = Prepared(
+            insert(handoff_messages).values(
+                handoff_id=bindparam("handoff_id"), sender=bindparam("sender"), body=bindparam("body"),
+                created_at=bindparam("now"),
+            ),
+            dialect,
+        )
+        self._touch = Prepared(update(handoffs).where(h.id == bindparam("b_id")).values(updated_at=bindparam("now")), dialect)
+        self._urgent = Prepared(
+            update(handoffs).where(h.id == bindparam("b_id")).values(urgent=1, updated_at=bindparam("now")), dialect
+        )
+        ending = {"ended_at": bindparam("now"), "updated_at": bindparam("now"), "delete_after": bindparam("delete_after")}
+        self._release = Prepared(
+            update(handoffs).where(h.id == bindparam("b_id"), or_(h.status == "waiting", h.status == "held"))
+            .values(status="released", **ending),
+            dialect,
+        )
+        self._close = Prepared(
+            update(handoffs).where(h.id == bindparam("b_id"), h.status != "closed").values(status="closed", **ending),
+            dialect,
+        )
+        self._label = Prepared(select(h.label).where(h.id == bindparam("b_id")), dialect)
+        self._audit = Prepared(
+            insert(audit_log).values(at=bindparam("now"), actor=bindparam("actor"), action=bindparam("action"), label=bindparam("label")),
+            dialect,
+        )
+
+    # -- the person's side (inside the turn's transaction) -------------------------------------------
+
+    def active(self, cursor, conversation_id: str | None) -> Active | None:
+        if conversation_id is None:
+            return None
+        row = self._active.first(cursor, conversation_id=conversation_id)
+        if row is None or row[3] is None:
+            return None
+        try:
+            key = self.keys.unwrap(bytes(row[3]))
+        except DecryptError:
+            return None
+        return Active(row[0], row[1], row[2], key)
+
+    def open(self, cursor, conversation_id: str, channel: str, language: str, address: str, urgent: bool, now: datetime, label: str) -> Active:
+        """A new waiting handoff for this conversation; the address sealed for the replies."""
+        handoff_id = secrets.token_hex(16)
+        key, wrapped = self.keys.new_data_key()
+        self._open.run(
+            cursor, id=handoff_id, conversation_id=conversation_id, label=label, channel=channel, language=language,
+            urgent=int(urgent), wrapped_key=wrapped, address=seal(key, f"{handoff_id}:address", address.encode()), now=now,
+        )
+        self._audit.run(cursor, now=now, actor="person", action="requested", label=label)
+        return Active(handoff_id, "waiting", label, key)
+
+    def record(self, cursor, handoff: Active, sender: str, text: str, now: datetime) -> None:
+        """Add a line to the transcript, sealed, and let the console know something changed."""
+        self._record.run(cursor, handoff_id=handoff.id, sender=sender, body=_seal_line(handoff.key, handoff.id, sender, text), now=now)
+        self._touch.run(cursor, b_id=handoff.id, now=now)
+
+    def mark_urgent(self, cursor, handoff: Active, now: datetime) -> None:
+        self._urgent.run(cursor, b_id=handoff.id, now=now)
+
+    # -- the advocates' side --------------------------------------------------------------------------
+
+    def listing(self, status: str, user_id: int | None = None) -> list[Handoff]:
+        """``waiting``: unclaimed, urgent first then longest waiting; ``mine``: held by ``user_id``
+        (and chats of theirs the person left); ``open``: every held chat."""
+        h = handoffs.c
+        query = self._select()
+        if status == "waiting":
+            query = query.where(h.status == "waiting").order_by(h.urgent.desc(), h.waiting_since)
+        elif status == "mine":
+            query = query.where(h.holder_id == user_id, h.status.in_(("held", "left"))).order_by(h.urgent.desc(), h.waiting_since)
+        elif status == "open":
+            query = query.where(h.status == "held").order_by(h.urgent.desc(), h.waiting_since)
+        else:
+            raise HandoffError(400, "status must be waiting, mine or open")
+        with self.engine.connect() as connection:
+            return [self._handoff(row) for row in connection.execute(query)]
+
+    def get(self, handoff_id: str) -> Handoff | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(self._select().where(handoffs.c.id == handoff_id)).first()
+        return self._handoff(row) if row else None
+
+    def claim(self, handoff_id: str, user_id: int, actor: str, now: datetime) -> Handoff:
+        """Take a waiting chat (or one already yours). One statement decides: two advocates
+        claiming at once, one gets it and the other a 409."""
+        h = handoffs.c
+        with write_transaction(self.engine) as connection:
+            taken = connection.execute(
+                update(handoffs)
+                .where(h.id == handoff_id, or_(h.status == "waiting", and_(h.status == "held", h.holder_id == user_id)))
+                .values(status="held", holder_id=user_id, claimed_at=func.coalesce(h.claimed_at, now), updated_at=now)
+            ).rowcount
+            row = connection.execute(self._select().where(h.id == handoff_id)).first()
+            if row is None:
+                raise HandoffError(404, "no such conversation")
+            if not taken:
+                raise HandoffError(409, "another advocate holds this conversation" if row.status == "held" else f"this conversation is {row.status}")
+            self._audit_with(connection, now, actor, "claimed", row.label)
+        return self._handoff(row)
+
+    def transcript(self, handoff: Handoff, actor: str, now: datetime) -> list[dict]:
+        """The lines since escalation, oldest first, opened; audited as ``viewed``."""
+        m = handoff_messages.c
+        with write_transaction(self.engine) as connection:
+            wrapped = connection.execute(select(handoffs.c.wrapped_key).where(handoffs.c.id == handoff.id)).scalar()
+            rows = connection.execute(
+                select(m.id, m.sender, m.author_id, m.body, m.created_at, users.c.email)
+                .join(users, users.c.id == m.author_id, isouter=True)
+                .where(m.handoff_id == handoff.id).order_by(m.id)
+            ).all()
+            self._audit_with(connection, now, actor, "viewed", handoff.label)
+        if wrapped is None:
+            return []
+        key = self.keys.unwrap(wrapped)
+        lines = []
+        for row in rows:
+            try:
+                text = open_sealed(key, f"{handoff.id}:{row.sender}", row.body).decode()
+            except DecryptError:
+                continue
+            lines.append({"id": row.id, "sender": row.sender, "author": row.email, "text": text, "at": _iso(_aware(row.created_at))})
+        return lines
+
+    def add(self, handoff: Handoff, sender: str, text: str, user_id: int, actor: str, now: datetime, send: dict | None = None) -> None:
+        """An advocate's line (``advocate``, sent to the person through the outbox when ``send``
+        gives the outbox fields) or note (``note``, never sent)."""
+        with write_transaction(self.engine) as connection:
+            wrapped = connection.execute(select(handoffs.c.wrapped_key).where(handoffs.c.id == handoff.id)).scalar()
+            if wrapped is None:
+                raise HandoffError(409, "the person has left; nothing can be added")
+            key = self.keys.unwrap(wrapped)
+            connection.execute(insert(handoff_messages).values(
+                handoff_id=handoff.id, sender=sender, author_id=user_id,
+                body=_seal_line(key, handoff.id, sender, text), created_at=now,
+            ))
+            connection.execute(update(handoffs).where(handoffs.c.id == handoff.id).values(updated_at=now))
+            if send is not None:
+                connection.execute(insert(outbox).values(**send))
+            self._audit_with(connection, now, actor, "answered" if sender == "advocate" else "noted", handoff.label)
+
+    def address(self, handoff_id: str) -> str | None:
+        """The person's address, unsealed, for the one message being sent (never returned by the API)."""
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(handoffs.c.wrapped_key, handoffs.c.address).where(handoffs.c.id == handoff_id)
+            ).first()
+        if row is None or row.wrapped_key is None or row.address is None:
+            return None
+        key = self.keys.unwrap(row.wrapped_key)
+        return open_sealed(key, f"{handoff_id}:address", row.address).decode()
+
+    def transfer(self, handoff: Handoff, to_user: int | None, actor: str, now: datetime) -> Handoff:
+        """To another advocate (it stays held), or back to the queue (``to_user`` None)."""
+        values = {"holder_id": to_user, "status": "held"} if to_user else {"holder_id": None, "status": "waiting", "claimed_at": None}
+        with write_transaction(self.engine) as connection:
+            changed = connection.execute(
+                update(handoffs).where(handoffs.c.id == handoff.id, handoffs.c.status == "held").values(updated_at=now, **values)
+            ).rowcount
+            if not changed:
+                raise HandoffError(409, f"this conversation is {handoff.status}")
+            self._audit_with(connection, now, actor, "transferred", handoff.label)
+        return self.get(handoff.id)
+
+    def finish(self, cursor, handoff_id: str, how: str, actor: str, now: datetime) -> str | None:
+        """Release (the bot answers again) or close, inside the conversation's transaction (a
+        DB-API cursor) so the person's next turn sees it. Either way the transcript is shredded
+        ``retention`` later. Returns the label, or None when there was nothing to end."""
+        statement = self._release if how == "release" else self._close
+        if not statement.run(cursor, b_id=handoff_id, now=now, delete_after=now + self.retention):
+            return None
+        label = self._label.first(cursor, b_id=handoff_id)[0]
+        self._audit.run(cursor, now=now, actor=actor, action="released" if how == "release" else "closed", label=label)
+        return label
+
+    def due_reminders(self, wait: timedelta, now: datetime) -> list[tuple[str, str | None]]:
+        """Waiting handoffs unclaimed for ``wait``, not yet reminded: marked reminded now;
+        returns their (id, conversation id) for the service to tell the person."""
+        h = handoffs.c
+        with write_transaction(self.engine) as connection:
+            rows = connection.execute(
+                select(h.id, h.conversation_id).where(h.status == "waiting", h.reminded_at.is_(None), h.waiting_since <= now - wait)
+            ).all()
+            for row in rows:
+                connection.execute(update(handoffs).where(h.id == row.id).values(reminded_at=now, updated_at=now))
+        return [(row.id, row.conversation_id) for row in rows]
+
+    def purge(self, now: datetime) -> int:
+        """Shred handoffs past ``delete_after``: the key, the transcript, the row."""
+        h = handoffs.c
+        with write_transaction(self.engine) as connection:
+            gone = select(h.id).where(h.delete_after.is_not(None), h.delete_after < now)
+            connection.execute(delete(handoff_messages).where(handoff_messages.c.handoff_id.in_(gone)))
+            return connection.execute(delete(handoffs).where(h.delete_after.is_not(None), h.delete_after < now)).rowcount or 0
+
+    def changes(self) -> tuple:
+        """A cheap fingerprint of the queue and transcripts, for the console's live updates."""
+        with self.engine.connect() as connection:
+            return tuple(connection.execute(
+                select(func.count(handoffs.c.id), func.max(handoffs.c.updated_at))
+            ).one())
+
+    def audit(self, actor: str, action: str, label: str | None, now: datetime) -> None:
+        with write_transaction(self.engine) as connection:
+            self._audit_with(connection, now, actor, action, label)
+
+    def audit_trail(self, limit: int = 500) -> list[dict]:
+        a = audit_log.c
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(a.at, a.actor, a.action, a.label).order_by(a.id.desc()).limit(limit)).all()
+        return [{"at": _iso(_aware(r.at)), "actor": r.actor, "action": r.action, "label": r.label} for r in rows]
+
+    # -- helpers -----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _audit_with(connection, now: datetime, actor: str, action: str, label: str | None) -> None:
+        connection.execute(insert(audit_log).values(at=now, actor=actor, action=action, label=label))
+
+    @staticmethod
+    def _select():
+        h = handoffs.c
+        return select(
+            h.id, h.label, h.channel, h.language, h.status, h.urgent, h.waiting_since, h.holder_id, users.c.email.label("holder"),
+            h.claimed_at, h.ended_at, h.conversation_id,
+        ).join(users, users.c.id == h.holder_id, isouter=True)
+
+    @staticmethod
+    def _handoff(row) -> Handoff:
+        return Handoff(
+            row.id, row.label, row.channel, row.language, row.status, bool(row.urgent), _aware(row.waiting_since),
+            row.holder_id, row.holder, _aware(row.claimed_at), _aware(row.ended_at), row.conversation_id,
+        )
+
+
+def _seal_line(key: bytes, handoff_id: str, sender: str, text: str) -> bytes:
+    return seal(key, f"{handoff_id}:{sender}", text.encode())

@@ -1,0 +1,221 @@
+"""Handing a chat to a person, driven as the person (inbound messages) and as the console (the
+service's calls the API makes): escalation, waiting, claim, silence while held, answers through
+the outbox, release back to the bot, close and shredding, and the quick exit mid-handoff."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from bot.config import HandoffSettings
+from bot.domain import Channel, Inbound
+from bot.handoff import HandoffError, OfficeHours
+from bot.domain.messages import render_plain
+from bot.service import Service, decode_output
+from bot.store import KeyRing, Pseudonyms, SessionStore, open_database
+
+PHONE = "+15550104040"
+ADVOCATE, OTHER = 1, 2  # user ids; the handoff records take them as they are
+
+
+def make_service(settings, content, clock, **handoff) -> Service:
+    store = SessionStore(open_database(settings.database_url), KeyRing(list(settings.encryption_keys)))
+    return Service(content, store, Pseudonyms(settings.pepper), clock, HandoffSettings(**handoff))
+
+
+@pytest.fixture
+def service(settings, content, clock) -> Service:
+    return make_service(settings, content, clock)
+
+
+def say(service: Service, text: str, address: str = PHONE) -> str:
+    return "\n\n".join(o.text for o in service.handle(Inbound(Channel.SMS, address, text)))
+
+
+def escalate(service: Service, address: str = PHONE) -> str:
+    say(service, "hi", address)
+    say(service, "advocate", address)
+    return say(service, "yes", address)
+
+
+def sent_to(service: Service, address: str = PHONE) -> list[str]:
+    """Texts queued in the outbox for ``address``, oldest first (the worker's view of them)."""
+    jobs = []
+    outbox = service.store.outbox()
+    while True:
+        taken = outbox.take_due(service.clock() + timedelta(days=1))
+        if not taken:
+            break
+        for job in taken:
+            outbox.sent(job)
+            jobs.append(job)
+    return [render_plain(decode_output(job.payload)) for job in sorted(jobs, key=lambda j: j.id) if job.payload.get("to") == address]
+
+
+def db_rows(settings, query: str) -> list[tuple]:
+    with sqlite3.connect(settings.database_url.removeprefix("sqlite:///")) as connection:
+        return connection.execute(query).fetchall()
+
+
+def test_asking_for_a_person_puts_the_chat_in_the_queue_and_tells_the_wait(service):
+    reply = escalate(service)
+    assert "You asked to talk with a person." in reply
+    assert "usually answers here within 10 minutes" in reply
+    (waiting,) = service.handoffs.listing("waiting")
+    assert waiting.status == "waiting" and not waiting.urgent and waiting.channel == "sms" and waiting.language == "en"
+    assert waiting.label.split()[0].isalpha() and waiting.label.split()[1].isdigit()
+    assert PHONE not in str(waiting.public())
+
+
+def test_out_of_office_hours_the_person_gets_the_24_7_line_at_once(settings, content, clock):
+    # The test clock starts on Thursday 2026-11-26 at 12:00 UTC; advocates work evenings only here.
+    service = make_service(settings, content, clock, office_hours="mon-fri 20:00-23:00", office_timezone="UTC")
+    reply = escalate(service)
+    assert "Our team is not here right now" in reply and "1-888-373-7888" in reply
+    assert len(service.handoffs.listing("waiting")) == 1  # they may keep waiting
+
+
+def test_emergency_words_then_a_person_make_an_urgent_handoff_listed_first(service):
+    escalate(service, "+15550100001")
+    say(service, "help me")  # emergency guidance first ...
+    say(service, "1")  # ... then the offer of a person
+    assert "usually answers" in say(service, "yes")
+    first, second = service.handoffs.listing("waiting")
+    assert first.urgent and not second.urgent
+
+
+def test_while_waiting_the_menu_works_and_a_greeting_does_not_cancel(service):
+    escalate(service)
+    assert say(service, "menu").startswith("Here are some options.")
+    # A greeting gets the menu, not the first-message greeting that a restart would give: the
+    # request stands.
+    assert say(service, "hi").startswith("Here are some options.")
+    assert len(service.handoffs.listing("waiting")) == 1
+    assert "already in line" in say(service, "advocate") + say(service, "yes")
+    assert len(service.handoffs.listing("waiting")) == 1
+
+
+def test_held_chat_the_bot_is_silent_and_the_advocate_reads_and_answers(service, clock):
+    escalate(service)
+    (waiting,) = service.handoffs.listing("waiting")
+    held = service.claim_handoff(waiting.id, ADVOCATE, "ana@example.org")
+    assert held.status == "held"
+    assert sent_to(service)[-1].startswith("Hi again. A person from our team is here now")
+
+    assert say(service, "my boss took my passport") == ""  # no bot answer: the advocate answers
+    assert say(service, "1") == ""  # not even to a number
+    service.answer(held, "I'm here. Are you safe to talk now?", ADVOCATE, "ana@example.org")
+    assert sent_to(service) == ["I'm here. Are you safe to talk now?"]
+
+    lines = service.handoffs.transcript(held, "ana@example.org", clock())
+    said = [(line["sender"], line["text"]) for line in lines]
+    assert ("person", "my boss took my passport") in said and ("advocate", "I'm here. Are you safe to talk now?") in said
+    assert said.index(("person", "my boss took my passport")) < said.index(("advocate", "I'm here. Are you safe to talk now?"))
+
+
+def test_emergency_words_still_answered_by_the_bot_while_held_and_mark_it_urgent(service):
+    escalate(service)
+    (waiting,) = service.handoffs.listing("waiting")
+    service.claim_handoff(waiting.id, ADVOCATE, "ana@example.org")
+    assert "911" in say(service, "he is here, danger")
+    (held,) = service.handoffs.listing("open")
+    assert held.urgent and held.status == "held"
+
+
+def test_a_second_advocate_cannot_claim_a_held_chat(service):
+    escalate(service)
+    (waiting,) = service.handoffs.listing("waiting")
+    service.claim_handoff(waiting.id, ADVOCATE, "ana@example.org")
+    with pytest.raises(HandoffError) as refused:
+        service.claim_handoff(waiting.id, OTHER, "ben@example.org")
+    assert refused.value.status == 409
+    assert service.claim_handoff(waiting.id, ADVOCATE, "ana@example.org").status == "held"  # idempotent for the holder
+
+
+def test_release_tells_the_person_and_the_menu_answers_again(service):
+    escalate(service)
+    (waiting,) = service.handoffs.listing("waiting")
+    held = service.claim_handoff(waiting.id, ADVOCATE, "ana@example.org")
+    sent_to(service)
+    service.end_handoff(held, "release", "ana@example.org")
+    (back,) = sent_to(service)
+    assert back.startswith("Thank you for writing. You are back with the automatic menu.")
+    assert "\n1 " in back and "\n2 " in back  # the menu's numbered choices
+    assert say(service, "1") != ""  # the bot answers, reading "1" against that menu
+    assert service.handoffs.get(held.id).status == "released"
+
+
+def test_quick_exit_while_held_erases_and_the_advocate_learns_only_that_they_left(service, settings, clock):
+    escalate(service)
+    (waiting,) = service.handoffs.listing("waiting")
+    held = service.claim_handoff(waiting.id, ADVOCATE, "ana@example.org")
+    say(service, "my boss took my passport")
+    assert say(service, "EXIT").startswith("Done.")
+    left = service.handoffs.get(held.id)
+    assert left.status == "left" and left.conversation_id is None
+    assert service.handoffs.transcript(left, "ana@example.org", clock()) == []
+    assert db_rows(settings, "SELECT count(*) FROM handoff_messages") == [(0,)]
+    assert db_rows(settings, f"SELECT wrapped_key, address FROM handoffs WHERE id = '{held.id}'") == [(None, None)]
+    with pytest.raises(HandoffError):
+        service.answer(left, "hello?", ADVOCATE, "ana@example.org")
+    actions = [(entry["actor"], entry["action"]) for entry in service.handoffs.audit_trail()]
+    assert ("person", "left") in actions
+
+
+def test_close_shreds_the_transcript_after_the_retention_time(settings, content, clock):
+    service = make_service(settings, content, clock, transcript_retention_hours=72)
+    escalate(service)
+    (waiting,) = service.handoffs.listing("waiting")
+    held = service.claim_handoff(waiting.id, ADVOCATE, "ana@example.org")
+    say(service, "thank you")
+    service.end_handoff(held, "close", "ana@example.org")
+    assert service.handoffs.get(held.id).status == "closed"
+    clock.advance(hours=71)
+    assert service.handoffs.purge(clock()) == 0
+    assert db_rows(settings, "SELECT count(*) FROM handoff_messages")[0][0] > 0
+    clock.advance(hours=2)
+    assert service.handoffs.purge(clock()) == 1
+    assert db_rows(settings, "SELECT count(*) FROM handoff_messages") == [(0,)]
+    assert db_rows(settings, "SELECT count(*) FROM handoffs") == [(0,)]
+
+
+def test_unclaimed_past_the_wait_the_person_is_told_the_24_7_line_once(service, clock):
+    escalate(service)
+    sent_to(service)
+    clock.advance(minutes=9)
+    assert service.remind_waiting() == 0
+    clock.advance(minutes=2)
+    assert service.remind_waiting() == 1
+    (reminder,) = sent_to(service)
+    assert reminder.startswith("Sorry, no one from our team is free yet.") and "233733" in reminder
+    clock.advance(minutes=30)
+    assert service.remind_waiting() == 0
+    assert service.handoffs.listing("waiting")  # still waiting
+
+
+def test_a_waiting_conversation_does_not_expire(service, clock):
+    escalate(service)
+    clock.advance(hours=3)  # the flow's idle timeout is an hour
+    assert service.purge_expired() == 0
+    assert say(service, "hello").startswith("Here are some options.")
+    assert len(service.handoffs.listing("waiting")) == 1
+
+
+def test_the_advocates_group_gets_the_label_only(settings, content, clock):
+    service = make_service(settings, content, clock, advocate_telegram_chat="-1001234")
+    escalate(service)
+    (waiting,) = service.handoffs.listing("waiting")
+    (notice,) = sent_to(service, "-1001234")
+    assert notice == f"New chat waiting: {waiting.label}"
+
+
+def test_office_hours_schedule():
+    hours = OfficeHours.parse("mon-fri 09:00-17:00; sat 22:00-02:00", "America/New_York")
+    at = lambda text: datetime.fromisoformat(text).replace(tzinfo=timezone.utc)  # noqa: E731
+    assert hours.open_at(at("2026-01-05T15:00"))  # Monday 10:00 in New York
+    assert not hours.open_at(at("2026-01-05T23:00"))  # Monday 18:00
+    assert hours.open_at(at("2026-01-11T05:00"))  # Sunday 00:00: Saturday's span past midnight
+    assert not hours.open_at(at("2026-01-11T08:00"))
+    assert OfficeHours.parse("", "UTC").open_at(at("2026-01-11T08:00"))
