@@ -29,6 +29,7 @@ from bot.flowdef import Flow, inspect, read_flows
 from bot.i18n import Catalog, read_catalog
 from bot.handoff import Active, Handoff, HandoffError, HandoffRecords, OfficeHours, new_label
 from bot.store import Directory, KeyRing, Pseudonyms, SessionStore, open_database, read_directory
+from bot.store.accounts import Accounts
 
 log = logging.getLogger("safeharbor.service")
 
@@ -147,6 +148,15 @@ def open_store(settings: Settings) -> SessionStore:
     return SessionStore(open_database(settings.database_url), KeyRing(list(settings.encryption_keys)))
 
 
+def open_accounts(settings: Settings) -> Accounts:
+    """The console's accounts in the settings' database (for ``safeharbor users``)."""
+    store = open_store(settings)
+    return Accounts(
+        store.engine, store.keys, timedelta(minutes=settings.handoff.console_idle_minutes),
+        timedelta(hours=settings.handoff.console_session_hours),
+    )
+
+
 class ConversationStore(Protocol):
     """``SessionStore`` and ``MemorySessionStore`` both fit."""
 
@@ -172,10 +182,14 @@ class Service:
         self.office_hours = OfficeHours.parse(self.handoff_settings.office_hours, self.handoff_settings.office_timezone)
         # Handoffs need the SQL store (sealed transcripts, the outbox); the memory store has none.
         engine = getattr(store, "engine", None)
-        self.handoffs: HandoffRecords | None = (
-            HandoffRecords(engine, store.keys, timedelta(hours=self.handoff_settings.transcript_retention_hours))
-            if engine is not None else None
-        )
+        self.handoffs: HandoffRecords | None = None
+        self.accounts: Accounts | None = None  # the console's people and sessions
+        if engine is not None:
+            settings = self.handoff_settings
+            self.handoffs = HandoffRecords(engine, store.keys, timedelta(hours=settings.transcript_retention_hours))
+            self.accounts = Accounts(
+                engine, store.keys, timedelta(minutes=settings.console_idle_minutes), timedelta(hours=settings.console_session_hours)
+            )
         self.fallback = Outbound(FALLBACK_TEXT.format_map(content.engines[DEFAULT_FLOW].flow.vars))
         self.on_enqueued: Callable[[], None] | None = None  # wakes an in-process worker
         # Whether a turn waits on nothing but this machine (SQLite, memory), see web.webhooks.

@@ -34,6 +34,9 @@ MAX_SEGMENTS = 3
 # Phones show about two lines of a new message on the lock screen (iOS up to four, Android one
 # or two): everything in this many characters must be neutral, not only the first line.
 PREVIEW_CHARS = 100
+# Messages the service or an advocate sends on their own, outside any step (handing the chat to a
+# person, the console's canned replies): each opens a message, so its preview must be neutral too.
+STANDALONE_PREFIXES = ("handoff.", "canned.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +206,9 @@ def _message_problems(flow: Flow, catalog: Catalog, render: Render) -> list[Prob
             key = getattr(flow, field)
             if key in catalog.locales[catalog.default].text:
                 replies[field] = Outbound(catalog.text(key, code, **flow.vars))
+        for key in catalog.locales[catalog.default].text:
+            if key.startswith(STANDALONE_PREFIXES):
+                replies[f"text.{key}"] = Outbound(catalog.text(key, code, **{"minutes": 10, **flow.vars}))
         for at, reply in replies.items():
             place = where(flow.file, f"{at} ({code})")
             preview = lock_screen_preview(reply.text)

@@ -132,6 +132,7 @@ class HandoffRecords:
             dialect,
         )
         self._label = Prepared(select(h.label).where(h.id == bindparam("b_id")), dialect)
+        self._changes = Prepared(select(func.count(h.id), func.max(h.updated_at)), dialect)
         self._audit = Prepared(
             insert(audit_log).values(at=bindparam("now"), actor=bindparam("actor"), action=bindparam("action"), label=bindparam("label")),
             dialect,
@@ -306,11 +307,16 @@ class HandoffRecords:
             return connection.execute(delete(handoffs).where(h.delete_after.is_not(None), h.delete_after < now)).rowcount or 0
 
     def changes(self) -> tuple:
-        """A cheap fingerprint of the queue and transcripts, for the console's live updates."""
-        with self.engine.connect() as connection:
-            return tuple(connection.execute(
-                select(func.count(handoffs.c.id), func.max(handoffs.c.updated_at))
-            ).one())
+        """A cheap fingerprint of the queue and transcripts, for the console's live updates
+        (every open console asks a few times a second). A bare read: on SQLite a SQLAlchemy
+        transaction would begin IMMEDIATE and take the write lock for it."""
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(self._changes.sql)
+            return tuple(cursor.fetchone())
+        finally:
+            connection.close()
 
     def audit(self, actor: str, action: str, label: str | None, now: datetime) -> None:
         with write_transaction(self.engine) as connection:

@@ -23,6 +23,9 @@ from starlette.routing import Mount, Route
 from bot.config import Settings
 from bot.runtime import Background
 from bot.service import Service
+from bot.web.api import build_api
+from bot.web.console_pages import add_console
+from bot.web.security import SecurityHeaders
 from bot.web.webhooks import Webhooks
 
 log = logging.getLogger("safeharbor.web")
@@ -42,7 +45,14 @@ def create_app(service: Service, settings: Settings, *, background: bool = True,
                 await runner.stop()
             service.close()
 
-    api = FastAPI(title="safeharbor", version="0.1.0", docs_url=None, redoc_url=None)
+    api = FastAPI(
+        title="safeharbor", version="0.1.0", docs_url=None, redoc_url=None,
+        description="The advocates' console API. Every route but login needs a session; writes need X-CSRF-Token.",
+    )
+    api.add_middleware(SecurityHeaders)
+    if service.accounts is not None:
+        api.include_router(build_api(service, secure_cookies=settings.env != "development"))
+    add_console(api)
     hooks = Webhooks(service, settings.channels)
     # The webhooks are routes of a plain Starlette app in front of FastAPI's: a webhook takes the
     # raw request, and FastAPI's middleware stack and dependency solving cost a third of the

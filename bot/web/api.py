@@ -1,0 +1,297 @@
+"""The console's JSON API under ``/api/`` (described at ``/openapi.json``).
+
+Who may call what:
+- anyone: ``POST /api/auth/login``; every other route answers 401 without a live session;
+- any advocate or admin: the queue, a conversation's details, claiming, the live events;
+- the advocate holding a conversation, or an admin: its messages, notes, transfer, release,
+  close; only the holder sends a message to the person;
+- admins: the audit trail.
+Every state-changing request carries the session's CSRF token in ``X-CSRF-Token`` (403 without).
+No response ever holds an address, chat id or pseudonym: conversations are known by their
+handoff id and label.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from bot.handoff import Handoff, HandoffError
+from bot.service import Service
+from bot.store.accounts import LoginRefused, SessionUser
+
+log = logging.getLogger("safeharbor.api")
+
+COOKIE = "sh_session"
+CSRF_HEADER = "x-csrf-token"
+EVENTS_POLL_SECONDS = 0.25  # how often the live stream looks for changes (cross-process: in the database)
+EVENTS_HEARTBEAT_SECONDS = 15.0
+
+# The console's canned replies: locale keys, shown as buttons in the survivor's language.
+CANNED = (
+    ("hotline", "Share the 24/7 hotline", "canned.hotline"),
+    ("safety_plan", "Safety planning", "canned.safety_plan"),
+    ("legal_aid", "Legal-aid referral", "canned.legal_aid"),
+    ("safe_to_talk", "Are you safe to talk now?", "canned.safe_to_talk"),
+)
+
+
+class LoginBody(BaseModel):
+    email: str = Field(max_length=254)
+    password: str = Field(max_length=1024)
+    otp: str = Field(max_length=12)
+
+
+class CsrfToken(BaseModel):
+    csrf_token: str
+
+
+class Me(BaseModel):
+    email: str
+    role: str
+    csrf_token: str
+
+
+class Conversation(BaseModel):
+    id: str
+    label: str
+    language: str
+    channel: str
+    status: str
+    waiting_since: str
+    urgent: bool
+    holder: str | None = None
+    claimed_at: str | None = None
+    ended_at: str | None = None
+
+
+class Canned(BaseModel):
+    id: str
+    title: str
+    text: str
+
+
+class ConversationDetail(Conversation):
+    canned: list[Canned]
+
+
+class Message(BaseModel):
+    id: int
+    sender: Literal["person", "bot", "advocate", "note", "system"]
+    author: str | None = None
+    text: str
+    at: str
+
+
+class TextBody(BaseModel):
+    text: str = Field(min_length=1, max_length=1600)
+
+
+class TransferBody(BaseModel):
+    to: str | None = Field(default=None, description="an advocate's email; absent: back to the waiting queue")
+
+
+class AuditEntry(BaseModel):
+    at: str
+    actor: str
+    action: str
+    label: str | None = None
+
+
+class Advocate(BaseModel):
+    email: str
+    role: str
+
+
+def build_api(service: Service, *, secure_cookies: bool) -> APIRouter:
+    router = APIRouter(prefix="/api")
+    accounts, handoffs = service.accounts, service.handoffs
+
+    async def current(request: Request) -> SessionUser:
+        seen = await run_in_threadpool(accounts.session, request.cookies.get(COOKIE), service.clock())
+        if seen is None:
+            raise HTTPException(401, "log in first")
+        if request.method not in ("GET", "HEAD"):
+            sent = request.headers.get(CSRF_HEADER, "")
+            if not hmac.compare_digest(sent.encode(), seen.csrf_token.encode()):
+                raise HTTPException(403, "missing or wrong CSRF token")
+        return seen
+
+    async def conversation(handoff_id: str, who: SessionUser = Depends(current)) -> tuple[Handoff, SessionUser]:
+        handoff = await run_in_threadpool(handoffs.get, handoff_id)
+        if handoff is None:
+            raise HTTPException(404, "no such conversation")
+        return handoff, who
+
+    def holder_or_admin(handoff: Handoff, who: SessionUser) -> None:
+        if not (who.user.is_admin or handoff.holder_id == who.user.id):
+            raise HTTPException(403, "only the advocate holding this conversation, or an admin")
+
+    async def call(function, *args):
+        try:
+            return await run_in_threadpool(function, *args)
+        except HandoffError as exc:
+            raise HTTPException(exc.status, exc.reason) from None
+
+    @router.post("/auth/login", response_model=CsrfToken, responses={401: {}, 429: {}}, tags=["auth"])
+    async def login(body: LoginBody, response: Response):
+        """Email, password and a current TOTP code (each code works once). Sets the session cookie."""
+        try:
+            done = await run_in_threadpool(accounts.login, body.email, body.password, body.otp, service.clock())
+        except LoginRefused as refused:
+            if refused.limited:
+                raise HTTPException(429, "too many attempts; try again later") from None
+            raise HTTPException(401, "wrong email, password or code") from None
+        response.set_cookie(
+            COOKIE, done.token, httponly=True, secure=secure_cookies, samesite="strict", path="/",
+            max_age=int(accounts.absolute.total_seconds()),
+        )
+        await run_in_threadpool(handoffs.audit, done.user.email, "logged_in", None, service.clock())
+        return {"csrf_token": done.csrf_token}
+
+    @router.post("/auth/logout", status_code=204, tags=["auth"])
+    async def logout(request: Request, response: Response, who: SessionUser = Depends(current)):
+        await run_in_threadpool(accounts.logout, request.cookies.get(COOKIE))
+        response.delete_cookie(COOKIE, path="/", secure=secure_cookies, httponly=True, samesite="strict")
+        response.status_code = 204
+        return response
+
+    @router.get("/me", response_model=Me, tags=["auth"])
+    async def me(who: SessionUser = Depends(current)):
+        """Who is logged in, and the CSRF token of the session (the page reads it after a reload)."""
+        return {"email": who.user.email, "role": who.user.role, "csrf_token": who.csrf_token}
+
+    @router.get("/conversations", response_model=list[Conversation], tags=["conversations"])
+    async def conversations(status: Literal["waiting", "mine", "open"] = Query("waiting"), who: SessionUser = Depends(current)):
+        """``waiting``: the queue, urgent first, then longest waiting. ``mine``: held by me (and
+        mine the person left). ``open``: every held conversation."""
+        found = await call(handoffs.listing, status, who.user.id)
+        return [h.public() for h in found]
+
+    @router.get("/conversations/{handoff_id}", response_model=ConversationDetail, tags=["conversations"])
+    async def detail(found=Depends(conversation)):
+        """A conversation's queue entry and the canned replies in the person's language."""
+        handoff, _who = found
+        flow_vars = service.content.engines["main"].flow.vars
+        canned = [
+            {"id": cid, "title": title, "text": service.content.catalog.text(key, handoff.language, **flow_vars)}
+            for cid, title, key in CANNED
+        ]
+        return {**handoff.public(), "canned": canned}
+
+    @router.post("/conversations/{handoff_id}/claim", response_model=Conversation, responses={409: {}}, tags=["conversations"])
+    async def claim(found=Depends(conversation)):
+        """Take a waiting conversation (409 when another advocate holds it)."""
+        handoff, who = found
+        taken = await call(service.claim_handoff, handoff.id, who.user.id, who.user.email)
+        return taken.public()
+
+    @router.get("/conversations/{handoff_id}/messages", response_model=list[Message], tags=["conversations"])
+    async def messages(found=Depends(conversation)):
+        """The transcript since escalation, with notes (holder or admin; audited as viewed)."""
+        handoff, who = found
+        holder_or_admin(handoff, who)
+        return await call(handoffs.transcript, handoff, who.user.email, service.clock())
+
+    @router.post("/conversations/{handoff_id}/messages", status_code=202, responses={409: {}}, tags=["conversations"])
+    async def send(body: TextBody, found=Depends(conversation)):
+        """Send ``text`` to the person through their own channel (holder only)."""
+        handoff, who = found
+        if handoff.holder_id != who.user.id or handoff.status != "held":
+            raise HTTPException(403, "only the advocate holding this conversation can answer")
+        await call(service.answer, handoff, body.text, who.user.id, who.user.email)
+        return {"queued": True}
+
+    @router.post("/conversations/{handoff_id}/notes", status_code=201, responses={409: {}}, tags=["conversations"])
+    async def note(body: TextBody, found=Depends(conversation)):
+        """An internal note, encrypted, never sent (holder or admin)."""
+        handoff, who = found
+        holder_or_admin(handoff, who)
+        await call(handoffs.add, handoff, "note", body.text, who.user.id, who.user.email, service.clock())
+        return {"saved": True}
+
+    @router.post("/conversations/{handoff_id}/transfer", response_model=Conversation, responses={409: {}}, tags=["conversations"])
+    async def transfer(body: TransferBody, found=Depends(conversation)):
+        """To another advocate, or back to the waiting queue (holder or admin)."""
+        handoff, who = found
+        holder_or_admin(handoff, who)
+        target = None
+        if body.to:
+            user = await run_in_threadpool(_find_user, body.to)
+            if user is None or user.disabled:
+                raise HTTPException(404, "no such advocate")
+            target = user.id
+        moved = await call(handoffs.transfer, handoff, target, who.user.email, service.clock())
+        return moved.public()
+
+    def _find_user(email: str):
+        try:
+            return accounts.find(email)
+        except Exception:  # noqa: BLE001 - a malformed email is simply not an advocate
+            return None
+
+    @router.post("/conversations/{handoff_id}/release", status_code=204, tags=["conversations"])
+    async def release(found=Depends(conversation)):
+        """Hand the conversation back to the bot: the person is told, and gets the menu."""
+        handoff, who = found
+        holder_or_admin(handoff, who)
+        await call(service.end_handoff, handoff, "release", who.user.email)
+        return Response(status_code=204)
+
+    @router.post("/conversations/{handoff_id}/close", status_code=204, tags=["conversations"])
+    async def close(found=Depends(conversation)):
+        """End it; the transcript is shredded after the retention time."""
+        handoff, who = found
+        holder_or_admin(handoff, who)
+        await call(service.end_handoff, handoff, "close", who.user.email)
+        return Response(status_code=204)
+
+    @router.get("/advocates", response_model=list[Advocate], tags=["conversations"])
+    async def advocates(who: SessionUser = Depends(current)):
+        """Who a conversation can be transferred to."""
+        people = await run_in_threadpool(accounts.all)
+        return [{"email": u.email, "role": u.role} for u in people if not u.disabled]
+
+    @router.get("/events", tags=["conversations"], response_class=StreamingResponse)
+    async def events(request: Request, who: SessionUser = Depends(current)):
+        """Server-sent events: ``change`` whenever the queue or a transcript changed (then fetch
+        what you show); a comment line every 15 s keeps proxies from closing the stream."""
+
+        async def stream() -> AsyncIterator[bytes]:
+            last, quiet = None, 0.0
+            yield b"retry: 1000\n\n"
+            while not await request.is_disconnected():
+                try:
+                    now = await run_in_threadpool(handoffs.changes)
+                except Exception as exc:  # noqa: BLE001 - the database may come back
+                    log.error("live events: %s", type(exc).__name__)
+                    now = last
+                if now != last:
+                    last, quiet = now, 0.0
+                    yield f"event: change\ndata: {json.dumps({'at': str(now[1])})}\n\n".encode()
+                elif quiet >= EVENTS_HEARTBEAT_SECONDS:
+                    quiet = 0.0
+                    yield b": still here\n\n"
+                await asyncio.sleep(EVENTS_POLL_SECONDS)
+                quiet += EVENTS_POLL_SECONDS
+
+        return StreamingResponse(stream(), media_type="text/event-stream", headers={"X-Accel-Buffering": "no"})
+
+    @router.get("/audit", response_model=list[AuditEntry], tags=["admin"])
+    async def audit(who: SessionUser = Depends(current)):
+        """Who claimed, viewed, answered, noted, transferred, released or closed which label, and
+        when (newest first). Never message text. Admins only."""
+        if not who.user.is_admin:
+            raise HTTPException(403, "admins only")
+        return await run_in_threadpool(handoffs.audit_trail)
+
+    return router

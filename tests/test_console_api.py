@@ -1,0 +1,287 @@
+"""The console's JSON API over real HTTP: login with TOTP, sessions, CSRF, and who may call what.
+
+The access matrix walks every route of the OpenAPI description as anonymous, the advocate
+holding the conversation, another advocate and an admin, each on a fresh conversation, so a
+route added without a row here fails the test."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sqlite3
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+import pyotp
+import pytest
+
+from bot.config import Settings, generate_keys
+from bot.domain import Channel, Inbound
+from bot.service import Service
+from bot.web import create_app
+from tests.conftest import REPO
+from tests.serving import serving
+
+PASSWORD = "a long enough passphrase"
+USERS = {"admin": ("root@example.org", "admin"), "holder": ("ana@example.org", "advocate"), "other": ("ben@example.org", "advocate")}
+SECRET_TEXT = "my boss Miguel Ortega keeps my passport at Calle 9"
+
+
+class Person:
+    """A console user: their own cookie and CSRF token (cookies handled by hand: the session
+    cookie is Secure, and httpx would not send it over http://127.0.0.1)."""
+
+    def __init__(self, client: httpx.Client, email: str, secret: str, clock):
+        self.client, self.email, self.secret, self.clock = client, email, secret, clock
+        self.cookie: str | None = None
+        self.csrf: str | None = None
+
+    def code(self, offset_steps: int = 0) -> str:
+        return pyotp.TOTP(self.secret).at(self.clock().timestamp() + 30 * offset_steps)
+
+    def login(self, code: str | None = None, password: str = PASSWORD) -> httpx.Response:
+        response = self.client.post("/api/auth/login", json={"email": self.email, "password": password, "otp": code or self.code()})
+        if response.status_code == 200:
+            self.cookie = response.cookies.get("sh_session") or _cookie(response)
+            self.csrf = response.json()["csrf_token"]
+        return response
+
+    def call(self, method: str, path: str, json: dict | None = None, csrf: bool = True) -> httpx.Response:
+        headers = {}
+        if self.cookie:
+            headers["Cookie"] = f"sh_session={self.cookie}"
+        if csrf and self.csrf and method != "GET":
+            headers["X-CSRF-Token"] = self.csrf
+        return self.client.request(method, path, json=json, headers=headers)
+
+
+def _cookie(response: httpx.Response) -> str:
+    match = re.search(r"sh_session=([^;]+)", response.headers["set-cookie"])
+    return match.group(1)
+
+
+@pytest.fixture
+def console(tmp_path, clock, caplog):
+    caplog.set_level(logging.DEBUG)
+    settings = Settings.from_env({
+        "SAFEHARBOR_ENV": "test", "SAFEHARBOR_HOME": str(tmp_path), "SAFEHARBOR_CONTENT_DIR": str(REPO),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}", **generate_keys(),
+    })
+    service = Service.from_settings(settings, clock=clock)
+    people = {}
+    with serving(create_app(service, settings, background=False)) as base, httpx.Client(base_url=base, timeout=10) as client:
+        for role, (email, kind) in USERS.items():
+            uri = service.accounts.add(email, kind, PASSWORD, clock())
+            people[role] = Person(client, email, parse_qs(urlparse(uri).query)["secret"][0], clock)
+        client.service, client.people, client.db = service, people, tmp_path / "db.sqlite"
+        yield client
+
+
+def escalate(service: Service, address: str) -> str:
+    """The id of the handoff that ``address`` asking for a person opens."""
+    before = {h.id for h in service.handoffs.listing("waiting")}
+    for text in ("hi", "advocate", "yes"):
+        service.handle(Inbound(Channel.SMS, address, text))
+    (new,) = {h.id for h in service.handoffs.listing("waiting")} - before
+    return new
+
+
+NUMBERS = iter(range(1000, 9999))
+
+
+def fresh_held(console) -> str:
+    """A new conversation, escalated and held by the holder."""
+    handoff_id = escalate(console.service, f"+1555011{next(NUMBERS):04d}")
+    holder = console.people["holder"]
+    assert holder.call("POST", f"/api/conversations/{handoff_id}/claim").status_code == 200
+    return handoff_id
+
+
+def test_login_needs_password_and_a_fresh_code_and_answers_alike_when_wrong(console):
+    ana = console.people["holder"]
+    wrong_password = ana.login(password="not the password at all")
+    unknown = Person(console, "nobody@example.org", pyotp.random_base32(), ana.clock).login()
+    wrong_code = ana.login(code="000000" if ana.code() != "000000" else "111111")
+    for refused in (wrong_password, unknown, wrong_code):
+        assert refused.status_code == 401
+        assert refused.json() == {"detail": "wrong email, password or code"}
+        assert "set-cookie" not in refused.headers
+    ok = ana.login()
+    assert ok.status_code == 200 and set(ok.json()) == {"csrf_token"}
+    cookie = ok.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "secure" in cookie and "path=/" in cookie
+
+
+def test_a_code_is_accepted_once(console):
+    ben = console.people["other"]
+    code = ben.code()
+    assert ben.login(code=code).status_code == 200
+    again = Person(console, ben.email, ben.secret, ben.clock)
+    assert again.login(code=code).status_code == 401  # the same code, a moment later: refused
+    console.service.clock.advance(seconds=30)
+    assert again.login().status_code == 200  # the next code works
+
+
+def test_each_login_gets_a_new_session_and_logout_ends_it(console):
+    ana = console.people["holder"]
+    ana.login()
+    first = ana.cookie
+    console.service.clock.advance(seconds=30)
+    ana.login()
+    assert ana.cookie != first
+    assert ana.call("GET", "/api/me").status_code == 200
+    assert ana.call("POST", "/api/auth/logout").status_code == 204
+    assert ana.call("GET", "/api/me").status_code == 401
+
+
+def test_failed_logins_are_rate_limited_known_email_or_not(console):
+    ana = console.people["holder"]
+    for _ in range(5):
+        assert ana.login(password="wrong password, wrong").status_code == 401
+    assert ana.login().status_code == 429  # even with the right password and code, for a while
+    stranger = Person(console, "ghost@example.org", pyotp.random_base32(), ana.clock)
+    for _ in range(5):
+        stranger.login()
+    assert stranger.login().status_code == 429  # no difference that would tell who has an account
+    console.service.clock.advance(minutes=16)
+    assert ana.login().status_code == 200
+
+
+def test_sessions_end_after_idle_time_and_absolute_time(console):
+    ana, ben = console.people["holder"], console.people["other"]
+    ana.login()
+    console.service.clock.advance(minutes=29)
+    assert ana.call("GET", "/api/me").status_code == 200  # use keeps it alive
+    console.service.clock.advance(minutes=31)
+    assert ana.call("GET", "/api/me").status_code == 401  # idle 31 minutes: ended
+    ben.login()
+    for _ in range(26):  # active all day, never idle 30 minutes
+        console.service.clock.advance(minutes=29)
+        last = ben.call("GET", "/api/me").status_code
+    assert last == 401  # 12 hours after login: ended anyway
+
+
+def test_disabling_a_user_ends_their_sessions_and_blocks_login(console):
+    ben = console.people["other"]
+    ben.login()
+    console.service.accounts.disable(ben.email)
+    assert ben.call("GET", "/api/me").status_code == 401
+    console.service.clock.advance(seconds=30)
+    assert ben.login().status_code == 401
+
+
+def test_writes_without_the_csrf_token_are_refused(console):
+    ana = console.people["holder"]
+    ana.login()
+    handoff_id = escalate(console.service, "+15550107777")
+    refused = ana.call("POST", f"/api/conversations/{handoff_id}/claim", csrf=False)
+    assert refused.status_code == 403
+    headers = {"Cookie": f"sh_session={ana.cookie}", "X-CSRF-Token": "forged"}
+    assert console.post(f"/api/conversations/{handoff_id}/claim", headers=headers).status_code == 403
+    assert console.service.handoffs.get(handoff_id).status == "waiting"
+
+
+# route -> role -> expected status, each on a fresh conversation held by "holder"
+MATRIX = {
+    ("GET", "/api/me"): {"holder": 200, "other": 200, "admin": 200},
+    ("GET", "/api/conversations"): {"holder": 200, "other": 200, "admin": 200},
+    ("GET", "/api/conversations/{handoff_id}"): {"holder": 200, "other": 200, "admin": 200},
+    ("POST", "/api/conversations/{handoff_id}/claim"): {"holder": 200, "other": 409, "admin": 409},
+    ("GET", "/api/conversations/{handoff_id}/messages"): {"holder": 200, "other": 403, "admin": 200},
+    ("POST", "/api/conversations/{handoff_id}/messages"): {"holder": 202, "other": 403, "admin": 403},
+    ("POST", "/api/conversations/{handoff_id}/notes"): {"holder": 201, "other": 403, "admin": 201},
+    ("POST", "/api/conversations/{handoff_id}/transfer"): {"holder": 200, "other": 403, "admin": 200},
+    ("POST", "/api/conversations/{handoff_id}/release"): {"holder": 204, "other": 403, "admin": 204},
+    ("POST", "/api/conversations/{handoff_id}/close"): {"holder": 204, "other": 403, "admin": 204},
+    ("GET", "/api/advocates"): {"holder": 200, "other": 200, "admin": 200},
+    ("GET", "/api/audit"): {"holder": 403, "other": 403, "admin": 200},
+    ("POST", "/api/auth/logout"): {"holder": 204, "other": 204, "admin": 204},
+}
+BODIES = {"messages": {"text": "Are you safe to talk now?"}, "notes": {"text": "called back later"}, "transfer": {"to": "ana@example.org"}}
+SPECIAL = {("POST", "/api/auth/login"), ("GET", "/api/events")}  # tested on their own
+
+
+def test_every_route_in_the_openapi_description_is_in_the_access_matrix(console):
+    described = console.get("/openapi.json").json()["paths"]
+    routes = {(method.upper(), path) for path, methods in described.items() for method in methods}
+    assert routes == set(MATRIX) | SPECIAL
+    assert all(path.startswith("/api/") for _, path in routes)  # webhooks and pages are not in it
+
+
+@pytest.mark.parametrize("route", sorted(MATRIX), ids=lambda r: f"{r[0]} {r[1]}")
+def test_access_matrix(console, route):
+    method, template = route
+    people = console.people
+    for role in ("anonymous", "other", "admin", "holder"):
+        for person in people.values():
+            if person.cookie is None or route == ("POST", "/api/auth/logout"):
+                console.service.clock.advance(seconds=30)  # a fresh code for each login
+                person.login()
+        handoff_id = fresh_held(console)
+        path = template.replace("{handoff_id}", handoff_id)
+        body = BODIES.get(path.rsplit("/", 1)[-1]) if method == "POST" else None
+        if role == "anonymous":
+            status = console.request(method, path, json=body).status_code
+            assert status == 401, (role, route, status)
+            continue
+        status = people[role].call(method, path, json=body).status_code
+        assert status == MATRIX[route][role], (role, route, status)
+
+
+def test_anonymous_events_and_a_logged_in_stream(console):
+    assert console.get("/api/events").status_code == 401
+    ana = console.people["holder"]
+    ana.login()
+    with console.stream("GET", "/api/events", headers={"Cookie": f"sh_session={ana.cookie}"}) as stream:
+        assert stream.status_code == 200 and stream.headers["content-type"].startswith("text/event-stream")
+        seen = b""
+        for chunk in stream.iter_bytes():
+            seen += chunk
+            if b"event: change" in seen:
+                break
+    assert b"event: change" in seen
+
+
+def test_security_headers_on_console_and_api(console):
+    for path in ("/console", "/console/console.js", "/api/me", "/openapi.json"):
+        response = console.get(path)
+        assert "script-src 'self'" in response.headers["content-security-policy"], path
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"], path
+        assert response.headers["x-content-type-options"] == "nosniff", path
+        assert response.headers["referrer-policy"] == "no-referrer", path
+        assert response.headers["cache-control"] == "no-store", path
+    assert console.get("/console/../service.py").status_code == 404
+
+
+def test_queue_entries_hold_no_address_and_the_audit_no_text(console, caplog):
+    ana, root = console.people["holder"], console.people["admin"]
+    ana.login()
+    root.login()
+    address = "+15550108888"
+    escalate(console.service, address)
+    (entry,) = ana.call("GET", "/api/conversations?status=waiting").json()
+    assert set(entry) >= {"id", "label", "language", "channel", "status", "waiting_since", "urgent"}
+    assert address not in str(entry) and address[1:] not in str(entry)
+    handoff_id = entry["id"]
+    ana.call("POST", f"/api/conversations/{handoff_id}/claim")
+    console.service.handle(Inbound(Channel.SMS, address, SECRET_TEXT))
+    ana.call("POST", f"/api/conversations/{handoff_id}/messages", json={"text": "I hear you, Miguel cannot see this chat"})
+    ana.call("POST", f"/api/conversations/{handoff_id}/notes", json={"text": "follow up about the passport"})
+    lines = ana.call("GET", f"/api/conversations/{handoff_id}/messages").json()
+    assert [line["text"] for line in lines if line["sender"] == "person"][-1] == SECRET_TEXT
+    audit = root.call("GET", "/api/audit").json()
+    actions = {entry["action"] for entry in audit}
+    assert {"claimed", "viewed", "answered", "noted", "requested"} <= actions
+    audit_text = str(audit)
+    for secret in ("Miguel", "passport", "Calle", address):
+        assert secret not in audit_text
+    # Nor anywhere readable in the database files or the logs.
+    db = str(console.db)
+    stored = b"".join(open(p, "rb").read() for p in (db, db + "-wal") if os.path.exists(p))
+    for secret in ("Miguel", "passport", "Calle 9", address, address[1:]):
+        assert secret.encode() not in stored, secret
+        assert secret not in caplog.text, secret
+    with sqlite3.connect(db) as connection:
+        columns = connection.execute("SELECT * FROM audit_log").fetchall()
+    assert "Miguel" not in str(columns)
