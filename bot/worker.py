@@ -99,6 +99,8 @@ class Worker:
         self.outbox.purge(now)
         if erased:
             log.info("erased %d expired conversation(s)", erased)
+        if self.service.accounts is not None:
+            self.service.accounts.purge(now)  # timed-out console sessions, old login failures
         if self.service.handoffs is not None:
             shredded = self.service.handoffs.purge(now)
             if shredded:

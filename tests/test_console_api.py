@@ -285,3 +285,17 @@ def test_queue_entries_hold_no_address_and_the_audit_no_text(console, caplog):
     with sqlite3.connect(db) as connection:
         columns = connection.execute("SELECT * FROM audit_log").fetchall()
     assert "Miguel" not in str(columns)
+
+
+def test_after_the_person_left_the_advocate_sees_it_and_cannot_send(console):
+    ana = console.people["holder"]
+    ana.login()
+    handoff_id = escalate(console.service, "+15550109999")
+    ana.call("POST", f"/api/conversations/{handoff_id}/claim")
+    console.service.handle(Inbound(Channel.SMS, "+15550109999", "EXIT"))
+    (mine,) = ana.call("GET", "/api/conversations?status=mine").json()
+    assert mine["id"] == handoff_id and mine["status"] == "left"
+    assert ana.call("GET", f"/api/conversations/{handoff_id}/messages").json() == []
+    refused = ana.call("POST", f"/api/conversations/{handoff_id}/messages", json={"text": "are you there?"})
+    assert refused.status_code == 409 and refused.json()["detail"] == "the person has left"
+    assert ana.call("POST", f"/api/conversations/{handoff_id}/close").status_code == 204

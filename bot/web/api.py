@@ -206,8 +206,10 @@ def build_api(service: Service, *, secure_cookies: bool) -> APIRouter:
     async def send(body: TextBody, found=Depends(conversation)):
         """Send ``text`` to the person through their own channel (holder only)."""
         handoff, who = found
-        if handoff.holder_id != who.user.id or handoff.status != "held":
+        if handoff.holder_id != who.user.id:
             raise HTTPException(403, "only the advocate holding this conversation can answer")
+        if handoff.status != "held":
+            raise HTTPException(409, "the person has left" if handoff.status == "left" else f"this conversation is {handoff.status}")
         await call(service.answer, handoff, body.text, who.user.id, who.user.email)
         return {"queued": True}
 
