@@ -23,6 +23,7 @@ from collections.abc import Sequence
 
 from bot.config import ConfigError, Settings, generate_keys
 from bot.domain.problems import ContentInvalid, errors
+from bot.store.schema import SchemaBehind
 
 DEFAULT_CHAT_ADDRESS = "local"
 
@@ -38,6 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.run(args)
     except ConfigError as exc:
+        print(f"safeharbor: {exc}", file=sys.stderr)
+        return 2
+    except SchemaBehind as exc:
         print(f"safeharbor: {exc}", file=sys.stderr)
         return 2
     except ContentInvalid as exc:
@@ -91,6 +95,10 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("purge", help="erase conversations idle past their expiry").set_defaults(run=_purge)
 
+    database = commands.add_parser("db", help="the database schema").add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    database.add_parser("upgrade", help="apply the schema migrations the database is missing (release step)").set_defaults(run=_db_upgrade)
+    database.add_parser("current", help="print the database's schema revision and the one this version needs").set_defaults(run=_db_current)
+
     people = commands.add_parser("users", help="the console's advocates and admins").add_subparsers(
         dest="users_command", required=True, metavar="ACTION"
     )
@@ -106,6 +114,21 @@ def _parser() -> argparse.ArgumentParser:
     reset.set_defaults(run=_users_reset_2fa)
     people.add_parser("list", help="list users").set_defaults(run=_users_list)
     return parser
+
+
+def _db_upgrade(args) -> int:
+    from bot.service import upgrade_database
+
+    upgrade_database(Settings.from_env(), progress=lambda line: print(line, flush=True))
+    return 0
+
+
+def _db_current(args) -> int:
+    from bot.service import schema_revisions
+
+    at, needed = schema_revisions(Settings.from_env())
+    print(f"database: {at or '(empty)'}; this version needs: {needed}")
+    return 0 if at == needed else 1
 
 
 def _read_password() -> str:

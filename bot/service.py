@@ -29,6 +29,7 @@ from bot.flowdef import Flow, inspect, read_flows
 from bot.i18n import Catalog, read_catalog
 from bot.handoff import Active, Handoff, HandoffError, HandoffRecords, OfficeHours, new_label
 from bot.store import Directory, KeyRing, Pseudonyms, SessionStore, open_database, read_directory
+from bot.store import schema
 from bot.store.accounts import Accounts
 
 log = logging.getLogger("safeharbor.service")
@@ -146,6 +147,24 @@ def load_content(settings_or_dir: Settings | Path) -> Content:
 def open_store(settings: Settings) -> SessionStore:
     """The encrypted session store the settings name (also for ``keys rotate``)."""
     return SessionStore(open_database(settings.database_url), KeyRing(list(settings.encryption_keys)))
+
+
+def upgrade_database(settings: Settings, progress: Callable[[str], None] = print) -> list[str]:
+    """``safeharbor db upgrade``: apply the missing schema migrations."""
+    engine = open_database(settings.database_url, check_schema=False)
+    try:
+        return schema.upgrade(engine, progress)
+    finally:
+        engine.dispose()
+
+
+def schema_revisions(settings: Settings) -> tuple[str | None, str]:
+    """(the database's schema revision, the one this version needs)."""
+    engine = open_database(settings.database_url, check_schema=False)
+    try:
+        return (None if schema.is_empty(engine) else schema.current(engine)), schema.head()
+    finally:
+        engine.dispose()
 
 
 def open_accounts(settings: Settings) -> Accounts:

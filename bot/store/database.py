@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-from bot.store.tables import metadata
+from bot.store.schema import prepare
 
 log = logging.getLogger("safeharbor.store")
 
@@ -34,8 +34,10 @@ SQLITE_PRAGMAS = (
 )
 
 
-def open_database(url: str) -> Engine:
-    """An engine for ``url`` with the tables created if missing."""
+def open_database(url: str, *, check_schema: bool = True) -> Engine:
+    """An engine for ``url``: a database with no tables gets the current schema; one at an
+    older schema revision raises ``schema.SchemaBehind`` (run ``safeharbor db upgrade``).
+    ``check_schema=False`` is for that upgrade itself."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -47,7 +49,8 @@ def open_database(url: str) -> Engine:
         _sqlite_setup(engine)
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    metadata.create_all(engine)
+    if check_schema:
+        prepare(engine)
     return engine
 
 
