@@ -101,6 +101,8 @@ class HandoffSettings:
     (12): console sessions end after that long idle, or that long after login.
     ``SAFEHARBOR_ADVOCATE_TELEGRAM_CHAT``: a Telegram chat id of the advocates' group, told the
     label (never content) of each new waiting chat; unset, nothing is sent.
+    ``SAFEHARBOR_HANDOFF_ABANDON_HOURS`` (24): a waiting or held chat with nothing new for that
+    long is closed (nothing sent), so no request or silent bot lasts for ever.
     """
 
     wait_minutes: int = 10
@@ -110,6 +112,7 @@ class HandoffSettings:
     console_idle_minutes: int = 30
     console_session_hours: int = 12
     advocate_telegram_chat: str | None = None
+    abandon_hours: int = 24
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> HandoffSettings:
@@ -129,6 +132,7 @@ class HandoffSettings:
             console_idle_minutes=number("SAFEHARBOR_CONSOLE_IDLE_MINUTES", 30),
             console_session_hours=number("SAFEHARBOR_CONSOLE_SESSION_HOURS", 12),
             advocate_telegram_chat=env.get("SAFEHARBOR_ADVOCATE_TELEGRAM_CHAT", "").strip() or None,
+            abandon_hours=number("SAFEHARBOR_HANDOFF_ABANDON_HOURS", 24),
         )
         from bot.handoff.hours import OfficeHours, ScheduleError
 

@@ -26,6 +26,7 @@ from bot.domain.messages import Channel, ChoiceView, Inbound, InboundKind, Outbo
 from bot.domain.problems import ContentInvalid, Problem, errors
 from bot.engine import Engine, Turn
 from bot.flowdef import Flow, inspect, read_flows
+from bot.flowdef.inspect import lock_screen_preview, revealing_words
 from bot.i18n import Catalog, read_catalog
 from bot.handoff import Active, Handoff, HandoffError, HandoffRecords, OfficeHours, new_label
 from bot.store import Directory, KeyRing, Pseudonyms, SessionStore, open_database, read_directory
@@ -48,6 +49,7 @@ FALLBACK_TEXT = (
 # Channels whose replies are sent by the background work (the outbox) rather than in the
 # webhook's response.
 QUEUED_CHANNELS = frozenset({Channel.TELEGRAM})
+NOTICE_STREAM = "advocates-notices"  # the outbox stream of messages to the advocates' group
 # Telegram lets a bot delete both sides of a private chat for 48 hours: keep ids that long.
 DELETABLE_FOR = timedelta(hours=48)
 MAX_KEPT_MESSAGES = 300
@@ -369,57 +371,74 @@ class Service:
         chat = self.handoff_settings.advocate_telegram_chat
         if chat:
             text = f"New chat waiting: {active.label}" + (" (urgent)" if urgent else "")
-            held.enqueue("telegram", "send", {"to": chat, "text": text, "choices": [], "offer": None, "notice": True})
+            # On a stream of its own: a slow or failing group must not hold up the person's replies.
+            held.enqueue("telegram", "send", {"to": chat, "text": text, "choices": [], "offer": None, "notice": True}, stream=NOTICE_STREAM)
 
     def _text(self, key: str, language: str, **values) -> str:
         flow_vars = self.content.engines[DEFAULT_FLOW].flow.vars
         return self.content.catalog.text(key, language, **{**flow_vars, **values})
 
-    # The console's calls (bot/web/api.py), each checked there for who may make it.
+    # The console's calls (bot/web/api.py), each checked there for who may make it, and again
+    # in the transaction that acts (the row may have changed since).
 
     def claim_handoff(self, handoff_id: str, user_id: int, actor: str) -> Handoff:
-        """Take a waiting chat; the person is told someone is here (only the first time)."""
-        now = self.clock()
-        before = self.handoffs.get(handoff_id)
-        handoff = self.handoffs.claim(handoff_id, user_id, actor, now)
-        if before is not None and before.status == "waiting":
+        """Take a waiting chat; the person is told someone is here (only by the claim that took it)."""
+        handoff, taken = self.handoffs.claim(handoff_id, user_id, actor, self.clock())
+        if taken:
             text = self._text("handoff.joined", handoff.language)
-            self._message_person(handoff, Outbound(text), "system", text, user_id, actor)
+            try:
+                self._message_person(handoff, text, "system", None, actor, status="held", holder=user_id)
+            except HandoffError:
+                pass  # the person left, or it was released, in between: nothing to tell
         return handoff
 
     def answer(self, handoff: Handoff, text: str, user_id: int, actor: str) -> None:
-        """An advocate's message, sent through the person's channel by the outbox."""
-        self._message_person(handoff, Outbound(text), "advocate", text, user_id, actor)
+        """An advocate's message, sent through the person's channel by the outbox. Refused when
+        its opening would show revealing words on a lock screen (DESIGN rule 2)."""
+        locale = self.content.catalog.locales.get(handoff.language) or self.content.catalog.locales[self.content.catalog.default]
+        stems = tuple(dict.fromkeys(locale.reveal_words + self.content.catalog.locales[self.content.catalog.default].reveal_words))
+        found = revealing_words(lock_screen_preview(text), stems)
+        if found:
+            raise HandoffError(
+                422, f"the first words could show on a lock screen and reveal what this is ({', '.join(found)}): "
+                "start with a neutral line",
+            )
+        self._message_person(handoff, text, "advocate", user_id, actor, status="held", holder=user_id)
 
-    def _message_person(self, handoff: Handoff, output: Outbound, sender: str, text: str, user_id: int, actor: str) -> None:
+    def _message_person(self, handoff: Handoff, text: str, sender: str, user_id: int | None, actor: str, *, status: str, holder: int | None = None) -> None:
         now = self.clock()
         address = self.handoffs.address(handoff.id)
         if address is None or handoff.conversation_id is None:
             raise HandoffError(409, "the person has left")
-        payload = {"to": address, **encode_output(output), "alphabet": self.content.catalog.locales[handoff.language].sms_alphabet}
+        payload = {"to": address, **encode_output(Outbound(text)), "alphabet": self.content.catalog.locales[handoff.language].sms_alphabet}
         row = {
             "stream": handoff.conversation_id, "channel": handoff.channel, "kind": "send",
             "payload": self.store.keys.seal(json.dumps(payload).encode()), "status": "pending", "attempts": 0,
             "next_attempt_at": now, "created_at": now,
         }
-        self.handoffs.add(handoff, sender, text, user_id, actor, now, send=row)
+        self.handoffs.add(handoff.id, sender, text, user_id, actor, now, send=row, status=status, holder=holder)
         if self.on_enqueued:
             self.on_enqueued()
 
-    def end_handoff(self, handoff: Handoff, how: str, actor: str) -> None:
-        """``release`` (the bot answers again) or ``close``. A person still there is told the bot
-        is back and gets the menu, and their next reply is read against that menu."""
+    def end_handoff(self, handoff: Handoff, how: str, actor: str, by: int | None = None, tell_person: bool = True) -> None:
+        """``release`` (the bot answers again) or ``close``. ``by``: the holder doing it (None
+        for an admin or the system). A person still in this handoff is told the bot is back and
+        gets the menu (unless ``tell_person`` is False), and their next reply is read against it."""
         now = self.clock()
         pseudonym = self.store.pseudonym_of(handoff.conversation_id) if handoff.conversation_id else None
         if pseudonym is None:
             with self.store.transaction() as cursor:
-                self.handoffs.finish(cursor, handoff.id, how, actor, now)
+                if self.handoffs.finish(cursor, handoff.id, how, actor, now, by) is None:
+                    raise HandoffError(409, "this conversation is no longer yours to end")
             return
         address = self.handoffs.address(handoff.id)  # before the lock: SQLite allows one writer
         with self.store.conversation(pseudonym, now) as held:
-            was_active = self.handoffs.active(held.cursor, held.id)
-            label = self.handoffs.finish(held.cursor, handoff.id, how, actor, now)
-            if label is None or was_active is None or held.session is None or address is None:
+            active = self.handoffs.active(held.cursor, held.id)
+            if self.handoffs.finish(held.cursor, handoff.id, how, actor, now, by) is None:
+                raise HandoffError(409, "this conversation is no longer yours to end")
+            # Only if this very handoff was the active one: closing an old, released handoff
+            # must not touch a newer request of the same person.
+            if not tell_person or active is None or active.id != handoff.id or held.session is None or address is None:
                 return
             engine = self.content.engines.get(held.session.flow) or self.content.engines[DEFAULT_FLOW]
             session = replace(held.session, state=engine.flow.menu, return_to=None, handoff=None, advocate_requested=False)
@@ -438,20 +457,33 @@ class Service:
             return 0
         now = self.clock()
         told = 0
-        for handoff_id, conversation_id in self.handoffs.due_reminders(timedelta(minutes=self.handoff_settings.wait_minutes), now):
+        for handoff_id, _conversation_id in self.handoffs.due_reminders(timedelta(minutes=self.handoff_settings.wait_minutes), now):
             handoff = self.handoffs.get(handoff_id)
-            if handoff is None or handoff.status != "waiting":
+            if handoff is None:
                 continue
-            text = self._text("handoff.reminder", handoff.language)
             try:
-                self._message_person(handoff, Outbound(text), "system", text, None, "system")
+                self._message_person(handoff, self._text("handoff.reminder", handoff.language), "system", None, "system", status="waiting")
                 told += 1
             except HandoffError:
-                continue
-        if told and self.on_enqueued:
-            self.on_enqueued()
+                continue  # claimed or left in between
         return told
 
+    def close_abandoned(self) -> int:
+        """Close handoffs with nothing new for ``abandon_hours`` (nothing is sent: after that
+        long the phone may be in other hands); their conversations then expire as any other."""
+        if self.handoffs is None:
+            return 0
+        closed = 0
+        for handoff_id, _conversation_id in self.handoffs.abandoned(timedelta(hours=self.handoff_settings.abandon_hours), self.clock()):
+            handoff = self.handoffs.get(handoff_id)
+            if handoff is None:
+                continue
+            try:
+                self.end_handoff(handoff, "close", "system", tell_person=False)
+                closed += 1
+            except HandoffError:
+                continue
+        return closed
     def record_status(self, provider: str, message_id: str, status: str, error_code: str | None) -> bool:
         """A provider's delivery outcome for one of our messages, once per (message, status),
         with no content. Returns False for a repeat."""

@@ -105,6 +105,9 @@ class Worker:
             shredded = self.service.handoffs.purge(now)
             if shredded:
                 log.info("shredded %d ended handoff(s)", shredded)
+            closed = self.service.close_abandoned()
+            if closed:
+                log.info("closed %d abandoned handoff(s)", closed)
             reminded = self.service.remind_waiting()
             if reminded:
                 log.info("told %d waiting person(s) of the 24/7 line", reminded)

@@ -299,3 +299,52 @@ def test_after_the_person_left_the_advocate_sees_it_and_cannot_send(console):
     refused = ana.call("POST", f"/api/conversations/{handoff_id}/messages", json={"text": "are you there?"})
     assert refused.status_code == 409 and refused.json()["detail"] == "the person has left"
     assert ana.call("POST", f"/api/conversations/{handoff_id}/close").status_code == 204
+
+
+def test_bad_input_gets_clear_answers_not_500s(console):
+    ana = console.people["holder"]
+    odd = console.post("/api/auth/login", json={"email": ana.email, "password": PASSWORD, "otp": "١٢٣٤٥٦"})
+    assert odd.status_code == 401
+    assert console.post("/api/auth/login", json={"email": "a\x00@example.org", "password": "x", "otp": "123456"}).status_code == 401
+    # Anonymous: 401 before the body is even parsed; a huge body: 413.
+    assert console.post("/api/conversations/" + "a" * 32 + "/notes", content=b"{not json").status_code == 401
+    assert console.post("/api/auth/login", content=b"x" * 100_000, headers={"content-type": "application/json"}).status_code == 413
+    ana.login()
+    assert ana.call("GET", "/api/conversations/not-an-id").status_code == 404
+    assert ana.call("GET", "/api/conversations/" + "0" * 32).status_code == 404
+    assert ana.call("POST", "/api/conversations/" + "0" * 32 + "/claim").status_code == 404
+    assert ana.call("GET", "/api/conversations?status=everything").status_code == 422
+
+
+def test_a_lockout_from_one_address_does_not_lock_the_advocate_out_elsewhere(console):
+    accounts, clock = console.service.accounts, console.service.clock
+    ana = console.people["holder"]
+    for _ in range(6):
+        with pytest.raises(Exception):
+            accounts.login(ana.email, "wrong password, wrong", "000000", clock(), client="203.0.113.9")
+    assert accounts.login(ana.email, PASSWORD, ana.code(), clock(), client="198.51.100.7").user.email == ana.email
+
+
+def test_the_live_stream_ends_when_the_session_does(console):
+    import time
+
+    ana = console.people["holder"]
+    ana.login()
+    with console.stream("GET", "/api/events", headers={"Cookie": f"sh_session={ana.cookie}"}) as stream:
+        chunks = stream.iter_bytes()
+        next(chunks)
+        started = time.monotonic()
+        console.service.accounts.logout(ana.cookie)
+        for _ in chunks:  # ends when the server closes the stream
+            assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 10
+
+
+def test_automatic_refreshes_do_not_keep_an_idle_session_alive(console):
+    ana = console.people["holder"]
+    ana.login()
+    for _ in range(4):
+        console.service.clock.advance(minutes=10)
+        headers = {"Cookie": f"sh_session={ana.cookie}", "X-Background": "1"}
+        last = console.get("/api/conversations?status=waiting", headers=headers).status_code
+    assert last == 401  # 40 minutes of background refreshes, no use: ended after 30

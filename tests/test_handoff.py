@@ -219,3 +219,100 @@ def test_office_hours_schedule():
     assert hours.open_at(at("2026-01-11T05:00"))  # Sunday 00:00: Saturday's span past midnight
     assert not hours.open_at(at("2026-01-11T08:00"))
     assert OfficeHours.parse("", "UTC").open_at(at("2026-01-11T08:00"))
+
+
+# -- found by review: races and leftovers between the person's side and the console's ----------------
+
+
+def test_closing_an_old_handoff_leaves_a_newer_request_alone(service):
+    escalate(service)
+    (first,) = service.handoffs.listing("waiting")
+    held = service.claim_handoff(first.id, ADVOCATE, "ana@example.org")
+    service.end_handoff(held, "release", "ana@example.org", ADVOCATE)
+    say(service, "advocate")
+    say(service, "yes")  # a new request: a second handoff, waiting
+    (second,) = service.handoffs.listing("waiting")
+    sent_to(service)
+    service.end_handoff(service.handoffs.get(first.id), "close", "ana@example.org", ADVOCATE)
+    assert sent_to(service) == []  # nothing unprompted to the person
+    assert service.handoffs.get(second.id).status == "waiting"
+    assert say(service, "1") != "" and service.handoffs.get(second.id).status == "waiting"
+
+
+def test_an_answer_after_release_is_refused_and_not_sent(service):
+    escalate(service)
+    (waiting,) = service.handoffs.listing("waiting")
+    held = service.claim_handoff(waiting.id, ADVOCATE, "ana@example.org")
+    stale = service.handoffs.get(held.id)  # what a console tab still shows
+    service.end_handoff(held, "release", "ana@example.org", ADVOCATE)
+    sent_to(service)
+    with pytest.raises(HandoffError) as refused:
+        service.answer(stale, "are you still there?", ADVOCATE, "ana@example.org")
+    assert refused.value.status == 409
+    assert sent_to(service) == []
+
+
+def test_a_holder_who_transferred_cannot_release_or_answer_any_more(service):
+    escalate(service)
+    (waiting,) = service.handoffs.listing("waiting")
+    held = service.claim_handoff(waiting.id, ADVOCATE, "ana@example.org")
+    service.handoffs.transfer(held, OTHER, "ana@example.org", service.clock(), ADVOCATE)
+    with pytest.raises(HandoffError):
+        service.end_handoff(held, "release", "ana@example.org", ADVOCATE)
+    with pytest.raises(HandoffError):
+        service.answer(held, "hello", ADVOCATE, "ana@example.org")
+    assert service.handoffs.get(held.id).status == "held" and service.handoffs.get(held.id).holder_id == OTHER
+
+
+def test_a_double_claim_tells_the_person_once(service):
+    escalate(service)
+    (waiting,) = service.handoffs.listing("waiting")
+    sent_to(service)
+    service.claim_handoff(waiting.id, ADVOCATE, "ana@example.org")
+    service.claim_handoff(waiting.id, ADVOCATE, "ana@example.org")
+    assert len([t for t in sent_to(service) if t.startswith("Hi again.")]) == 1
+
+
+def test_back_to_the_queue_the_wait_counts_anew(service, clock):
+    escalate(service)
+    (waiting,) = service.handoffs.listing("waiting")
+    clock.advance(minutes=8)
+    held = service.claim_handoff(waiting.id, ADVOCATE, "ana@example.org")
+    clock.advance(minutes=5)
+    service.handoffs.transfer(held, None, "ana@example.org", clock(), ADVOCATE)
+    assert service.remind_waiting() == 0  # 13 minutes since asking, but just back in the queue
+    clock.advance(minutes=11)
+    assert service.remind_waiting() == 1
+
+
+def test_advocate_text_that_would_reveal_on_a_lock_screen_is_refused(service):
+    escalate(service)
+    (waiting,) = service.handoffs.listing("waiting")
+    held = service.claim_handoff(waiting.id, ADVOCATE, "ana@example.org")
+    sent_to(service)
+    with pytest.raises(HandoffError) as refused:
+        service.answer(held, "Hi, this is Ana from the trafficking hotline", ADVOCATE, "ana@example.org")
+    assert refused.value.status == 422 and "traffick" in refused.value.reason
+    assert sent_to(service) == []
+    service.answer(held, "Hi, it's Ana. " + "x " * 60 + "the hotline can help", ADVOCATE, "ana@example.org")
+    assert len(sent_to(service)) == 1  # past the preview, the words are fine
+
+
+def test_abandoned_handoffs_are_closed_without_a_message_and_then_expire(service, clock):
+    escalate(service)
+    (waiting,) = service.handoffs.listing("waiting")
+    sent_to(service)
+    clock.advance(hours=23)
+    assert service.close_abandoned() == 0
+    clock.advance(hours=2)
+    assert service.close_abandoned() == 1
+    assert service.handoffs.get(waiting.id).status == "closed"
+    assert sent_to(service) == []
+    assert service.purge_expired() == 1  # the conversation is no longer kept for the handoff
+
+
+def test_the_advocates_notice_goes_on_its_own_stream(settings, content, clock):
+    service = make_service(settings, content, clock, advocate_telegram_chat="-1001234")
+    escalate(service)
+    streams = {stream for (stream,) in db_rows(settings, "SELECT stream FROM outbox WHERE channel = 'telegram'")}
+    assert streams == {"advocates-notices"}

@@ -214,7 +214,7 @@ def _message_problems(flow: Flow, catalog: Catalog, render: Render) -> list[Prob
             preview = lock_screen_preview(reply.text)
             # A missing translation shows the default language's text: check its words too.
             stems = tuple(dict.fromkeys(data.reveal_words + catalog.locales[catalog.default].reveal_words))
-            revealing = _revealing_words(preview, stems)
+            revealing = revealing_words(preview, stems)
             if revealing:
                 problems.append(Problem(
                     place, f"the lock-screen preview {preview!r} could reveal the service ({', '.join(revealing)})"
@@ -263,6 +263,7 @@ def lock_screen_preview(text: str) -> str:
     return flat if end < 0 else flat[:end]
 
 
-def _revealing_words(line: str, stems: tuple[str, ...]) -> list[str]:
+def revealing_words(line: str, stems: tuple[str, ...]) -> list[str]:
+    """The ``stems`` that start a word of ``line`` (case and accents folded)."""
     folded = fold(line)
     return [stem for stem in stems if re.search(rf"(?<![a-z0-9]){re.escape(stem)}", folded)]

@@ -18,7 +18,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import Engine, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Engine, bindparam, delete, func, insert, or_, select, update
 
 from bot.store.crypto import DecryptError, KeyRing, open_sealed, seal
 from bot.store.database import write_transaction
@@ -131,6 +131,17 @@ class HandoffRecords:
             update(handoffs).where(h.id == bindparam("b_id"), h.status != "closed").values(status="closed", **ending),
             dialect,
         )
+        self._release_by = Prepared(
+            update(handoffs).where(
+                h.id == bindparam("b_id"), or_(h.status == "waiting", h.status == "held"), h.holder_id == bindparam("by")
+            ).values(status="released", **ending),
+            dialect,
+        )
+        self._close_by = Prepared(
+            update(handoffs).where(h.id == bindparam("b_id"), h.status != "closed", h.holder_id == bindparam("by"))
+            .values(status="closed", **ending),
+            dialect,
+        )
         self._label = Prepared(select(h.label).where(h.id == bindparam("b_id")), dialect)
         self._changes = Prepared(select(func.count(h.id), func.max(h.updated_at)), dialect)
         self._audit = Prepared(
@@ -194,23 +205,24 @@ class HandoffRecords:
             row = connection.execute(self._select().where(handoffs.c.id == handoff_id)).first()
         return self._handoff(row) if row else None
 
-    def claim(self, handoff_id: str, user_id: int, actor: str, now: datetime) -> Handoff:
+    def claim(self, handoff_id: str, user_id: int, actor: str, now: datetime) -> tuple[Handoff, bool]:
         """Take a waiting chat (or one already yours). One statement decides: two advocates
-        claiming at once, one gets it and the other a 409."""
+        claiming at once, one gets it and the other a 409. Returns the handoff and whether this
+        call took it from the queue (only then is the person told someone is here)."""
         h = handoffs.c
         with write_transaction(self.engine) as connection:
             taken = connection.execute(
-                update(handoffs)
-                .where(h.id == handoff_id, or_(h.status == "waiting", and_(h.status == "held", h.holder_id == user_id)))
-                .values(status="held", holder_id=user_id, claimed_at=func.coalesce(h.claimed_at, now), updated_at=now)
+                update(handoffs).where(h.id == handoff_id, h.status == "waiting")
+                .values(status="held", holder_id=user_id, claimed_at=now, updated_at=now)
             ).rowcount
             row = connection.execute(self._select().where(h.id == handoff_id)).first()
             if row is None:
                 raise HandoffError(404, "no such conversation")
-            if not taken:
+            if not taken and not (row.status == "held" and row.holder_id == user_id):
                 raise HandoffError(409, "another advocate holds this conversation" if row.status == "held" else f"this conversation is {row.status}")
-            self._audit_with(connection, now, actor, "claimed", row.label)
-        return self._handoff(row)
+            if taken:
+                self._audit_with(connection, now, actor, "claimed", row.label)
+        return self._handoff(row), bool(taken)
 
     def transcript(self, handoff: Handoff, actor: str, now: datetime) -> list[dict]:
         """The lines since escalation, oldest first, opened; audited as ``viewed``."""
@@ -235,22 +247,38 @@ class HandoffRecords:
             lines.append({"id": row.id, "sender": row.sender, "author": row.email, "text": text, "at": _iso(_aware(row.created_at))})
         return lines
 
-    def add(self, handoff: Handoff, sender: str, text: str, user_id: int, actor: str, now: datetime, send: dict | None = None) -> None:
-        """An advocate's line (``advocate``, sent to the person through the outbox when ``send``
-        gives the outbox fields) or note (``note``, never sent)."""
+    def add(
+        self, handoff_id: str, sender: str, text: str, user_id: int | None, actor: str, now: datetime,
+        send: dict | None = None, *, status: str = "held", holder: int | None = None,
+    ) -> None:
+        """Add a line to the transcript: an advocate's answer or a system line (sent to the person
+        through the outbox when ``send`` gives the outbox row), or a note (never sent).
+
+        Checked again inside this transaction, the row locked on PostgreSQL: the handoff must
+        still be ``status`` (and held by ``holder`` when given) with its key. So an answer racing
+        a release, a close or the person's quick exit is refused, never sent after it."""
+        h = handoffs.c
         with write_transaction(self.engine) as connection:
-            wrapped = connection.execute(select(handoffs.c.wrapped_key).where(handoffs.c.id == handoff.id)).scalar()
-            if wrapped is None:
-                raise HandoffError(409, "the person has left; nothing can be added")
-            key = self.keys.unwrap(wrapped)
+            query = select(h.wrapped_key, h.status, h.holder_id, h.label, h.conversation_id).where(h.id == handoff_id)
+            if self.engine.dialect.name == "postgresql":
+                query = query.with_for_update()
+            row = connection.execute(query).first()
+            if row is None:
+                raise HandoffError(404, "no such conversation")
+            if row.wrapped_key is None or row.status == "left":
+                raise HandoffError(409, "the person has left")
+            if sender != "note" and (row.status != status or (holder is not None and row.holder_id != holder)):
+                raise HandoffError(409, f"this conversation is {row.status}" + (" by someone else" if row.status == status else ""))
+            key = self.keys.unwrap(row.wrapped_key)
             connection.execute(insert(handoff_messages).values(
-                handoff_id=handoff.id, sender=sender, author_id=user_id,
-                body=_seal_line(key, handoff.id, sender, text), created_at=now,
+                handoff_id=handoff_id, sender=sender, author_id=user_id,
+                body=_seal_line(key, handoff_id, sender, text), created_at=now,
             ))
-            connection.execute(update(handoffs).where(handoffs.c.id == handoff.id).values(updated_at=now))
+            connection.execute(update(handoffs).where(h.id == handoff_id).values(updated_at=now))
             if send is not None:
                 connection.execute(insert(outbox).values(**send))
-            self._audit_with(connection, now, actor, "answered" if sender == "advocate" else "noted", handoff.label)
+            if sender in ("advocate", "note"):
+                self._audit_with(connection, now, actor, "answered" if sender == "advocate" else "noted", row.label)
 
     def address(self, handoff_id: str) -> str | None:
         """The person's address, unsealed, for the one message being sent (never returned by the API)."""
@@ -263,24 +291,33 @@ class HandoffRecords:
         key = self.keys.unwrap(row.wrapped_key)
         return open_sealed(key, f"{handoff_id}:address", row.address).decode()
 
-    def transfer(self, handoff: Handoff, to_user: int | None, actor: str, now: datetime) -> Handoff:
-        """To another advocate (it stays held), or back to the queue (``to_user`` None)."""
-        values = {"holder_id": to_user, "status": "held"} if to_user else {"holder_id": None, "status": "waiting", "claimed_at": None}
+    def transfer(self, handoff: Handoff, to_user: int | None, actor: str, now: datetime, by: int | None) -> Handoff:
+        """To another advocate (it stays held), or back to the queue (``to_user`` None; the wait
+        counts anew). ``by``: the holder making the move, None for an admin."""
+        h = handoffs.c
+        if to_user:
+            values = {"holder_id": to_user, "status": "held"}
+        else:
+            values = {"holder_id": None, "status": "waiting", "claimed_at": None, "waiting_since": now, "reminded_at": None}
+        condition = [h.id == handoff.id, h.status == "held"] + ([h.holder_id == by] if by is not None else [])
         with write_transaction(self.engine) as connection:
-            changed = connection.execute(
-                update(handoffs).where(handoffs.c.id == handoff.id, handoffs.c.status == "held").values(updated_at=now, **values)
-            ).rowcount
-            if not changed:
-                raise HandoffError(409, f"this conversation is {handoff.status}")
+            if not connection.execute(update(handoffs).where(*condition).values(updated_at=now, **values)).rowcount:
+                raise HandoffError(409, "this conversation is no longer held by you")
             self._audit_with(connection, now, actor, "transferred", handoff.label)
-        return self.get(handoff.id)
+            row = connection.execute(self._select().where(h.id == handoff.id)).first()
+        return self._handoff(row)
 
-    def finish(self, cursor, handoff_id: str, how: str, actor: str, now: datetime) -> str | None:
+    def finish(self, cursor, handoff_id: str, how: str, actor: str, now: datetime, by: int | None = None) -> str | None:
         """Release (the bot answers again) or close, inside the conversation's transaction (a
-        DB-API cursor) so the person's next turn sees it. Either way the transcript is shredded
-        ``retention`` later. Returns the label, or None when there was nothing to end."""
+        DB-API cursor) so the person's next turn sees it. ``by``: the holder doing it (the row
+        must still be theirs), None for an admin or the system. Either way the transcript is
+        shredded ``retention`` later. Returns the label, or None when there was nothing to end."""
         statement = self._release if how == "release" else self._close
-        if not statement.run(cursor, b_id=handoff_id, now=now, delete_after=now + self.retention):
+        values = {"b_id": handoff_id, "now": now, "delete_after": now + self.retention}
+        if by is not None:
+            statement = self._release_by if how == "release" else self._close_by
+            values["by"] = by
+        if not statement.run(cursor, **values):
             return None
         label = self._label.first(cursor, b_id=handoff_id)[0]
         self._audit.run(cursor, now=now, actor=actor, action="released" if how == "release" else "closed", label=label)
@@ -295,7 +332,18 @@ class HandoffRecords:
                 select(h.id, h.conversation_id).where(h.status == "waiting", h.reminded_at.is_(None), h.waiting_since <= now - wait)
             ).all()
             for row in rows:
-                connection.execute(update(handoffs).where(h.id == row.id).values(reminded_at=now, updated_at=now))
+                connection.execute(update(handoffs).where(h.id == row.id).values(reminded_at=now))
+        return [(row.id, row.conversation_id) for row in rows]
+
+    def abandoned(self, idle: timedelta, now: datetime) -> list[tuple[str, str | None]]:
+        """Active handoffs with nothing new for ``idle`` (a person who walked away while
+        waiting, a chat its advocate left): returns (id, conversation id) for the service to
+        close. Nothing is sent to the person: after that long, the phone may be in other hands."""
+        h = handoffs.c
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(h.id, h.conversation_id).where(h.status.in_(ACTIVE), h.updated_at < now - idle)
+            ).all()
         return [(row.id, row.conversation_id) for row in rows]
 
     def purge(self, now: datetime) -> int:

@@ -156,14 +156,15 @@ class Accounts:
 
     # -- logging in and out ------------------------------------------------------------------------------
 
-    def login(self, email: str, password: str, otp: str, now: datetime) -> Login:
+    def login(self, email: str, password: str, otp: str, now: datetime, client: str = "") -> Login:
         """A new session for the right email, password and a code not used before; else raises
-        ``LoginRefused`` (the same for every wrong part)."""
+        ``LoginRefused`` (the same for every wrong part). Failures are counted per email and
+        client address together, so nobody can lock an advocate out from elsewhere."""
         try:
             email = self._normal(email)
         except AccountError:
             raise LoginRefused() from None
-        subject = _hash_token(email)
+        subject = _hash_token(f"{email}|{client}")
         with self.engine.connect() as connection:
             failures = connection.execute(
                 select(func.count()).select_from(login_failures)
@@ -194,8 +195,9 @@ class Accounts:
             raise LoginRefused()
         return Login(token, csrf, User(row.id, row.email, row.role, False))
 
-    def session(self, token: str | None, now: datetime) -> SessionUser | None:
-        """The user of a live session, its use noted; None (and the row gone) once it has timed out."""
+    def session(self, token: str | None, now: datetime, touch: bool = True) -> SessionUser | None:
+        """The user of a live session, its use noted (unless ``touch`` is False: an automatic
+        refresh is not use); None (and the row gone) once it has timed out."""
         if not token:
             return None
         key = _hash_token(token)
@@ -210,7 +212,8 @@ class Accounts:
             if row.disabled or now - _aware(row.last_seen_at) > self.idle or now - _aware(row.created_at) > self.absolute:
                 connection.execute(delete(console_sessions).where(console_sessions.c.token_hash == key))
                 return None
-            connection.execute(update(console_sessions).where(console_sessions.c.token_hash == key).values(last_seen_at=now))
+            if touch:
+                connection.execute(update(console_sessions).where(console_sessions.c.token_hash == key).values(last_seen_at=now))
         return SessionUser(User(row.user_id, row.email, row.role, False), row.csrf_token)
 
     def logout(self, token: str) -> None:
@@ -229,7 +232,7 @@ class Accounts:
     @staticmethod
     def _normal(email: str) -> str:
         email = email.strip().lower()
-        if "@" not in email or len(email) > 254 or any(c.isspace() for c in email):
+        if "@" not in email or len(email) > 254 or any(c.isspace() or not c.isprintable() for c in email):
             raise AccountError("not an email address")
         return email
 
@@ -242,7 +245,7 @@ class Accounts:
     def _totp_step(self, row, otp: str, now: datetime) -> int | None:
         """The time step ``otp`` is valid for (now, or one step either side for clock drift)."""
         otp = (otp or "").strip().replace(" ", "")
-        if not (otp.isdigit() and len(otp) == 6):
+        if not (otp.isascii() and otp.isdigit() and len(otp) == 6):
             return None
         secret = self.keys.open(row.totp_secret).decode()
         totp = pyotp.TOTP(secret)

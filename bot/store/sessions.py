@@ -239,9 +239,10 @@ class HeldConversation:
 
     # -- the outbox -------------------------------------------------------------------------------
 
-    def enqueue(self, channel: str, kind: str, payload: dict) -> None:
-        """Write a message to send in this transaction; it goes out after the commit, in order."""
-        stream = self.id or self.stream
+    def enqueue(self, channel: str, kind: str, payload: dict, stream: str | None = None) -> None:
+        """Write a message to send in this transaction; it goes out after the commit, in order
+        (of the conversation's stream, or of ``stream`` for a message not to the person)."""
+        stream = stream or self.id or self.stream
         if stream is None:  # after an erasure (or a first message that was a quick exit): a new stream
             self.stream = stream = secrets.token_hex(16)
         self._sql.enqueue.run(

@@ -17,6 +17,7 @@ import asyncio
 import hmac
 import json
 import logging
+import re
 from collections.abc import AsyncIterator
 from typing import Literal
 
@@ -33,8 +34,12 @@ log = logging.getLogger("safeharbor.api")
 
 COOKIE = "sh_session"
 CSRF_HEADER = "x-csrf-token"
+BACKGROUND_HEADER = "x-background"  # "1" on the console's automatic refreshes
+HANDOFF_ID = re.compile(r"[0-9a-f]{32}")
+MAX_BODY = 16 * 1024
 EVENTS_POLL_SECONDS = 0.25  # how often the live stream looks for changes (cross-process: in the database)
 EVENTS_HEARTBEAT_SECONDS = 15.0
+SESSION_RECHECK_ROUNDS = 8  # every 2 s, a live stream checks that its session still is
 
 # The console's canned replies: locale keys, shown as buttons in the survivor's language.
 CANNED = (
@@ -117,7 +122,11 @@ def build_api(service: Service, *, secure_cookies: bool) -> APIRouter:
     accounts, handoffs = service.accounts, service.handoffs
 
     async def current(request: Request) -> SessionUser:
-        seen = await run_in_threadpool(accounts.session, request.cookies.get(COOKIE), service.clock())
+        seen = request.scope.get("safeharbor.session")  # checked already by ApiGate, before the body was read
+        if seen is None:
+            # The console marks its automatic refreshes: they must not keep an unattended session alive.
+            touch = request.headers.get(BACKGROUND_HEADER) != "1"
+            seen = await run_in_threadpool(accounts.session, request.cookies.get(COOKIE), service.clock(), touch)
         if seen is None:
             raise HTTPException(401, "log in first")
         if request.method not in ("GET", "HEAD"):
@@ -127,6 +136,8 @@ def build_api(service: Service, *, secure_cookies: bool) -> APIRouter:
         return seen
 
     async def conversation(handoff_id: str, who: SessionUser = Depends(current)) -> tuple[Handoff, SessionUser]:
+        if not HANDOFF_ID.fullmatch(handoff_id):
+            raise HTTPException(404, "no such conversation")
         handoff = await run_in_threadpool(handoffs.get, handoff_id)
         if handoff is None:
             raise HTTPException(404, "no such conversation")
@@ -143,10 +154,11 @@ def build_api(service: Service, *, secure_cookies: bool) -> APIRouter:
             raise HTTPException(exc.status, exc.reason) from None
 
     @router.post("/auth/login", response_model=CsrfToken, responses={401: {}, 429: {}}, tags=["auth"])
-    async def login(body: LoginBody, response: Response):
+    async def login(body: LoginBody, request: Request, response: Response):
         """Email, password and a current TOTP code (each code works once). Sets the session cookie."""
+        client = request.client.host if request.client else ""
         try:
-            done = await run_in_threadpool(accounts.login, body.email, body.password, body.otp, service.clock())
+            done = await run_in_threadpool(accounts.login, body.email, body.password, body.otp, service.clock(), client)
         except LoginRefused as refused:
             if refused.limited:
                 raise HTTPException(429, "too many attempts; try again later") from None
@@ -218,7 +230,7 @@ def build_api(service: Service, *, secure_cookies: bool) -> APIRouter:
         """An internal note, encrypted, never sent (holder or admin)."""
         handoff, who = found
         holder_or_admin(handoff, who)
-        await call(handoffs.add, handoff, "note", body.text, who.user.id, who.user.email, service.clock())
+        await call(handoffs.add, handoff.id, "note", body.text, who.user.id, who.user.email, service.clock())
         return {"saved": True}
 
     @router.post("/conversations/{handoff_id}/transfer", response_model=Conversation, responses={409: {}}, tags=["conversations"])
@@ -232,7 +244,8 @@ def build_api(service: Service, *, secure_cookies: bool) -> APIRouter:
             if user is None or user.disabled:
                 raise HTTPException(404, "no such advocate")
             target = user.id
-        moved = await call(handoffs.transfer, handoff, target, who.user.email, service.clock())
+        by = None if who.user.is_admin else who.user.id
+        moved = await call(handoffs.transfer, handoff, target, who.user.email, service.clock(), by)
         return moved.public()
 
     def _find_user(email: str):
@@ -246,7 +259,7 @@ def build_api(service: Service, *, secure_cookies: bool) -> APIRouter:
         """Hand the conversation back to the bot: the person is told, and gets the menu."""
         handoff, who = found
         holder_or_admin(handoff, who)
-        await call(service.end_handoff, handoff, "release", who.user.email)
+        await call(service.end_handoff, handoff, "release", who.user.email, None if who.user.is_admin else who.user.id)
         return Response(status_code=204)
 
     @router.post("/conversations/{handoff_id}/close", status_code=204, tags=["conversations"])
@@ -254,7 +267,7 @@ def build_api(service: Service, *, secure_cookies: bool) -> APIRouter:
         """End it; the transcript is shredded after the retention time."""
         handoff, who = found
         holder_or_admin(handoff, who)
-        await call(service.end_handoff, handoff, "close", who.user.email)
+        await call(service.end_handoff, handoff, "close", who.user.email, None if who.user.is_admin else who.user.id)
         return Response(status_code=204)
 
     @router.get("/advocates", response_model=list[Advocate], tags=["conversations"])
@@ -268,10 +281,17 @@ def build_api(service: Service, *, secure_cookies: bool) -> APIRouter:
         """Server-sent events: ``change`` whenever the queue or a transcript changed (then fetch
         what you show); a comment line every 15 s keeps proxies from closing the stream."""
 
+        token = request.cookies.get(COOKIE)
+
         async def stream() -> AsyncIterator[bytes]:
-            last, quiet = None, 0.0
+            last, quiet, rounds = None, 0.0, 0
             yield b"retry: 1000\n\n"
             while not await request.is_disconnected():
+                rounds += 1
+                if rounds % SESSION_RECHECK_ROUNDS == 0:
+                    # The session may have ended (logout, timeout, disabled): then so does the stream.
+                    if await run_in_threadpool(accounts.session, token, service.clock(), False) is None:
+                        return
                 try:
                     now = await run_in_threadpool(handoffs.changes)
                 except Exception as exc:  # noqa: BLE001 - the database may come back
@@ -297,3 +317,37 @@ def build_api(service: Service, *, secure_cookies: bool) -> APIRouter:
         return await run_in_threadpool(handoffs.audit_trail)
 
     return router
+
+
+class ApiGate:
+    """In front of ``/api/`` (pure ASGI): a request without a live session gets 401 before its
+    body is read or parsed (an anonymous caller gets 401, never a 422 that parsed what they
+    sent), and a body over ``MAX_BODY`` gets 413. Login is the one route open to anyone."""
+
+    def __init__(self, app, service: Service):
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not scope["path"].startswith("/api/") or self.service.accounts is None:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        declared = request.headers.get("content-length")
+        if declared and (not declared.isdigit() or int(declared) > MAX_BODY):
+            await _plain(send, 413, "request too large")
+            return
+        if scope["path"] != "/api/auth/login":
+            touch = request.headers.get(BACKGROUND_HEADER) != "1"
+            seen = await run_in_threadpool(self.service.accounts.session, request.cookies.get(COOKIE), self.service.clock(), touch)
+            if seen is None:
+                await _plain(send, 401, "log in first")
+                return
+            scope["safeharbor.session"] = seen
+        await self.app(scope, receive, send)
+
+
+async def _plain(send, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})

@@ -23,7 +23,7 @@ from starlette.routing import Mount, Route
 from bot.config import Settings
 from bot.runtime import Background
 from bot.service import Service
-from bot.web.api import build_api
+from bot.web.api import ApiGate, build_api
 from bot.web.console_pages import add_console
 from bot.web.security import SecurityHeaders
 from bot.web.webhooks import Webhooks
@@ -49,6 +49,7 @@ def create_app(service: Service, settings: Settings, *, background: bool = True,
         title="safeharbor", version="0.1.0", docs_url=None, redoc_url=None,
         description="The advocates' console API. Every route but login needs a session; writes need X-CSRF-Token.",
     )
+    api.add_middleware(ApiGate, service=service)
     api.add_middleware(SecurityHeaders)
     if service.accounts is not None:
         api.include_router(build_api(service, secure_cookies=settings.env != "development"))

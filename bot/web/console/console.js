@@ -6,8 +6,10 @@
 const $ = (id) => document.getElementById(id);
 const state = { csrf: null, me: null, current: null, seenWaiting: new Set(), firstLoad: true, events: null };
 
-async function api(method, path, body) {
+async function api(method, path, body, background) {
   const headers = { "Accept": "application/json" };
+  // Automatic refreshes say so: they must not keep an unattended session alive.
+  if (background) headers["X-Background"] = "1";
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (method !== "GET" && state.csrf) headers["X-CSRF-Token"] = state.csrf;
   const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "same-origin" });
@@ -89,19 +91,19 @@ function renderQueue(listId, items) {
   }));
 }
 
-async function refresh() {
+async function refresh(background) {
   try {
     const [waiting, mine, open] = await Promise.all([
-      api("GET", "/api/conversations?status=waiting"),
-      api("GET", "/api/conversations?status=mine"),
-      api("GET", "/api/conversations?status=open"),
+      api("GET", "/api/conversations?status=waiting", undefined, background),
+      api("GET", "/api/conversations?status=mine", undefined, background),
+      api("GET", "/api/conversations?status=open", undefined, background),
     ]);
     renderQueue("waiting-list", waiting);
     renderQueue("mine-list", mine);
     renderQueue("open-list", open);
     $("waiting-count").textContent = String(waiting.length);
     notifyNew(waiting);
-    if (state.current) await loadChat(state.current.id);
+    if (state.current) await loadChat(state.current.id, false, background);
   } catch (error) { /* shown by the login view when the session ended */ }
 }
 
@@ -122,8 +124,8 @@ async function openChat(id) {
   document.querySelectorAll(".queue button").forEach((b) => b.setAttribute("aria-current", String(b.dataset.id === id)));
 }
 
-async function loadChat(id, focus) {
-  const detail = await api("GET", `/api/conversations/${encodeURIComponent(id)}`);
+async function loadChat(id, focus, background) {
+  const detail = await api("GET", `/api/conversations/${encodeURIComponent(id)}`, undefined, background);
   state.current = detail;
   $("chat-empty").hidden = true; $("chat-view").hidden = false;
   $("chat-title").textContent = detail.label + (detail.urgent ? " (urgent)" : "");
@@ -148,7 +150,7 @@ async function loadChat(id, focus) {
     return button;
   }));
   if (mine || admin) {
-    const lines = await api("GET", `/api/conversations/${encodeURIComponent(id)}/messages`);
+    const lines = await api("GET", `/api/conversations/${encodeURIComponent(id)}/messages`, undefined, background);
     renderTranscript(lines);
   } else {
     $("transcript").replaceChildren();
@@ -198,7 +200,8 @@ async function loadAdvocates() {
 function listen() {
   if (state.events) state.events.close();
   state.events = new EventSource("/api/events");
-  state.events.addEventListener("change", () => refresh());
+  state.events.addEventListener("change", () => refresh(true));
+  state.events.addEventListener("error", () => { if (state.events.readyState === EventSource.CLOSED) showLogin(); });
 }
 
 // -- wiring ----------------------------------------------------------------------------------------
@@ -239,7 +242,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   });
   // Ctrl/Cmd+Enter sends from the reply box.
   $("reply-text").addEventListener("keydown", (event) => { if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) $("reply-form").requestSubmit(); });
-  setInterval(() => { if (state.me) refresh(); }, 60000); // waiting times move on
+  setInterval(() => { if (state.me) refresh(true); }, 60000); // waiting times move on
   try {
     state.me = await api("GET", "/api/me");
     state.csrf = state.me.csrf_token;
