@@ -1,4 +1,5 @@
-"""Shared fixtures: the real content, a fixed clock, and services on a real SQLite file."""
+"""Shared fixtures: the real content, a fixed clock, and services on a real database: each test
+that uses one runs on a SQLite file and again on PostgreSQL (``tests/databases.py``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from bot.config import Settings, generate_keys
 from bot.service import Content, Service, load_content
 from bot.store import KeyRing, MemorySessionStore, Pseudonyms, SessionStore, open_database
+from tests.databases import BACKENDS, POSTGRES_URL, REQUIRED, drop_postgres_schema, new_postgres_schema, postgres_unavailable
 
 REPO = Path(__file__).resolve().parent.parent
 START = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
@@ -19,6 +21,52 @@ START = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
 
 def pytest_addoption(parser):
     parser.addoption("--regen-golden", action="store_true", help="rewrite tests/golden/*.yaml from the current behaviour")
+    parser.addoption(
+        "--backend", choices=("both", *BACKENDS), default="both",
+        help="run the database tests on SQLite, PostgreSQL, or both (the default)",
+    )
+
+
+def pytest_generate_tests(metafunc):
+    if "backend" in metafunc.fixturenames:
+        chosen = metafunc.config.getoption("backend")
+        backends = BACKENDS if chosen == "both" else (chosen,)
+        if metafunc.definition.get_closest_marker("sqlite_only"):
+            backends = tuple(b for b in backends if b == "sqlite")
+        metafunc.parametrize("backend", backends, indirect=True, scope="function")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if config.getoption("backend") == "sqlite":
+        return
+    reason = postgres_unavailable()
+    if reason:
+        action = "FAILED (SAFEHARBOR_REQUIRE_POSTGRES=1)" if REQUIRED else "SKIPPED"
+        terminalreporter.write_line(f"PostgreSQL run {action}: {reason}", red=REQUIRED, yellow=not REQUIRED, bold=True)
+    else:
+        terminalreporter.write_line(f"PostgreSQL run: the database tests ran on {POSTGRES_URL} too", green=True)
+
+
+@pytest.fixture
+def backend(request) -> str:
+    if request.param == "postgresql":
+        reason = postgres_unavailable()
+        if reason:
+            if REQUIRED:
+                pytest.fail(reason, pytrace=False)
+            pytest.skip(reason)
+    return request.param
+
+
+@pytest.fixture
+def database_url(backend, tmp_path) -> str:
+    """A fresh, empty database of the test's backend."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'safeharbor.db'}"
+        return
+    url, schema = new_postgres_schema()
+    yield url
+    drop_postgres_schema(schema)
 
 
 @dataclass
@@ -45,20 +93,23 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def settings(tmp_path) -> Settings:
-    """Test settings with fresh keys and a SQLite file in ``tmp_path``."""
+def settings(tmp_path, database_url) -> Settings:
+    """Test settings with fresh keys and a fresh database (SQLite or PostgreSQL)."""
     return Settings.from_env({
         "SAFEHARBOR_ENV": "test",
         "SAFEHARBOR_HOME": str(tmp_path / "home"),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'safeharbor.db'}",
+        "DATABASE_URL": database_url,
         **generate_keys(),
     })
 
 
 @pytest.fixture
-def sqlite_service(settings, content, clock) -> Service:
+def sql_service(settings, content, clock) -> Service:
+    """A service on the test's database (SQLite or PostgreSQL)."""
     store = SessionStore(open_database(settings.database_url), KeyRing(list(settings.encryption_keys)))
-    return Service(content, store, Pseudonyms(settings.pepper), clock)
+    service = Service(content, store, Pseudonyms(settings.pepper), clock)
+    yield service
+    service.close()
 
 
 @pytest.fixture

@@ -7,9 +7,7 @@ route added without a row here fails the test."""
 from __future__ import annotations
 
 import logging
-import os
 import re
-import sqlite3
 from urllib.parse import parse_qs, urlparse
 
 import httpx
@@ -21,6 +19,7 @@ from bot.domain import Channel, Inbound
 from bot.service import Service
 from bot.web import create_app
 from tests.conftest import REPO
+from tests.databases import rows, stored_bytes
 from tests.serving import serving
 
 PASSWORD = "a long enough passphrase"
@@ -62,11 +61,11 @@ def _cookie(response: httpx.Response) -> str:
 
 
 @pytest.fixture
-def console(tmp_path, clock, caplog):
+def console(tmp_path, database_url, clock, caplog):
     caplog.set_level(logging.DEBUG)
     settings = Settings.from_env({
         "SAFEHARBOR_ENV": "test", "SAFEHARBOR_HOME": str(tmp_path), "SAFEHARBOR_CONTENT_DIR": str(REPO),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}", **generate_keys(),
+        "DATABASE_URL": database_url, **generate_keys(),
     })
     service = Service.from_settings(settings, clock=clock)
     people = {}
@@ -74,8 +73,9 @@ def console(tmp_path, clock, caplog):
         for role, (email, kind) in USERS.items():
             uri = service.accounts.add(email, kind, PASSWORD, clock())
             people[role] = Person(client, email, parse_qs(urlparse(uri).query)["secret"][0], clock)
-        client.service, client.people, client.db = service, people, tmp_path / "db.sqlite"
+        client.service, client.people, client.db = service, people, database_url
         yield client
+    service.close()
 
 
 def escalate(service: Service, address: str) -> str:
@@ -277,14 +277,11 @@ def test_queue_entries_hold_no_address_and_the_audit_no_text(console, caplog):
     for secret in ("Miguel", "passport", "Calle", address):
         assert secret not in audit_text
     # Nor anywhere readable in the database files or the logs.
-    db = str(console.db)
-    stored = b"".join(open(p, "rb").read() for p in (db, db + "-wal") if os.path.exists(p))
+    stored = stored_bytes(console.db)
     for secret in ("Miguel", "passport", "Calle 9", address, address[1:]):
         assert secret.encode() not in stored, secret
         assert secret not in caplog.text, secret
-    with sqlite3.connect(db) as connection:
-        columns = connection.execute("SELECT * FROM audit_log").fetchall()
-    assert "Miguel" not in str(columns)
+    assert "Miguel" not in str(rows(console.db, "SELECT * FROM audit_log"))
 
 
 def test_after_the_person_left_the_advocate_sees_it_and_cannot_send(console):

@@ -68,12 +68,12 @@ def wait_until(check, timeout: float = 10.0, what: str = "") -> None:
 
 
 @pytest.fixture
-def site(tmp_path, fake_bot_api):  # noqa: F811
+def site(tmp_path, database_url, fake_bot_api):  # noqa: F811
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     settings = Settings.from_env({
         "SAFEHARBOR_ENV": "test", "SAFEHARBOR_HOME": str(tmp_path), "SAFEHARBOR_CONTENT_DIR": str(REPO),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}", "SAFEHARBOR_PUBLIC_URL": base,
+        "DATABASE_URL": database_url, "SAFEHARBOR_PUBLIC_URL": base,
         "TELEGRAM_BOT_TOKEN": fake_bot_api.token, "TELEGRAM_WEBHOOK_SECRET": SECRET,
         "TELEGRAM_API_BASE_URL": fake_bot_api.url, **generate_keys(),
     })

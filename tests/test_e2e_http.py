@@ -5,9 +5,7 @@ webhooks. A whole conversation on each channel, quick exit, redelivery, and what
 from __future__ import annotations
 
 import logging
-import os
 import socket
-import sqlite3
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -22,6 +20,7 @@ from bot.config import Settings, generate_keys
 from bot.service import Service
 from bot.web import create_app
 from tests.conftest import REPO
+from tests.databases import rows, stored_bytes
 
 TWILIO_TOKEN = "fedcba9876543210fedcba9876543210"
 SECRET = "e2e-webhook-secret_1"
@@ -37,12 +36,12 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def served(tmp_path, fake_bot_api):  # noqa: F811
+def served(tmp_path, database_url, fake_bot_api):  # noqa: F811
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     settings = Settings.from_env({
         "SAFEHARBOR_ENV": "test", "SAFEHARBOR_HOME": str(tmp_path), "SAFEHARBOR_CONTENT_DIR": str(REPO),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}", "SAFEHARBOR_PUBLIC_URL": base,
+        "DATABASE_URL": database_url, "SAFEHARBOR_PUBLIC_URL": base,
         "TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "TELEGRAM_BOT_TOKEN": fake_bot_api.token,
         "TELEGRAM_WEBHOOK_SECRET": SECRET, "TELEGRAM_API_BASE_URL": fake_bot_api.url, **generate_keys(),
     })
@@ -55,7 +54,7 @@ def served(tmp_path, fake_bot_api):  # noqa: F811
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.02)
     with httpx.Client(base_url=base, timeout=10) as client:
-        client.db = tmp_path / "db.sqlite"
+        client.db = database_url
         client.base = base
         client.fake = fake_bot_api
         yield client
@@ -192,9 +191,7 @@ def test_an_sms_conversation_over_http_with_quick_exit_and_replay(served, caplog
 
 
 def count(db, table: str) -> int:
-    with sqlite3.connect(db) as connection:
-        return connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    return rows(db, f"SELECT count(*) FROM {table}")[0][0]
 
 
-def database_bytes(db) -> bytes:
-    return b"".join(open(p, "rb").read() for p in (str(db), f"{db}-wal", f"{db}-journal") if os.path.exists(p))
+database_bytes = stored_bytes

@@ -57,9 +57,9 @@ def replay(service, journey: dict, clock) -> tuple[list[dict], dict]:
 
 
 @pytest.mark.parametrize("path", JOURNEYS, ids=[p.stem for p in JOURNEYS])
-def test_journey(path, sqlite_service, clock, request):
+def test_journey(path, sql_service, clock, request):
     journey = yaml.safe_load(path.read_text(encoding="utf-8"))
-    recorded, final = replay(sqlite_service, journey, clock)
+    recorded, final = replay(sql_service, journey, clock)
     if request.config.getoption("--regen-golden"):
         for turn, got in zip(journey["turns"], recorded):
             turn.update(got)

@@ -4,7 +4,6 @@ the outbox, release back to the bot, close and shredding, and the quick exit mid
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -15,6 +14,7 @@ from bot.handoff import HandoffError, OfficeHours
 from bot.domain.messages import render_plain
 from bot.service import Service, decode_output
 from bot.store import KeyRing, Pseudonyms, SessionStore, open_database
+from tests.databases import rows
 
 PHONE = "+15550104040"
 ADVOCATE, OTHER = 1, 2  # user ids; the handoff records take them as they are
@@ -27,7 +27,9 @@ def make_service(settings, content, clock, **handoff) -> Service:
 
 @pytest.fixture
 def service(settings, content, clock) -> Service:
-    return make_service(settings, content, clock)
+    service = make_service(settings, content, clock)
+    yield service
+    service.close()
 
 
 def say(service: Service, text: str, address: str = PHONE) -> str:
@@ -55,8 +57,7 @@ def sent_to(service: Service, address: str = PHONE) -> list[str]:
 
 
 def db_rows(settings, query: str) -> list[tuple]:
-    with sqlite3.connect(settings.database_url.removeprefix("sqlite:///")) as connection:
-        return connection.execute(query).fetchall()
+    return rows(settings.database_url, query)
 
 
 def test_asking_for_a_person_puts_the_chat_in_the_queue_and_tells_the_wait(service):

@@ -41,7 +41,7 @@ def test_random_conversations_always_get_an_answer_and_stay_in_the_flow(content,
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(script=st.lists(st.binary(max_size=60).map(lambda b: b.decode("utf-8", "replace")), min_size=1, max_size=8))
-def test_random_bytes_through_the_service_never_reach_the_person_as_an_error(sqlite_service, script):
+def test_random_bytes_through_the_service_never_reach_the_person_as_an_error(sql_service, script):
     for text in script:
-        replies = sqlite_service.handle(Inbound(Channel.SMS, "+15550000001", text))
+        replies = sql_service.handle(Inbound(Channel.SMS, "+15550000001", text))
         assert replies and "went wrong" not in replies[0].text

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sqlite3
 import threading
 import time
 
@@ -15,13 +13,13 @@ from bot.domain import Channel, Inbound
 from bot.service import Content, Service
 from bot.store import KeyRing, Pseudonyms, SessionStore, open_database
 from bot.store.crypto import DecryptError, open_sealed, seal
+from tests.databases import rows as all_rows
+from tests.databases import stored_bytes
 from tests.waiting import eventually
 
 
 def rows(database_url: str, table: str) -> list[tuple]:
-    path = database_url.removeprefix("sqlite:///")
-    with sqlite3.connect(path) as connection:
-        return connection.execute(f"SELECT * FROM {table}").fetchall()
+    return all_rows(database_url, f"SELECT * FROM {table}")
 
 
 def sms(text: str, address: str = "+15550101010") -> Inbound:
@@ -56,9 +54,9 @@ def test_pseudonyms_are_keyed_stable_and_separate_channels():
 
 # -- what is stored ------------------------------------------------------------------------------
 
-def test_a_conversation_is_stored_as_pseudonym_wrapped_key_and_ciphertext(sqlite_service, settings):
-    sqlite_service.handle(sms("hola"))
-    sqlite_service.handle(sms("2"))
+def test_a_conversation_is_stored_as_pseudonym_wrapped_key_and_ciphertext(sql_service, settings):
+    sql_service.handle(sms("hola"))
+    sql_service.handle(sms("2"))
     (conversation,) = rows(settings.database_url, "conversations")
     (data_key,) = rows(settings.database_url, "data_keys")
     conversation_id, pseudonym, state, *_ = conversation
@@ -79,45 +77,41 @@ def test_running_again_continues_the_same_conversation(settings, content, clock)
     assert service().run_turn(sms("1")).session.state == "main_menu"
 
 
-def test_quick_exit_deletes_the_key_and_the_rows_and_leaves_nothing_on_disk(sqlite_service, settings):
-    sqlite_service.handle(sms("hi"))
-    sqlite_service.handle(sms("1"))
+def test_quick_exit_deletes_the_key_and_the_rows_and_leaves_nothing_on_disk(sql_service, settings):
+    sql_service.handle(sms("hi"))
+    sql_service.handle(sms("1"))
     (_, _, sealed, *_), = rows(settings.database_url, "conversations")
     (_, wrapped), = rows(settings.database_url, "data_keys")
-    db = settings.database_url.removeprefix("sqlite:///")
-    before = b"".join(open(p, "rb").read() for p in (db, db + "-wal") if os.path.exists(p))
-    assert wrapped in before  # the check below could find it
+    assert bytes(wrapped) in stored_bytes(settings.database_url)  # the check below could find it
 
-    sqlite_service.handle(sms("EXIT"))
-    # Read the files as a copy of the disk would show them, before any other connection opens.
-    def on_disk() -> bytes:
-        return b"".join(open(p, "rb").read() for p in (db, db + "-wal", db + "-journal") if os.path.exists(p))
-
+    sql_service.handle(sms("EXIT"))
     pseudonym = Pseudonyms(settings.pepper).of("sms", "+15550101010").encode()
-    # not in free pages (secure_delete), and soon not in the WAL either (shredded in the background)
-    assert eventually(lambda: not any(secret in on_disk() for secret in (sealed, wrapped, pseudonym)))
+    # SQLite: read the files as a copy of the disk would show them: not in free pages
+    # (secure_delete), and soon not in the WAL either (shredded in the background).
+    # PostgreSQL: in no row of any table.
+    assert eventually(lambda: not any(bytes(secret) in stored_bytes(settings.database_url) for secret in (sealed, wrapped, pseudonym)))
     assert rows(settings.database_url, "conversations") == []
     assert rows(settings.database_url, "data_keys") == []
 
 
-def test_an_expired_conversation_is_shredded_and_restarts_under_a_new_key(sqlite_service, settings, clock):
-    sqlite_service.handle(sms("hi"))
+def test_an_expired_conversation_is_shredded_and_restarts_under_a_new_key(sql_service, settings, clock):
+    sql_service.handle(sms("hi"))
     (old_id, *_), = rows(settings.database_url, "conversations")
     (_, old_key), = rows(settings.database_url, "data_keys")
     clock.advance(hours=2)
-    turn = sqlite_service.run_turn(sms("2"))
+    turn = sql_service.run_turn(sms("2"))
     assert turn.session.state == "welcome"
     (new_id, *_), = rows(settings.database_url, "conversations")
     (_, new_key), = rows(settings.database_url, "data_keys")
     assert new_id != old_id and new_key != old_key
 
 
-def test_purge_erases_idle_conversations_only(sqlite_service, settings, clock):
-    sqlite_service.handle(sms("hi", "+15550000001"))
+def test_purge_erases_idle_conversations_only(sql_service, settings, clock):
+    sql_service.handle(sms("hi", "+15550000001"))
     clock.advance(minutes=45)
-    sqlite_service.handle(sms("hi", "+15550000002"))
+    sql_service.handle(sms("hi", "+15550000002"))
     clock.advance(minutes=20)  # the first is now 65 minutes idle, the second 20
-    assert sqlite_service.purge_expired() == 1
+    assert sql_service.purge_expired() == 1
     assert len(rows(settings.database_url, "conversations")) == 1
     assert len(rows(settings.database_url, "data_keys")) == 1
 

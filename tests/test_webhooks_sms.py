@@ -4,7 +4,6 @@ authenticity before anything, each MessageSid applied once, carrier words, media
 from __future__ import annotations
 
 import logging
-import sqlite3
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -15,6 +14,7 @@ from bot.config import Settings, generate_keys
 from bot.service import Service
 from bot.web import create_app
 from tests.conftest import REPO
+from tests.databases import rows
 
 TOKEN = "0123456789abcdef0123456789abcdef"
 PUBLIC = "https://safeharbor.example.org"
@@ -24,16 +24,17 @@ PERSON = "+14155550177"
 
 
 @pytest.fixture
-def web(tmp_path, content, clock):
+def web(tmp_path, database_url, content, clock):
     settings = Settings.from_env({
         "SAFEHARBOR_ENV": "test", "SAFEHARBOR_HOME": str(tmp_path), "SAFEHARBOR_CONTENT_DIR": str(REPO),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}", "SAFEHARBOR_PUBLIC_URL": PUBLIC,
+        "DATABASE_URL": database_url, "SAFEHARBOR_PUBLIC_URL": PUBLIC,
         "TWILIO_AUTH_TOKEN": TOKEN, **generate_keys(),
     })
     service = Service.from_settings(settings, clock=clock)
     client = TestClient(create_app(service, settings, background=False), base_url="http://internal-host:8000")
-    client.db = tmp_path / "db.sqlite"
-    return client
+    client.db = database_url
+    yield client
+    service.close()
 
 
 def form(body: str, sid: str, **extra: str) -> dict[str, str]:
@@ -58,8 +59,7 @@ def messages(response) -> list[str]:
 
 
 def count(db, table: str) -> int:
-    with sqlite3.connect(db) as connection:
-        return connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    return rows(db, f"SELECT count(*) FROM {table}")[0][0]
 
 
 def test_a_conversation_over_sms_replies_in_twiml_with_numbered_choices(web):
@@ -144,10 +144,9 @@ def test_status_callbacks_are_recorded_once_per_message_and_status_without_conte
         response = post(web, fields, url=STATUS_URL, path="/webhooks/twilio/status")
         assert response.status_code == 204
     post(web, {**fields, "MessageStatus": "failed", "ErrorCode": "30003"}, url=STATUS_URL, path="/webhooks/twilio/status")
-    with sqlite3.connect(web.db) as connection:
-        rows = connection.execute("SELECT provider_ref, status, error_code FROM delivery_statuses ORDER BY id").fetchall()
-    assert [(r[1], r[2]) for r in rows] == [("delivered", None), ("failed", "30003")]
-    assert rows[0][0] == rows[1][0] and "SM" not in rows[0][0]  # a keyed hash of the SID
+    recorded = rows(web.db, "SELECT provider_ref, status, error_code FROM delivery_statuses ORDER BY id")
+    assert [(r[1], r[2]) for r in recorded] == [("delivered", None), ("failed", "30003")]
+    assert recorded[0][0] == recorded[1][0] and "SM" not in recorded[0][0]  # a keyed hash of the SID
     forged = post(web, fields, url=STATUS_URL, path="/webhooks/twilio/status", signature="bad")
     assert forged.status_code == 403
 

@@ -4,7 +4,6 @@ order per conversation, retries with backoff, never twice once accepted, stop on
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from datetime import timedelta
 
 import pytest
@@ -15,6 +14,7 @@ from bot.channels.telegram import TelegramSender
 from bot.domain import Channel, Inbound
 from bot.service import Service
 from bot.store import KeyRing, Pseudonyms, SessionStore, open_database
+from tests.databases import rows
 from bot.store.outbox import CLAIM_FOR
 from bot.worker import MAX_BACKOFF, Worker, backoff
 
@@ -89,9 +89,8 @@ def test_retry_after_is_honoured(setup, clock, settings):
     tg(service, 444, "hi", 1)
     fake.fail("sendMessage", status=429, retry_after=7)
     run_rounds(service, outbox, fake)
-    with sqlite3.connect(settings.database_url.removeprefix("sqlite:///")) as db:
-        (due, attempts), = db.execute("SELECT next_attempt_at, attempts FROM outbox WHERE status='pending'").fetchall()
-    assert attempts == 1 and due.startswith((clock.now + timedelta(seconds=7)).strftime("%Y-%m-%d %H:%M:%S"))
+    (due, attempts), = rows(settings.database_url, "SELECT next_attempt_at, attempts FROM outbox WHERE status='pending'")
+    assert attempts == 1 and str(due).startswith((clock.now + timedelta(seconds=7)).strftime("%Y-%m-%d %H:%M:%S"))
     clock.advance(seconds=6)
     run_rounds(service, outbox, fake)
     assert texts_to(fake, 444) == []
@@ -105,9 +104,7 @@ def test_a_refusal_is_final_and_the_payload_is_wiped(setup, settings):
     tg(service, 555, "hi", 1)
     fake.fail("sendMessage", status=403, description="Forbidden: bot was blocked by the user")
     run_rounds(service, outbox, fake)
-    with sqlite3.connect(settings.database_url.removeprefix("sqlite:///")) as db:
-        rows = db.execute("SELECT status, payload, error FROM outbox").fetchall()
-    assert rows == [("failed", None, "refused")]
+    assert rows(settings.database_url, "SELECT status, payload, error FROM outbox") == [("failed", None, "refused")]
 
 
 def test_a_message_accepted_is_never_sent_again_and_a_dead_workers_claim_is_released(setup, clock):
@@ -146,10 +143,9 @@ def test_an_unsubscribed_recipient_stops_the_stream_for_good_and_is_erased(setup
     sms = UnsubscribedSms()
     run_rounds(service, outbox, fake, senders={"sms": sms})
     assert len(sms.sent) == 1  # the first got 21610: the others are never tried
-    with sqlite3.connect(settings.database_url.removeprefix("sqlite:///")) as db:
-        # erased with the conversation: no row, no timeline of what was to be said
-        assert db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
-        assert db.execute("SELECT count(*) FROM conversations").fetchone()[0] == 0
+    # erased with the conversation: no row, no timeline of what was to be said
+    assert rows(settings.database_url, "SELECT count(*) FROM outbox") == [(0,)]
+    assert rows(settings.database_url, "SELECT count(*) FROM conversations") == [(0,)]
 
 
 def test_backoff_grows_with_jitter_up_to_a_cap():
