@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     serve.add_argument("--no-background", action="store_true", help="webhooks only; run `safeharbor worker` beside it")
     serve.add_argument("--telegram-polling", action="store_true", help="fetch Telegram updates instead of a webhook (development)")
+    serve.add_argument("--workers", type=int, default=1, metavar="N", help="web processes sharing the database (default 1)")
     serve.set_defaults(run=_serve)
     commands.add_parser("worker", help="run the background work alone (outbox, expiry)").set_defaults(run=_worker)
     telegram = commands.add_parser("telegram", help="Telegram bot setup").add_subparsers(dest="telegram_command", required=True, metavar="ACTION")
@@ -207,15 +208,28 @@ def _serve(args) -> int:
 
     from bot.service import Service
     from bot.web import create_app
+    from bot.web.app import SERVE_BACKGROUND_ENV
 
     settings = Settings.from_env()
     _warn_about_channels(settings)
+    # uvicorn's access log would show nothing personal (paths only) but adds noise; errors still log.
+    options = {"host": args.host, "port": args.port, "access_log": False, "log_level": "warning", "server_header": False}
+    if args.workers > 1:
+        if args.telegram_polling:
+            print("safeharbor: --telegram-polling runs in one process only (Telegram allows one poller)", file=sys.stderr)
+            return 2
+        # Each worker process builds its own service from the environment; nothing is shared
+        # but the database, so every guarantee holds across them.
+        Service.from_settings(settings).close()  # fail here, once, on bad content or an old schema
+        os.environ[SERVE_BACKGROUND_ENV] = "0" if args.no_background else "1"
+        print(f"safeharbor: serving on http://{args.host}:{args.port} with {args.workers} processes (Ctrl-C to stop)", file=sys.stderr, flush=True)
+        uvicorn.run("bot.web.app:app_from_env", factory=True, workers=args.workers, **options)
+        return 0
     app = create_app(
         Service.from_settings(settings), settings, background=not args.no_background, telegram_polling=args.telegram_polling
     )
     print(f"safeharbor: serving on http://{args.host}:{args.port} (Ctrl-C to stop)", file=sys.stderr, flush=True)
-    # uvicorn's access log would show nothing personal (paths only) but adds noise; errors still log.
-    uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="warning", server_header=False)
+    uvicorn.run(app, **options)
     return 0
 
 

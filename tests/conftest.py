@@ -33,6 +33,8 @@ def pytest_generate_tests(metafunc):
         backends = BACKENDS if chosen == "both" else (chosen,)
         if metafunc.definition.get_closest_marker("sqlite_only"):
             backends = tuple(b for b in backends if b == "sqlite")
+        if metafunc.definition.get_closest_marker("postgresql_only"):
+            backends = tuple(b for b in backends if b == "postgresql")
         metafunc.parametrize("backend", backends, indirect=True, scope="function")
 
 

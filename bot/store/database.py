@@ -48,7 +48,9 @@ def open_database(url: str, *, check_schema: bool = True) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False})
         _sqlite_setup(engine)
     else:
-        engine = create_engine(url, pool_pre_ping=True)
+        # pool_pre_ping: a connection the server dropped (a restart, a failover) is replaced, not
+        # used; a short connect timeout: a webhook answers with the fallback rather than hang.
+        engine = create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 3} if parsed.get_backend_name() == "postgresql" else {})
     if check_schema:
         prepare(engine)
     return engine

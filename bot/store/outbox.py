@@ -52,10 +52,14 @@ class Outbox:
         )
         jobs: list[Job] = []
         with write_transaction(self.engine) as connection:
-            rows = connection.execute(
+            due = (
                 select(outbox).where(outbox.c.status == "pending", outbox.c.next_attempt_at <= now, ~blocked)
                 .order_by(outbox.c.id).limit(limit)
-            ).all()
+            )
+            if self.engine.dialect.name == "postgresql":
+                # Several workers: each takes rows no other is taking, without waiting for them.
+                due = due.with_for_update(skip_locked=True, of=outbox)
+            rows = connection.execute(due).all()
             for row in rows:
                 claimed = connection.execute(
                     update(outbox).where(outbox.c.id == row.id, outbox.c.status == "pending")

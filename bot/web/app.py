@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -62,6 +63,7 @@ def create_app(service: Service, settings: Settings, *, background: bool = True,
         routes=[
             Route("/webhooks/twilio/sms", hooks.twilio_sms, methods=["POST"]),
             Route("/webhooks/twilio/status", hooks.twilio_status, methods=["POST"]),
+            Route("/webhooks/twilio/fallback", hooks.twilio_fallback, methods=["POST"]),
             Route("/webhooks/telegram", hooks.telegram, methods=["POST"]),
             Mount("", app=api),
         ],
@@ -81,3 +83,16 @@ def create_app(service: Service, settings: Settings, *, background: bool = True,
     app.state.background = runner
     return app
 
+
+
+SERVE_BACKGROUND_ENV = "SAFEHARBOR_SERVE_BACKGROUND"  # set by `serve --workers N` for its processes
+
+
+def app_from_env() -> Starlette:
+    """The app of one process of ``safeharbor serve --workers N`` (uvicorn's factory): the
+    service from the environment, with the background work unless ``serve`` said not."""
+    from bot.service import Service
+
+    settings = Settings.from_env()
+    background = os.environ.get(SERVE_BACKGROUND_ENV, "1") == "1"
+    return create_app(Service.from_settings(settings), settings, background=background)

@@ -106,6 +106,16 @@ class Webhooks:
         reception = await self._call(self.service.receive, delivery)
         return Response(twilio_sms.twiml(reception.outputs, reception.alphabet), media_type="application/xml")
 
+    async def twilio_fallback(self, request: Request) -> Response:
+        """Twilio's fallback URL, called when the SMS webhook failed or timed out: verified the
+        same way, answered with the static safety message (the 24/7 line), touching no database
+        (it may be the database that failed)."""
+        form = await self._verified_twilio_form(request)
+        if isinstance(form, Response):
+            return form
+        log.warning("Twilio called the fallback URL: the SMS webhook failed")
+        return Response(twilio_sms.twiml([self.service.fallback]), media_type="application/xml")
+
     async def twilio_status(self, request: Request) -> Response:
         form = await self._verified_twilio_form(request)
         if isinstance(form, Response):
