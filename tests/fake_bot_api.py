@@ -241,10 +241,13 @@ class FakeBotApi:
         with self._lock:
             return [params for name, params in self.accepted if name == method]
 
-    def calls_to(self, method: str) -> list[dict[str, Any]]:
-        """The params of each call of ``method``, in order."""
+    def calls_to(self, method: str, **match: Any) -> list[dict[str, Any]]:
+        """The params of each call of ``method`` (with those ``match`` values), in order."""
         with self._lock:
-            return [params for name, params in self.calls if name == method]
+            return [
+                params for name, params in self.calls
+                if name == method and all(params.get(key) == value for key, value in match.items())
+            ]
 
     # -- serving
 

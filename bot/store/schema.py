@@ -18,11 +18,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 
 from bot.store.tables import metadata
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+SCHEMA_LOCK = 0x5AFE4A7B  # the advisory lock key of schema changes on PostgreSQL
 
 
 class SchemaBehind(Exception):
@@ -50,14 +51,23 @@ def is_empty(engine: Engine) -> bool:
     return not inspect(engine).get_table_names()
 
 
+def _serialized(connection) -> None:
+    """On PostgreSQL, one process at a time past this point (until the transaction ends): web
+    processes and workers starting together must not all create the schema at once."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
+
+
 def prepare(engine: Engine) -> None:
     """Create and stamp a database with no tables; refuse one that is behind."""
-    if is_empty(engine):
-        with engine.begin() as connection:
+    with engine.begin() as connection:
+        _serialized(connection)
+        if not inspect(connection).get_table_names():
             metadata.create_all(connection)
             command.stamp(_config(connection), "head")
-        return
-    at, needed = current(engine), head()
+            return
+        at = MigrationContext.configure(connection).get_current_revision()
+    needed = head()
     if at != needed:
         raise SchemaBehind(
             f"the database is at schema revision {at or '(none)'}, this version needs {needed}: "
@@ -76,7 +86,11 @@ def upgrade(engine: Engine, progress: Callable[[str], None] = print) -> list[str
     missing = [rev.revision for rev in script.iterate_revisions(head(), at)][::-1]
     for position, revision in enumerate(missing, 1):
         with engine.begin() as connection:
+            _serialized(connection)
+            if MigrationContext.configure(connection).get_current_revision() != at:
+                break  # another process is upgrading: it will finish the job
             command.upgrade(_config(connection), revision)
+            at = revision
         progress(f"[{position}/{len(missing)}] upgraded to {revision}")
     if not missing:
         progress(f"the database is up to date (revision {at})")
