@@ -4,6 +4,7 @@ never show a stack trace: arbitrary signed form bodies, arbitrary Update JSON.""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,6 +20,7 @@ from tests.conftest import REPO
 TOKEN = "00112233445566778899aabbccddeeff"
 PUBLIC = "https://safeharbor.example.org"
 SECRET = "fuzz-secret"
+EXAMPLES = int(os.environ.get("SAFEHARBOR_FUZZ_EXAMPLES", "500"))  # bench/fuzz.py runs 10,000
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +44,7 @@ twilio_fields = st.dictionaries(
 )
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(fields=twilio_fields, path=st.sampled_from(["/webhooks/twilio/sms", "/webhooks/twilio/status"]))
 def test_signed_twilio_forms_never_get_a_server_error(web, fields, path):
     signature = RequestValidator(TOKEN).compute_signature(f"{PUBLIC}{path}", fields)
@@ -71,7 +73,7 @@ update_like = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=update_like | json_values)
 def test_telegram_updates_with_the_secret_never_get_a_server_error(web, body):
     response = web.post("/webhooks/telegram", content=json.dumps(body), headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
