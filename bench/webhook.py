@@ -56,6 +56,8 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere, even without the
 RESULTS = BENCH / "results"
 PATH = "/webhooks/twilio/sms"
 TOKEN_ENV = "SAFEHARBOR_BENCH_TWILIO_TOKEN"  # how the parent hands the auth token to a server
+DATABASE_ENV = "SAFEHARBOR_BENCH_DATABASE_URL"  # and the database (unset: a SQLite file in its home)
+KEYS_ENV = "SAFEHARBOR_BENCH_KEYS"  # and, for several processes, the keys they share
 TARGET_RATIO = 0.25
 SEED = 2026
 BARE_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response><Message>ok</Message></Response>'
@@ -89,10 +91,10 @@ def safeharbor_app(home: Path, base_url: str, token: str):
     from bot.web import create_app
 
     settings = Settings.from_env({
-        **generate_keys(),
+        **(json.loads(os.environ[KEYS_ENV]) if os.environ.get(KEYS_ENV) else generate_keys()),
         "SAFEHARBOR_ENV": "test",
         "SAFEHARBOR_HOME": str(home),
-        "DATABASE_URL": f"sqlite:///{(home / 'bench.db').as_posix()}",
+        "DATABASE_URL": os.environ.get(DATABASE_ENV) or f"sqlite:///{(home / 'bench.db').as_posix()}",
         "SAFEHARBOR_CONTENT_DIR": str(ROOT),
         "SAFEHARBOR_PUBLIC_URL": base_url,
         "TWILIO_AUTH_TOKEN": token,
@@ -100,13 +102,16 @@ def safeharbor_app(home: Path, base_url: str, token: str):
     return create_app(Service.from_settings(settings), settings, background=True)
 
 
-def serve(kind: str, home: Path) -> int:
-    """The child: bind a free loopback port, write it to ``home/port``, serve until SIGTERM."""
+def serve(kind: str, home: Path, port: int = 0) -> int:
+    """The child: bind a loopback port (free, or ``port`` shared with its siblings through
+    SO_REUSEPORT: the kernel spreads connections over the processes), write it to
+    ``home/port``, serve until SIGTERM."""
     import uvicorn
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
     app = bare_app() if kind == "bare" else safeharbor_app(home, f"http://127.0.0.1:{port}", os.environ[TOKEN_ENV])
     config = uvicorn.Config(
@@ -115,6 +120,7 @@ def serve(kind: str, home: Path) -> int:
     )
     (home / "port.tmp").write_text(str(port))
     os.replace(home / "port.tmp", home / "port")
+    (home / "started").write_text(str(time.time()))
     stopped: list[int] = []
     # uvicorn shuts down on SIGTERM, restores this handler, then raises the signal again: here
     # that only notes it, so the lock waits below are still written.
@@ -124,34 +130,66 @@ def serve(kind: str, home: Path) -> int:
 
 
 class Server:
-    """A server process of ours; ``stop`` (SIGTERM, then SIGKILL) is safe to call twice."""
+    """Our server: one process, or ``processes`` sharing a port; ``stop`` (SIGTERM, then
+    SIGKILL) is safe to call twice."""
 
-    def __init__(self, kind: str, home: Path, token: str):
+    def __init__(self, kind: str, home: Path, token: str, processes: int = 1, database_url: str | None = None):
         home.mkdir(parents=True, exist_ok=True)
         self.kind, self.home = kind, home
-        self.process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "--serve", kind, "--home", str(home)],
-            env={**os.environ, TOKEN_ENV: token}, cwd=home, stdin=subprocess.DEVNULL, start_new_session=True,
-            preexec_fn=on_cpu(SERVER_CPU),
-        )
-        RUNNING.append(self.process)
-        deadline = time.monotonic() + 60
-        while not (home / "port").exists():
-            if self.process.poll() is not None:
-                raise SystemExit(f"the {kind} server exited at start (status {self.process.returncode})")
-            if time.monotonic() > deadline:
-                raise SystemExit(f"the {kind} server did not start within 60 s")
-            time.sleep(0.05)
-        self.port = int((home / "port").read_text())
+        env = {**os.environ, TOKEN_ENV: token}
+        if database_url:
+            env[DATABASE_ENV] = database_url
+        if processes > 1:
+            from bot.config import generate_keys
+
+            env[KEYS_ENV] = json.dumps(generate_keys())
+        # One process stays on one CPU, away from wrk; several share the machine with it.
+        pin = on_cpu(SERVER_CPU) if processes == 1 else None
+        launched = time.monotonic()
+        self.processes, port = [], 0
+        for index in range(processes):
+            folder = home / f"p{index}"
+            folder.mkdir(parents=True, exist_ok=True)
+            process = subprocess.Popen(
+                [sys.executable, str(Path(__file__).resolve()), "--serve", kind, "--home", str(folder), "--port", str(port)],
+                env=env, cwd=folder, stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=pin,
+            )
+            RUNNING.append(process)
+            self.processes.append(process)
+            deadline = time.monotonic() + 60
+            while not (folder / "port").exists():
+                if process.poll() is not None:
+                    raise SystemExit(f"the {kind} server exited at start (status {process.returncode})")
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"the {kind} server did not start within 60 s")
+                time.sleep(0.02)
+            port = int((folder / "port").read_text())
+            if index == 0:
+                self.startup_s = time.monotonic() - launched  # interpreter, imports, content, database, socket
+        self.process = self.processes[0]
+        self.port = port
         self.base = f"http://127.0.0.1:{self.port}"
 
     def cpu_seconds(self) -> float:
-        """User + system CPU of the server process so far (all its threads)."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """User + system CPU of the server processes so far (all their threads)."""
+        total = 0.0
+        for process in self.processes:
+            fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
+    def peak_rss_mb(self) -> list[float]:
+        """Each process's peak resident memory so far (VmHWM), in MB."""
+        peaks = []
+        for process in self.processes:
+            for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks.append(int(line.split()[1]) / 1024)
+        return peaks
 
     def stop(self) -> None:
-        stop_process(self.process)
+        for process in self.processes:
+            stop_process(process)
 
 
 RUNNING: list[subprocess.Popen] = []  # every child still to stop on the way out
@@ -641,7 +679,7 @@ def ms(us: float) -> str:
 
 
 def table(results: dict[str, dict]) -> str:
-    names = {"bare": "bare Starlette (parse form, fixed TwiML)", "safeharbor": "safeharbor (SQLite, encrypted state)"}
+    names = {"bare": "bare Starlette (parse form, fixed TwiML)", "safeharbor": "safeharbor (encrypted state)"}
     header = ("server", "requests/s", "p50", "p90", "p99", "requests", "non-2xx", "server CPU", "wrk CPU")
     rows = [header]
     for key, r in results.items():
@@ -665,11 +703,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="then cProfile safeharbor in process: top costs per request")
     parser.add_argument("--profile-only", action="store_true", help="only the profile, no load")
     parser.add_argument("--output", type=Path, default=RESULTS / "webhook.json")
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite",
+                        help="safeharbor's database: a SQLite file, or a fresh schema on SAFEHARBOR_TEST_POSTGRES_URL")
+    parser.add_argument("--processes", type=int, default=1, help="safeharbor web processes sharing the port (default 1)")
+    parser.add_argument("--rate", type=int, help="aim at this many requests/s in all (wrk waits between requests) instead of as many as possible")
     parser.add_argument("--serve", choices=["bare", "safeharbor"], help=argparse.SUPPRESS)
     parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
-        return serve(args.serve, args.home)
+        return serve(args.serve, args.home, args.port)
 
     if args.profile_only:
         print_profile(profile_safeharbor(400 if args.quick else 1_000, RUN.JOURNEYS,
@@ -703,14 +746,26 @@ def main(argv: list[str] | None = None) -> int:
     first, posts = plan(senders, connections, total, journeys, nonsense)
     probe = twilio_fields("+14440000000", "hola", message_sid(0))  # the bare app's readiness check
     results: dict[str, dict] = {}
+    database_url, schema = (None, None)
+    if args.database == "postgresql":
+        sys.path.insert(0, str(ROOT))
+        from tests.databases import new_postgres_schema, postgres_unavailable
+
+        reason = postgres_unavailable()
+        if reason:
+            print(reason, file=sys.stderr)
+            return 2
+        database_url, schema = new_postgres_schema()
+    delay_ms = round(connections / args.rate * 1000) if args.rate else 0
     try:
         with tempfile.TemporaryDirectory(prefix="safeharbor-webhook-bench-") as tmp:
             script = Path(tmp) / "requests.lua"
-            script.write_text(LUA)
+            script.write_text(LUA + (f"\nfunction delay()\n  return {delay_ms}\nend\n" if delay_ms else ""))
             for step, kind in enumerate(("bare", "safeharbor"), start=1):
                 label = f"[{step}/2] {kind}"
                 progress(f"{label}: starting the server ...")
-                server = Server(kind, Path(tmp) / kind, token)
+                server = (Server(kind, Path(tmp) / kind, token, args.processes, database_url) if kind == "safeharbor"
+                          else Server(kind, Path(tmp) / kind, token))
                 try:
                     wait_ready(server, probe, token)
                     folder = Path(tmp) / kind / "requests"
@@ -720,6 +775,9 @@ def main(argv: list[str] | None = None) -> int:
                     first_messages(server, first, token, label)
                     progress(f"{label}: wrk, {seconds} s, {connections} connections ...")
                     result = run_wrk(server, folder, script, seconds, connections, marker, label)
+                    result["peak_rss_mb"] = server.peak_rss_mb()
+                    result["startup_s"] = server.startup_s
+                    result["processes"] = len(server.processes)
                 finally:
                     server.stop()
                 results[kind] = result
@@ -730,6 +788,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         stop_all()
+        if schema:
+            from tests.databases import drop_postgres_schema
+
+            drop_postgres_schema(schema)
 
     sh, bare = results["safeharbor"], results["bare"]
     ratio = sh["requests_per_s"] / bare["requests_per_s"]
@@ -750,6 +812,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(table(results))
     print(f"\nsafeharbor / bare: {ratio:.1%} (target >= {TARGET_RATIO:.0%}: {'yes' if ratio >= TARGET_RATIO else 'NO'})")
+    print(f"safeharbor: {args.database}, {sh['processes']} process(es), peak memory {', '.join(f'{m:.0f} MB' for m in sh['peak_rss_mb'])}, "
+          f"start-up {sh['startup_s']:.2f} s (to listening, content loaded)" + (f"; aimed at {args.rate} requests/s" if args.rate else ""))
     print(f"wrk: {connections} connection{'s' if connections != 1 else ''}, one thread each; {seconds} s per server; "
           f"safeharbor {sh['sent']:,} of {sh['available']:,} precomputed requests used; "
           f"the bare run went round them {bare['sent'] / bare['available']:.1f} times")
@@ -766,6 +830,9 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": round(time.time() - started, 1),
         "duration_per_server_s": seconds,
         "connections": connections,
+        "database": args.database,
+        "processes": args.processes,
+        "rate_aimed": args.rate,
         "senders": senders,
         "first_messages": len(first),
         "requests_precomputed": sum(len(p) for p in posts),

@@ -50,12 +50,18 @@ SCRIPTS = [
 ]
 
 
-def plan(total: int, seed: int = 2026):
-    """Conversations (channel, address, texts) adding up to about ``total`` messages."""
+def plan(total: int, people: int | None = None, seed: int = 2026):
+    """Conversations (channel, address, texts) adding up to about ``total`` messages; with
+    ``people``, exactly that many conversations of ``total // people`` messages each (scripts
+    one after another)."""
     rng = random.Random(seed)
     conversations, count, n = [], 0, 0
-    while count < total:
+    while (n < people) if people else (count < total):
         texts = list(rng.choice(SCRIPTS))
+        if people:
+            while len(texts) < total // people:
+                texts += rng.choice(SCRIPTS)
+            texts = texts[: total // people]
         channel = "telegram" if n % 3 == 0 else "sms"
         address = str(600000000 + n) if channel == "telegram" else f"+1415555{n:04d}"
         conversations.append((channel, address, texts))
@@ -130,6 +136,7 @@ def stop(process: subprocess.Popen) -> None:
 
 def test_four_web_processes_and_two_workers_match_a_sequential_run(tmp_path, database_url, fake_bot_api):  # noqa: F811
     total = int(os.environ.get("SAFEHARBOR_MP_MESSAGES", "1000"))
+    people = int(os.environ["SAFEHARBOR_MP_CONVERSATIONS"]) if os.environ.get("SAFEHARBOR_MP_CONVERSATIONS") else None
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env_settings = {
@@ -137,7 +144,7 @@ def test_four_web_processes_and_two_workers_match_a_sequential_run(tmp_path, dat
         "SAFEHARBOR_PUBLIC_URL": base, "TWILIO_AUTH_TOKEN": TOKEN, "TELEGRAM_BOT_TOKEN": fake_bot_api.token,
         "TELEGRAM_WEBHOOK_SECRET": SECRET, "TELEGRAM_API_BASE_URL": fake_bot_api.url, **generate_keys(),
     }
-    conversations = plan(total)
+    conversations = plan(total, people)
     expected, telegram_reply_counts = expected_replies(conversations, env_settings, tmp_path, base)
 
     env = {**os.environ, **env_settings, "DATABASE_URL": database_url, "SAFEHARBOR_LOG_LEVEL": "WARNING"}
