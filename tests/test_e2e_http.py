@@ -5,14 +5,11 @@ webhooks. A whole conversation on each channel, quick exit, redelivery, and what
 from __future__ import annotations
 
 import logging
-import socket
-import threading
 import time
 import xml.etree.ElementTree as ET
 
 import httpx
 import pytest
-import uvicorn
 from fake_bot_api import fake_bot_api  # noqa: F401  (the fixture)
 from twilio.request_validator import RequestValidator
 
@@ -21,18 +18,13 @@ from bot.service import Service
 from bot.web import create_app
 from tests.conftest import REPO
 from tests.databases import rows, stored_bytes
+from tests.serving import free_port, serving
 
 TWILIO_TOKEN = "fedcba9876543210fedcba9876543210"
 SECRET = "e2e-webhook-secret_1"
 CHAT_ID = 724310095
 PHONE = "+14155550199"
 TYPED = ["hola", "necesito un abogado, me llamo Lucía Fernández"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -46,20 +38,11 @@ def served(tmp_path, database_url, fake_bot_api):  # noqa: F811
         "TELEGRAM_WEBHOOK_SECRET": SECRET, "TELEGRAM_API_BASE_URL": fake_bot_api.url, **generate_keys(),
     })
     app = create_app(Service.from_settings(settings), settings, background=True)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    with httpx.Client(base_url=base, timeout=10) as client:
+    with serving(app, port), httpx.Client(base_url=base, timeout=10) as client:
         client.db = database_url
         client.base = base
         client.fake = fake_bot_api
         yield client
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 class Telegram:
