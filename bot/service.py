@@ -133,7 +133,7 @@ def read_content(settings_or_dir: Settings | Path, regions: tuple[str, ...] | No
         problems += inspect(flow, catalog, engine.preview)
         engines[name] = engine
     if DEFAULT_FLOW not in engines:
-        problems.append(Problem("flows", f"there is no {DEFAULT_FLOW!r} flow"))
+        problems.append(Problem(f"{root / 'flows'}: flow", f"no file says `flow: {DEFAULT_FLOW}`; the service starts every conversation there"))
     if errors(problems):
         return None, problems
     return Content(flows, catalog, directory, engines), problems

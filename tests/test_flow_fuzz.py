@@ -93,3 +93,10 @@ def test_any_edit_of_the_flow_gives_problems_never_an_exception(tmp_path_factory
 def test_the_unmutated_flow_loads(tmp_path):
     loaded, problems = content_with(tmp_path, yaml.safe_dump(ORIGINAL, allow_unicode=True, sort_keys=False))
     assert loaded is not None and not errors(problems)
+
+
+def test_a_flow_that_renames_itself_is_refused_with_where_and_why(tmp_path):
+    # Found by bench/fuzz.py at 10,000 examples: this one problem had no path.
+    loaded, problems = content_with(tmp_path, yaml.safe_dump({**ORIGINAL, "flow": "nowhere"}, allow_unicode=True, sort_keys=False))
+    assert loaded is None
+    assert [str(p) for p in errors(problems)] == [f"{tmp_path / 'flows'}: flow: no file says `flow: main`; the service starts every conversation there"]
