@@ -150,3 +150,39 @@ def test_an_advocate_takes_a_chat_from_the_telegram_webhook_and_hands_it_back(si
     print(f"\nan escalated chat appeared in the open console {appeared_ms:.0f} ms after the webhook answered")
     assert appeared_ms < APPEARS_WITHIN_MS, f"{appeared_ms:.0f} ms"
 
+
+
+def test_on_a_tablet_the_console_works_from_the_keyboard(site):
+    url, client, fake, secret = site
+    person = Person(client)
+    for text in ("hi", "advocate", "yes"):
+        person.say(text)
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 768, "height": 1024}, has_touch=True)
+            page.goto(f"{url}/console")
+            page.focus("#login-email")
+            page.keyboard.type(EMAIL)
+            page.keyboard.press("Tab")
+            page.keyboard.type(PASSWORD)
+            page.keyboard.press("Tab")
+            page.keyboard.type(pyotp.TOTP(secret).now())
+            page.keyboard.press("Enter")
+            page.wait_for_selector("#waiting-list li button")
+            # One column on a tablet: the queue above the chat, nothing cut off sideways.
+            assert page.evaluate("document.documentElement.scrollWidth") <= 768
+            queue, chat = page.locator("#queues").bounding_box(), page.locator("#chat").bounding_box()
+            assert queue["y"] + queue["height"] <= chat["y"] + 1
+            # Keyboard only: focus the waiting chat, open it, claim it, answer with Ctrl+Enter.
+            page.focus("#waiting-list li button")
+            page.keyboard.press("Enter")
+            page.wait_for_selector("#claim-btn:focus")
+            page.keyboard.press("Enter")
+            page.wait_for_selector("#send-btn:not([disabled])")
+            page.focus("#reply-text")
+            page.keyboard.type("Hello, I'm here.")
+            page.keyboard.press("Control+Enter")
+            wait_until(lambda: "Hello, I'm here." in sent_texts(fake), what="the answer sent from the keyboard")
+        finally:
+            browser.close()
