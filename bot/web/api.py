@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from bot.handoff import Handoff, HandoffError
-from bot.service import Service
+from bot.service import DEFAULT_FLOW, Service
 from bot.store.accounts import LoginRefused, SessionUser
 
 log = logging.getLogger("safeharbor.api")
@@ -193,7 +193,7 @@ def build_api(service: Service, *, secure_cookies: bool) -> APIRouter:
     async def detail(found=Depends(conversation)):
         """A conversation's queue entry and the canned replies in the person's language."""
         handoff, _who = found
-        flow_vars = service.content.engines["main"].flow.vars
+        flow_vars = service.content.engines[DEFAULT_FLOW].flow.vars
         canned = [
             {"id": cid, "title": title, "text": service.content.catalog.text(key, handoff.language, **flow_vars)}
             for cid, title, key in CANNED
