@@ -300,9 +300,13 @@ class Service:
     def _turn(self, held, inbound: Inbound, now: datetime) -> Turn:
         session = held.session
         engine = self.content.engines.get(session.flow if session else DEFAULT_FLOW) or self.content.engines[DEFAULT_FLOW]
-        active = self.handoffs.active(held.cursor, held.id) if self.handoffs is not None and held.id else None
-        if session is not None:
-            session = replace(session, handoff=active.status if active else None)  # the table is the truth
+        active = None
+        if session is not None and session.handoff is not None and self.handoffs is not None:
+            # Only a conversation that had a handoff at its last turn can have one now (a handoff
+            # opens in the person's own turn), so most turns skip this read. The table is the
+            # truth: an advocate may have claimed, released or closed it since.
+            active = self.handoffs.active(held.cursor, held.id)
+            session = replace(session, handoff=active.status if active else None)
         turn = engine.resume(session, inbound, now)
         if turn.session is None or turn.restarted:
             carried = held.channel_state if turn.restarted else {}
@@ -313,7 +317,11 @@ class Service:
                 remember_message(held.channel_state, inbound.message_ref, now)
             held.save(turn.session, now + engine.flow.idle_timeout, keep_until(held.channel_state))
             if self.handoffs is not None:
-                turn = self._handoff_turn(held, inbound, turn, None if turn.restarted else active, now)
+                turn, active = self._handoff_turn(held, inbound, turn, None if turn.restarted else active, now)
+                status = active.status if active else None
+                if turn.session.handoff != status:  # a handoff opened in this turn: remember it
+                    turn = Turn(replace(turn.session, handoff=status), turn.outputs, turn.events)
+                    held.save(turn.session, now + engine.flow.idle_timeout, keep_until(held.channel_state))
         # DEBUG only: which pages someone read, with a timestamp, could be matched against a
         # provider's delivery logs that hold their number.
         log.debug(
@@ -326,9 +334,10 @@ class Service:
 
     # -- handing the chat to a person ------------------------------------------------------------------
 
-    def _handoff_turn(self, held, inbound: Inbound, turn: Turn, active: Active | None, now: datetime) -> Turn:
+    def _handoff_turn(self, held, inbound: Inbound, turn: Turn, active: Active | None, now: datetime) -> tuple[Turn, Active | None]:
         """The handoff side of a turn, in its transaction: open one when the person asked (telling
-        them the wait, or the 24/7 line out of hours), and while one is open keep the transcript."""
+        them the wait, or the 24/7 line out of hours), and while one is open keep the transcript.
+        Returns the turn (with any added text) and the handoff open after it."""
         language = turn.session.language
         extra: str | None = None
         if any(isinstance(e, HandoffRequested) for e in turn.events):
@@ -342,12 +351,12 @@ class Service:
                 log.info("a chat is waiting for an advocate%s", " (urgent)" if urgent else "")
                 self._notify_advocates(held, active, urgent)
                 self.handoffs.record(held.cursor, active, "system", "The person asked to talk with someone." + (" Urgent." if urgent else ""), now)
-                return self._with_extra(turn, extra, active, held, inbound, now)
+                return self._with_extra(turn, extra, active, held, inbound, now), active
         if active is None:
-            return turn
+            return turn, None
         if any(isinstance(e, EmergencyDetected) for e in turn.events):
             self.handoffs.mark_urgent(held.cursor, active, now)
-        return self._with_extra(turn, extra, active, held, inbound, now)
+        return self._with_extra(turn, extra, active, held, inbound, now), active
 
     def _with_extra(self, turn: Turn, extra: str | None, active: Active, held, inbound: Inbound, now: datetime) -> Turn:
         """The turn's outputs with ``extra`` added, and the exchange kept in the transcript."""
