@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-# SessionStore empties SQLite's write-ahead log of erased pages within 0.25 s of an erasure
+# SessionStore empties SQLite's write-ahead log of erased pages within 1 s of an erasure
 # (bot/store/database.py, JournalShredder); tests allow this much on a loaded machine.
 SHREDDED_WITHIN = 3.0
 

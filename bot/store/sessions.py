@@ -296,7 +296,7 @@ class SessionStore:
 
     def shred_journal(self) -> None:
         """After an erasure: have SQLite's write-ahead log emptied of the erased pages within a
-        quarter of a second (``database.JournalShredder``); nothing to do on PostgreSQL."""
+        second (``database.JournalShredder``); nothing to do on PostgreSQL."""
         if self.shredder:
             self.shredder.request()
 
