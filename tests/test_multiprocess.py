@@ -15,6 +15,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
@@ -180,7 +181,19 @@ def test_four_web_processes_and_two_workers_match_a_sequential_run(tmp_path, dat
             telegram_counts = telegram_reply_counts
             applied_copies = Counter()
 
+            local = threading.local()
+            clients: list[httpx.Client] = []
+
+            def own_client() -> httpx.Client:
+                # One client per thread: httpx's pool, shared by a hundred threads, closed sockets
+                # under another thread's request now and then (EBADF on the client side).
+                if not hasattr(local, "client"):
+                    local.client = httpx.Client(base_url=base, timeout=30)
+                    clients.append(local.client)
+                return local.client
+
             def post(kind, payload, headers):
+                client = own_client()
                 if kind == "sms":
                     response = client.post("/webhooks/twilio/sms", data=payload, headers=headers)
                     assert response.status_code == 200, response.text
@@ -195,7 +208,6 @@ def test_four_web_processes_and_two_workers_match_a_sequential_run(tmp_path, dat
                 # (on Telegram they come from the workers: a quick exit or a greeting rightly
                 # drops replies not yet sent). The provider's redeliveries of a message arrive
                 # at the same time as it, on other connections and so other processes.
-                replies = iter(expected[address])
                 waiting_for = 0
                 for kind, payload, headers, copies in items:
                     if kind == "telegram":
@@ -216,6 +228,8 @@ def test_four_web_processes_and_two_workers_match_a_sequential_run(tmp_path, dat
                 for future in [outer.submit(converse, c, a, i, inner) for c, a, i in prepared]:
                     future.result()
             elapsed = time.monotonic() - started
+            for each in clients:
+                each.close()
 
             # Telegram replies go out through the outbox, sent by the two workers.
             telegram_expected = sum(len(expected[a]) for c, a, _ in conversations if c == "telegram")
