@@ -227,3 +227,17 @@ def test_bad_configuration_is_named_without_echoing_secrets(tmp_path, environ, m
     with pytest.raises(ConfigError, match=message) as raised:
         Settings.from_env({"SAFEHARBOR_HOME": str(tmp_path), **environ})
     assert "not-a-key" not in str(raised.value)
+
+
+@pytest.mark.sqlite_only
+def test_a_reader_never_makes_a_turn_wait_for_the_write_lock(sql_service):
+    from sqlalchemy import text
+
+    from bot.store.database import read_connection
+
+    sql_service.handle(sms("hi"))
+    with read_connection(sql_service.store.engine) as reading:
+        reading.execute(text("SELECT count(*) FROM conversations")).scalar()  # a read transaction stays open
+        started = time.monotonic()
+        assert sql_service.run_turn(sms("1")).session.state == "safe_check"
+        assert time.monotonic() - started < 1.0  # not the 10 s busy timeout: the reader held no write lock

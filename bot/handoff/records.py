@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import Engine, bindparam, delete, func, insert, or_, select, update
 
 from bot.store.crypto import DecryptError, KeyRing, open_sealed, seal
-from bot.store.database import write_transaction
+from bot.store.database import read_connection, write_transaction
 from bot.store.prepared import Prepared
 from bot.store.tables import audit_log, handoff_messages, handoffs, outbox, users
 
@@ -197,11 +197,11 @@ class HandoffRecords:
             query = query.where(h.status == "held").order_by(h.urgent.desc(), h.waiting_since)
         else:
             raise HandoffError(400, "status must be waiting, mine or open")
-        with self.engine.connect() as connection:
+        with read_connection(self.engine) as connection:
             return [self._handoff(row) for row in connection.execute(query)]
 
     def get(self, handoff_id: str) -> Handoff | None:
-        with self.engine.connect() as connection:
+        with read_connection(self.engine) as connection:
             row = connection.execute(self._select().where(handoffs.c.id == handoff_id)).first()
         return self._handoff(row) if row else None
 
@@ -282,7 +282,7 @@ class HandoffRecords:
 
     def address(self, handoff_id: str) -> str | None:
         """The person's address, unsealed, for the one message being sent (never returned by the API)."""
-        with self.engine.connect() as connection:
+        with read_connection(self.engine) as connection:
             row = connection.execute(
                 select(handoffs.c.wrapped_key, handoffs.c.address).where(handoffs.c.id == handoff_id)
             ).first()
@@ -340,7 +340,7 @@ class HandoffRecords:
         waiting, a chat its advocate left): returns (id, conversation id) for the service to
         close. Nothing is sent to the person: after that long, the phone may be in other hands."""
         h = handoffs.c
-        with self.engine.connect() as connection:
+        with read_connection(self.engine) as connection:
             rows = connection.execute(
                 select(h.id, h.conversation_id).where(h.status.in_(ACTIVE), h.updated_at < now - idle)
             ).all()
@@ -372,7 +372,7 @@ class HandoffRecords:
 
     def audit_trail(self, limit: int = 500) -> list[dict]:
         a = audit_log.c
-        with self.engine.connect() as connection:
+        with read_connection(self.engine) as connection:
             rows = connection.execute(select(a.at, a.actor, a.action, a.label).order_by(a.id.desc()).limit(limit)).all()
         return [{"at": _iso(_aware(r.at)), "actor": r.actor, "action": r.action, "label": r.label} for r in rows]
 

@@ -31,7 +31,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine, delete, func, insert, select, update
 
 from bot.store.crypto import KeyRing
-from bot.store.database import write_transaction
+from bot.store.database import read_connection, write_transaction
 from bot.store.tables import console_sessions, login_failures, users
 
 ROLES = ("advocate", "admin")
@@ -146,7 +146,7 @@ class Accounts:
         return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=ISSUER)
 
     def all(self) -> list[User]:
-        with self.engine.connect() as connection:
+        with read_connection(self.engine) as connection:
             rows = connection.execute(select(users.c.id, users.c.email, users.c.role, users.c.disabled).order_by(users.c.email)).all()
         return [User(r.id, r.email, r.role, bool(r.disabled)) for r in rows]
 
@@ -165,7 +165,7 @@ class Accounts:
         except AccountError:
             raise LoginRefused() from None
         subject = _hash_token(f"{email}|{client}")
-        with self.engine.connect() as connection:
+        with read_connection(self.engine) as connection:
             failures = connection.execute(
                 select(func.count()).select_from(login_failures)
                 .where(login_failures.c.subject == subject, login_failures.c.at > now - FAILURE_WINDOW)

@@ -57,6 +57,14 @@ def open_database(url: str, *, check_schema: bool = True) -> Engine:
 
 
 _WRITE_LOCKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+READ_ONLY = "safeharbor_read_only"
+
+
+def read_connection(engine: Engine) -> Connection:
+    """A connection for reading only (``with read_connection(engine) as connection:``). On
+    SQLite its transaction does not take the write lock, so the console's listings and the
+    worker's checks never make a person's turn wait."""
+    return engine.connect().execution_options(**{READ_ONLY: True})
 
 
 @contextmanager
@@ -191,4 +199,6 @@ def _sqlite_setup(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the write lock at once; a connection from read_connection() only reads,
+        # and in WAL mode a plain BEGIN lets it read beside a writer instead of waiting for one.
+        connection.exec_driver_sql("BEGIN" if connection.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, and_, delete, exists, select, update
 from sqlalchemy.orm import aliased
 
 from bot.store.crypto import DecryptError, KeyRing
-from bot.store.database import write_transaction
+from bot.store.database import read_connection, write_transaction
 from bot.store.tables import delivery_statuses, deliveries, outbox
 
 CLAIM_FOR = timedelta(minutes=2)
@@ -109,7 +109,7 @@ class Outbox:
             ).rowcount or 0
 
     def pending(self) -> int:
-        with self.engine.connect() as connection:
+        with read_connection(self.engine) as connection:
             return len(connection.execute(select(outbox.c.id).where(outbox.c.status.in_(("pending", "sending")))).all())
 
     def purge(self, now: datetime, keep: timedelta = timedelta(days=1)) -> int:

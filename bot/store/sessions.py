@@ -23,7 +23,7 @@ from sqlalchemy import Engine, and_, bindparam, delete, exists, func, insert, li
 
 from bot.engine.session import Session
 from bot.store.crypto import DecryptError, KeyRing, open_sealed, seal
-from bot.store.database import JournalShredder, cursor_transaction, insert_ignoring_conflict, write_transaction
+from bot.store.database import JournalShredder, cursor_transaction, insert_ignoring_conflict, read_connection, write_transaction
 from bot.store.prepared import Prepared
 from bot.store.outbox import Outbox
 from bot.store.tables import audit_log, conversations, data_keys, deliveries, delivery_statuses, handoff_messages, handoffs, outbox
@@ -283,7 +283,7 @@ class SessionStore:
     def pseudonym_of(self, conversation_id: str) -> str | None:
         """The pseudonym a conversation is locked by (for work that starts from a conversation
         id: a handoff released from the console)."""
-        with self.engine.connect() as connection:
+        with read_connection(self.engine) as connection:
             return connection.execute(
                 select(conversations.c.pseudonym).where(conversations.c.id == conversation_id)
             ).scalar()
@@ -350,7 +350,7 @@ class SessionStore:
         return erased
 
     def count(self) -> int:
-        with self.engine.connect() as connection:
+        with read_connection(self.engine) as connection:
             return connection.execute(select(func.count()).select_from(conversations)).scalar_one()
 
     def rotate_keys(self, batch: int = 500, progress=None) -> int:
@@ -358,7 +358,7 @@ class SessionStore:
 
         ``progress(done, total)`` is called after each batch. Safe to interrupt and run again.
         """
-        with self.engine.connect() as connection:
+        with read_connection(self.engine) as connection:
             total = connection.execute(select(func.count()).select_from(data_keys)).scalar_one()
         done, last = 0, ""
         while True:
