@@ -1,4 +1,4 @@
-"""The ASGI app: provider webhooks, the health check, and (later) the console and its API."""
+"""The ASGI app: provider webhooks, the health check, the advocates' console and its API."""
 
 from bot.web.app import create_app
 

@@ -3,8 +3,9 @@
     app = create_app(service, settings)          # uvicorn bot.web.app:... via the CLI
 
 Routes (DESIGN "Public interface"): ``POST /webhooks/twilio/sms``, ``POST /webhooks/twilio/status``,
-``POST /webhooks/telegram``, ``GET /healthz``. The JSON API of the console will live under
-``/api/``, described at ``/openapi.json``; webhooks are not part of that description.
+``POST /webhooks/twilio/fallback``, ``POST /webhooks/telegram``, ``GET /healthz``, the console at
+``/console`` and its JSON API under ``/api/`` (``web.api``), described at ``/openapi.json``;
+webhooks and pages are not part of that description.
 With ``background=True`` the outbox worker (and, for development, Telegram polling) runs in the
 same process, started and stopped with the app.
 """
