@@ -345,3 +345,18 @@ def test_automatic_refreshes_do_not_keep_an_idle_session_alive(console):
         headers = {"Cookie": f"sh_session={ana.cookie}", "X-Background": "1"}
         last = console.get("/api/conversations?status=waiting", headers=headers).status_code
     assert last == 401  # 40 minutes of background refreshes, no use: ended after 30
+
+
+def test_one_address_trying_many_emails_is_stopped(console):
+    from bot.store.accounts import MAX_FAILURES_PER_CLIENT, LoginRefused
+
+    accounts, clock = console.service.accounts, console.service.clock
+    for n in range(MAX_FAILURES_PER_CLIENT):  # one guess each for many emails: password spraying
+        with pytest.raises(LoginRefused) as refused:
+            accounts.login(f"guess{n}@example.org", "Winter2026!", "123456", clock(), client="203.0.113.50")
+        assert not refused.value.limited
+    ana = console.people["holder"]
+    with pytest.raises(LoginRefused) as refused:
+        accounts.login(ana.email, PASSWORD, ana.code(), clock(), client="203.0.113.50")
+    assert refused.value.limited  # that address is refused for a while, whatever it tries
+    assert accounts.login(ana.email, PASSWORD, ana.code(), clock(), client="198.51.100.8").user.email == ana.email

@@ -9,9 +9,12 @@
   key-encryption keys. A code is accepted once: the user's last accepted time step is kept and a
   code must be for a later one (one conditional UPDATE, so two logins racing with one code cannot
   both pass).
-- Failed logins are counted per submitted email (hashed), known or not; past ``MAX_FAILURES`` in
-  ``FAILURE_WINDOW`` every login for it is refused until the window passes. Unknown email, wrong
-  password, wrong code: the same refusal, after the same argon2 work.
+- Failed logins are counted per submitted email and client address together (hashed), known
+  email or not: past ``MAX_FAILURES`` in ``FAILURE_WINDOW`` every login for that pair is refused
+  until the window passes, and nobody can lock an advocate out from elsewhere. They are also
+  counted per client address alone: past ``MAX_FAILURES_PER_CLIENT`` that address is refused
+  whatever email it tries (password spraying). Unknown email, wrong password, wrong code: the
+  same refusal, after the same argon2 work.
 - A session is a random token in a cookie; the table keeps its SHA-256, the user, a CSRF token,
   and when it began and was last used: it ends after ``idle`` without use or ``absolute`` after
   login, whichever is first, at logout, and when the user is disabled.
@@ -37,6 +40,7 @@ from bot.store.tables import console_sessions, login_failures, users
 ROLES = ("advocate", "admin")
 ISSUER = "safeharbor"
 MAX_FAILURES = 5
+MAX_FAILURES_PER_CLIENT = 30
 FAILURE_WINDOW = timedelta(minutes=15)
 STEP_SECONDS = 30
 
@@ -158,25 +162,27 @@ class Accounts:
 
     def login(self, email: str, password: str, otp: str, now: datetime, client: str = "") -> Login:
         """A new session for the right email, password and a code not used before; else raises
-        ``LoginRefused`` (the same for every wrong part). Failures are counted per email and
-        client address together, so nobody can lock an advocate out from elsewhere."""
+        ``LoginRefused`` (the same for every wrong part; ``limited`` past the failure limits)."""
         try:
             email = self._normal(email)
         except AccountError:
             raise LoginRefused() from None
-        subject = _hash_token(f"{email}|{client}")
+        subject, from_client = _hash_token(f"{email}|{client}"), _hash_token(f"client|{client}")
         with read_connection(self.engine) as connection:
-            failures = connection.execute(
-                select(func.count()).select_from(login_failures)
-                .where(login_failures.c.subject == subject, login_failures.c.at > now - FAILURE_WINDOW)
-            ).scalar_one()
+            def failures(of: str) -> int:
+                return connection.execute(
+                    select(func.count()).select_from(login_failures)
+                    .where(login_failures.c.subject == of, login_failures.c.at > now - FAILURE_WINDOW)
+                ).scalar_one()
+
+            limited = failures(subject) >= MAX_FAILURES or failures(from_client) >= MAX_FAILURES_PER_CLIENT
             row = connection.execute(select(users).where(users.c.email == email)).first()
-        if failures >= MAX_FAILURES:
+        if limited:
             raise LoginRefused(limited=True)
         password_ok = self._verify(row.password_hash if row else self._dummy_hash, password)
         step = self._totp_step(row, otp, now) if row is not None and password_ok else None
         if row is None or row.disabled or not password_ok or step is None:
-            self._failed(subject, now)
+            self._failed((subject, from_client), now)
             raise LoginRefused()
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         with write_transaction(self.engine) as connection:
@@ -185,7 +191,8 @@ class Accounts:
                 update(users).where(users.c.id == row.id, users.c.totp_last_step < step).values(totp_last_step=step)
             ).rowcount
             if not used:
-                connection.execute(insert(login_failures).values(subject=subject, at=now))
+                for each in (subject, from_client):
+                    connection.execute(insert(login_failures).values(subject=each, at=now))
             else:
                 connection.execute(delete(login_failures).where(login_failures.c.subject == subject))
                 connection.execute(insert(console_sessions).values(
@@ -255,6 +262,7 @@ class Accounts:
                 return step
         return None
 
-    def _failed(self, subject: str, now: datetime) -> None:
+    def _failed(self, subjects: tuple[str, ...], now: datetime) -> None:
         with write_transaction(self.engine) as connection:
-            connection.execute(insert(login_failures).values(subject=subject, at=now))
+            for subject in subjects:
+                connection.execute(insert(login_failures).values(subject=subject, at=now))
