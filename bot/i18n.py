@@ -118,6 +118,12 @@ class Catalog:
             self._chains[code] = cached
         return cached
 
+    def reveal_words(self, code: str) -> tuple[str, ...]:
+        """The word stems a lock-screen preview in ``code`` must not show: the language's own and
+        the default language's (a missing translation shows the default's text)."""
+        chain = self.chain(code)
+        return tuple(dict.fromkeys(w for language in (chain[0], self.default) for w in self.locales[language].reveal_words))
+
     def text(self, key: str, lang: str, count: int | None = None, **values: object) -> str:
         """The message ``key`` in ``lang`` (or its fallbacks) with ``{placeholders}`` filled.
 

@@ -212,9 +212,7 @@ def _message_problems(flow: Flow, catalog: Catalog, render: Render) -> list[Prob
         for at, reply in replies.items():
             place = where(flow.file, f"{at} ({code})")
             preview = lock_screen_preview(reply.text)
-            # A missing translation shows the default language's text: check its words too.
-            stems = tuple(dict.fromkeys(data.reveal_words + catalog.locales[catalog.default].reveal_words))
-            revealing = revealing_words(preview, stems)
+            revealing = revealing_words(preview, catalog.reveal_words(code))
             if revealing:
                 problems.append(Problem(
                     place, f"the lock-screen preview {preview!r} could reveal the service ({', '.join(revealing)})"
