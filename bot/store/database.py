@@ -57,6 +57,12 @@ def open_database(url: str, *, check_schema: bool = True) -> Engine:
 
 
 _WRITE_LOCKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _write_lock(engine: Engine) -> threading.Lock:
+    """This process's queue for SQLite's one writer (see ``write_transaction``)."""
+    return _WRITE_LOCKS.setdefault(engine, threading.Lock())
+
 READ_ONLY = "safeharbor_read_only"
 
 
@@ -77,8 +83,7 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
         with engine.begin() as connection:
             yield connection
         return
-    lock = _WRITE_LOCKS.setdefault(engine, threading.Lock())
-    with lock, engine.begin() as connection:
+    with _write_lock(engine), engine.begin() as connection:
         yield connection
 
 
@@ -89,8 +94,7 @@ def cursor_transaction(engine: Engine) -> Iterator:
     same in-process lock and begins ``IMMEDIATE`` like ``write_transaction``; on PostgreSQL the
     driver begins the transaction at the first statement."""
     sqlite = engine.dialect.name == "sqlite"
-    lock = _WRITE_LOCKS.setdefault(engine, threading.Lock()) if sqlite else contextlib.nullcontext()
-    with lock:
+    with _write_lock(engine) if sqlite else contextlib.nullcontext():
         connection = engine.raw_connection()
         try:
             cursor = connection.cursor()
@@ -184,7 +188,7 @@ class JournalShredder:
                 log.error("could not checkpoint the write-ahead log: %s", type(exc).__name__)
 
     def _shred(self) -> None:
-        with _WRITE_LOCKS.setdefault(self._engine, threading.Lock()):
+        with _write_lock(self._engine):
             shred_journal(self._engine)
 
 
