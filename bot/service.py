@@ -32,6 +32,7 @@ from bot.handoff import Active, Handoff, HandoffError, HandoffRecords, OfficeHou
 from bot.store import Directory, KeyRing, Pseudonyms, SessionStore, open_database, read_directory
 from bot.store import schema
 from bot.store.accounts import Accounts
+from bot.store.outbox import new_message
 
 log = logging.getLogger("safeharbor.service")
 
@@ -383,6 +384,10 @@ class Service:
             # On a stream of its own: a slow or failing group must not hold up the person's replies.
             held.enqueue("telegram", "send", {"to": chat, "text": text, "choices": [], "offer": None, "notice": True}, stream=NOTICE_STREAM)
 
+    def _payload(self, address: str, output: Outbound, language: str) -> dict:
+        """What the worker needs to send ``output`` to ``address`` (an outbox payload)."""
+        return {"to": address, **encode_output(output), "alphabet": self.content.catalog.locales[language].sms_alphabet}
+
     def _text(self, key: str, language: str, **values) -> str:
         flow_vars = self.content.engines[DEFAULT_FLOW].flow.vars
         return self.content.catalog.text(key, language, **{**flow_vars, **values})
@@ -404,9 +409,7 @@ class Service:
     def answer(self, handoff: Handoff, text: str, user_id: int, actor: str) -> None:
         """An advocate's message, sent through the person's channel by the outbox. Refused when
         its opening would show revealing words on a lock screen (DESIGN rule 2)."""
-        locale = self.content.catalog.locales.get(handoff.language) or self.content.catalog.locales[self.content.catalog.default]
-        stems = tuple(dict.fromkeys(locale.reveal_words + self.content.catalog.locales[self.content.catalog.default].reveal_words))
-        found = revealing_words(lock_screen_preview(text), stems)
+        found = revealing_words(lock_screen_preview(text), self.content.catalog.reveal_words(handoff.language))
         if found:
             raise HandoffError(
                 422, f"the first words could show on a lock screen and reveal what this is ({', '.join(found)}): "
@@ -419,12 +422,7 @@ class Service:
         address = self.handoffs.address(handoff.id)
         if address is None or handoff.conversation_id is None:
             raise HandoffError(409, "the person has left")
-        payload = {"to": address, **encode_output(Outbound(text)), "alphabet": self.content.catalog.locales[handoff.language].sms_alphabet}
-        row = {
-            "stream": handoff.conversation_id, "channel": handoff.channel, "kind": "send",
-            "payload": self.store.keys.seal(json.dumps(payload).encode()), "status": "pending", "attempts": 0,
-            "next_attempt_at": now, "created_at": now,
-        }
+        row = new_message(self.store.keys, handoff.conversation_id, handoff.channel, "send", self._payload(address, Outbound(text), handoff.language), now)
         self.handoffs.add(handoff.id, sender, text, user_id, actor, now, send=row, status=status, holder=holder)
         if self.on_enqueued:
             self.on_enqueued()
@@ -454,8 +452,7 @@ class Service:
             held.save(session, now + engine.flow.idle_timeout, keep_until(held.channel_state))
             menu = engine.preview(engine.flow.menu, session.language)
             back = Outbound(f"{self._text('handoff.back', session.language)}\n\n{menu.text}", menu.choices, menu.offer)
-            payload = {"to": address, **encode_output(back), "alphabet": self.content.catalog.locales[session.language].sms_alphabet}
-            held.enqueue(handoff.channel, "send", payload)
+            held.enqueue(handoff.channel, "send", self._payload(address, back, session.language))
         if self.on_enqueued:
             self.on_enqueued()
 

@@ -23,6 +23,15 @@ from bot.store.tables import delivery_statuses, deliveries, outbox
 CLAIM_FOR = timedelta(minutes=2)
 
 
+def new_message(keys: KeyRing, stream: str, channel: str, kind: str, payload: dict, now: datetime) -> dict:
+    """The values of a new outbox row: ``payload`` sealed with the key-encryption keys, due now.
+    Written in the caller's transaction (a turn's, or a console action's)."""
+    return {
+        "stream": stream, "channel": channel, "kind": kind, "payload": keys.seal(json.dumps(payload).encode()),
+        "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now,
+    }
+
+
 @dataclass(frozen=True)
 class Job:
     """One message to send. ``payload`` is the decrypted dict the service wrote."""

@@ -25,7 +25,9 @@ from bot.engine.session import Session
 from bot.store.crypto import DecryptError, KeyRing, open_sealed, seal
 from bot.store.database import JournalShredder, cursor_transaction, insert_ignoring_conflict, read_connection, write_transaction
 from bot.store.prepared import Prepared
-from bot.store.outbox import Outbox
+from bot.store.outbox import Outbox, new_message
+
+OUTBOX_COLUMNS = ("stream", "channel", "kind", "payload", "status", "attempts", "next_attempt_at", "created_at")
 from bot.store.tables import audit_log, conversations, data_keys, deliveries, delivery_statuses, handoff_messages, handoffs, outbox
 
 
@@ -105,14 +107,7 @@ class TurnStatements:
             select(d.conversation_id, d.reply).where(d.provider == bindparam("provider"), d.delivery == bindparam("delivery")),
             dialect,
         )
-        self.enqueue = Prepared(
-            insert(outbox).values(
-                stream=bindparam("stream"), channel=bindparam("channel"), kind=bindparam("kind"),
-                payload=bindparam("payload"), status="pending", attempts=0,
-                next_attempt_at=bindparam("now"), created_at=bindparam("now"),
-            ),
-            dialect,
-        )
+        self.enqueue = Prepared(insert(outbox).values({column: bindparam(column) for column in OUTBOX_COLUMNS}), dialect)
         # PostgreSQL: one turn per person at a time, across processes, with a lock that the
         # commit releases (a session-level lock would strand under PgBouncer).
         self.lock = Prepared(select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("pseudonym"), 0))), dialect)
@@ -245,10 +240,7 @@ class HeldConversation:
         stream = stream or self.id or self.stream
         if stream is None:  # after an erasure (or a first message that was a quick exit): a new stream
             self.stream = stream = secrets.token_hex(16)
-        self._sql.enqueue.run(
-            self._cursor, stream=stream, channel=channel, kind=kind,
-            payload=self._keys.seal(json.dumps(payload).encode()), now=self._now,
-        )
+        self._sql.enqueue.run(self._cursor, **new_message(self._keys, stream, channel, kind, payload, self._now))
 
     def _create(self) -> None:
         self.id = secrets.token_hex(16)
