@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
-from urllib.parse import parse_qsl
 
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
@@ -76,8 +74,9 @@ class Webhooks:
         path, query = request.scope["path"], request.scope.get("query_string", b"")
         return f"{self.channels.public_url}{path}?{query.decode('latin-1')}" if query else f"{self.channels.public_url}{path}"
 
-    async def _verified_twilio_form(self, request: Request) -> FormData | Response:
-        """The form of a request Twilio signed for our URL, or the response refusing it."""
+    async def _verified_twilio_form(self, request: Request) -> list[tuple[str, str]] | Response:
+        """The form (its (name, value) pairs) of a request Twilio signed for our URL, or the
+        response refusing it."""
         url = self._signed_url(request)
         token = self.channels.twilio_auth_token
         if url is None or not token:
@@ -88,10 +87,10 @@ class Webhooks:
         if body is None:
             return PlainTextResponse("too large\n", status_code=413)
         try:
-            form = FormData(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False))
-        except (UnicodeDecodeError, ValueError):
+            form = twilio_sms.decode_form(body)
+        except UnicodeDecodeError:
             return forbidden("twilio")
-        if not twilio_sms.is_authentic(url, form.multi_items(), request.headers, token, self.channels.twilio_webhook_shared_key):
+        if not twilio_sms.is_authentic(url, form, request.headers, token, self.channels.twilio_webhook_shared_key):
             return forbidden("twilio")
         return form
 

@@ -7,6 +7,7 @@ Outbound outside a webhook reply (an advocate's message in a handoff): ``TwilioS
 Nothing here logs a phone number or a message body. ``SECRETS`` names the settings to redact.
 """
 
+from bot.channels.twilio_sms._form import decode_form
 from bot.channels.twilio_sms._parse import (
     OPT_OUT_WORDS,
     PROVIDER,
@@ -24,6 +25,7 @@ SECRETS = ("TWILIO_AUTH_TOKEN", "TWILIO_WEBHOOK_SHARED_KEY")
 
 __all__ = [
     "DEFAULT_API_BASE_URL",
+    "decode_form",
     "OPT_OUT_WORDS",
     "PROVIDER",
     "RESTART_WORDS",
