@@ -91,15 +91,13 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
 def cursor_transaction(engine: Engine) -> Iterator:
     """``write_transaction`` on a bare DB-API cursor, for the statements of a turn
     (``prepared.Prepared``): commits on success, rolls back on error. On SQLite it queues on the
-    same in-process lock and begins ``IMMEDIATE`` like ``write_transaction``; on PostgreSQL the
-    driver begins the transaction at the first statement."""
-    sqlite = engine.dialect.name == "sqlite"
-    with _write_lock(engine) if sqlite else contextlib.nullcontext():
+    same in-process lock, begins ``IMMEDIATE`` like ``write_transaction`` and runs on this
+    process's one writing connection (``_writer``); on PostgreSQL it takes a pooled connection
+    and the driver begins the transaction at the first statement."""
+    if engine.dialect.name != "sqlite":
         connection = engine.raw_connection()
         try:
             cursor = connection.cursor()
-            if sqlite:
-                cursor.execute("BEGIN IMMEDIATE")
             try:
                 yield cursor
             except BaseException:
@@ -108,6 +106,55 @@ def cursor_transaction(engine: Engine) -> Iterator:
             connection.commit()
         finally:
             connection.close()  # back to the pool
+        return
+    with _write_lock(engine):
+        writer = _writer(engine)
+        try:
+            cursor = writer.dbapi_connection.cursor()
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                yield cursor
+            except BaseException:
+                writer.dbapi_connection.rollback()
+                raise
+            writer.dbapi_connection.commit()
+        except BaseException as exc:
+            if not isinstance(exc, Exception) or _broken(writer.dbapi_connection):
+                close_writer(engine, invalidate=True)  # the next turn opens a fresh one
+            raise
+
+
+_WRITERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _writer(engine: Engine):
+    """This process's connection for SQLite turns, kept checked out of the pool: used only under
+    ``_write_lock``, so one is all the writers of a process can use at a time anyway, and a pool
+    checkout and return (with its rollback) cost a twentieth of a webhook's time."""
+    writer = _WRITERS.get(engine)
+    if writer is None:
+        writer = _WRITERS[engine] = engine.raw_connection()
+    return writer
+
+
+def _broken(dbapi_connection) -> bool:
+    """Whether the writing connection can no longer be trusted (left inside a transaction, or
+    not answering at all)."""
+    try:
+        return dbapi_connection.in_transaction
+    except Exception:  # noqa: BLE001 - closed or unusable
+        return True
+
+
+def close_writer(engine: Engine, *, invalidate: bool = False) -> None:
+    """Give the writing connection back (before ``engine.dispose()``), or throw it away."""
+    writer = _WRITERS.pop(engine, None)
+    if writer is None:
+        return
+    with contextlib.suppress(Exception):
+        if invalidate:
+            writer.invalidate()
+        writer.close()
 
 
 def insert_ignoring_conflict(bind, table):

@@ -23,7 +23,7 @@ from sqlalchemy import Engine, and_, bindparam, delete, exists, func, insert, li
 
 from bot.engine.session import Session
 from bot.store.crypto import DecryptError, KeyRing, open_sealed, seal
-from bot.store.database import JournalShredder, cursor_transaction, insert_ignoring_conflict, read_connection, write_transaction
+from bot.store.database import JournalShredder, close_writer, cursor_transaction, insert_ignoring_conflict, read_connection, write_transaction
 from bot.store.prepared import Prepared
 from bot.store.outbox import Outbox, new_message
 
@@ -296,6 +296,7 @@ class SessionStore:
         """Shred what is pending and close the database's connections."""
         if self.shredder:
             self.shredder.flush()
+        close_writer(self.engine)
         self.engine.dispose()
 
     def outbox(self) -> Outbox:
