@@ -116,6 +116,36 @@ def test_purge_erases_idle_conversations_only(sql_service, settings, clock):
     assert len(rows(settings.database_url, "data_keys")) == 1
 
 
+def expiry_of(database_url: str):
+    ((value,),) = all_rows(database_url, "SELECT expires_at FROM conversations")
+    return value
+
+
+def test_an_idle_conversation_is_never_purged_early_and_at_most_a_step_late(sql_service, settings, clock):
+    from bot.store.sessions import EXPIRY_STEP
+
+    clock.advance(minutes=2, seconds=17)  # off the grid
+    sql_service.handle(sms("hi"))
+    clock.advance(minutes=59, seconds=59)  # the flow's idle timeout is an hour
+    assert sql_service.purge_expired() == 0
+    clock.advance(seconds=1 + EXPIRY_STEP.total_seconds())
+    assert sql_service.purge_expired() == 1
+
+
+def test_turns_close_together_leave_the_stored_expiry_and_its_index_alone(sql_service, settings, clock):
+    clock.advance(minutes=1)  # 12:01, so the expiry is rounded up to 13:05
+    sql_service.handle(sms("hi"))
+    first = expiry_of(settings.database_url)
+    clock.advance(minutes=3)
+    sql_service.handle(sms("2"))
+    assert expiry_of(settings.database_url) == first  # same grid step: the UPDATE left it out
+    clock.advance(minutes=6)
+    sql_service.handle(sms("menu"))
+    assert expiry_of(settings.database_url) != first  # moved on with the person
+    clock.advance(minutes=59)
+    assert sql_service.purge_expired() == 0  # 59 minutes after the last turn: still kept
+
+
 def test_state_that_cannot_be_decrypted_starts_over_and_is_shredded(settings, content, clock):
     url = settings.database_url
     first = Service(content, SessionStore(open_database(url), KeyRing(list(settings.encryption_keys))), Pseudonyms(settings.pepper), clock)

@@ -36,16 +36,25 @@ class Prepared:
         self._processors: dict[str, Callable[[Any], Any]] = {}
         self._literals: dict[str, Any] = {}
         for name, bind in compiled.binds.items():
-            processor = bind.type.bind_processor(dialect)
+            # The dialect's own implementation of the type (SQLite's DATETIME writes its text
+            # form; the generic DateTime has no processor and would leave it to the driver).
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if processor is not None:
                 self._processors[name] = processor
             if not bind.required and not callable(bind.value):
                 self._literals[name] = bind.value
 
+    def bound(self, name: str, value: Any) -> Any:
+        """``value`` as it is sent for the parameter ``name`` (what the driver reads back from
+        that column: SQLite's datetime text, for one)."""
+        processor = self._processors.get(name)
+        return processor(value) if processor is not None else value
+
     def parameters(self, values: dict[str, Any]) -> tuple | dict:
         if self._literals:
             values = {**self._literals, **values}
-        processed = {name: self._processors[name](value) if name in self._processors else value for name, value in values.items()}
+        processors = self._processors
+        processed = {name: processors[name](value) if name in processors else value for name, value in values.items()}
         if self._names is None:
             return processed
         return tuple(processed[name] for name in self._names)

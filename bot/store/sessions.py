@@ -31,6 +31,23 @@ OUTBOX_COLUMNS = ("stream", "channel", "kind", "payload", "status", "attempts", 
 from bot.store.tables import audit_log, conversations, data_keys, deliveries, delivery_statuses, handoff_messages, handoffs, outbox
 
 
+# A conversation's expiry is kept to this grid (rounded up): ``purge`` erases an idle one at most
+# this much later than its flow's idle timeout, and consecutive turns seldom move it.
+EXPIRY_STEP = timedelta(minutes=5)
+
+
+def round_up(moment: datetime, step: timedelta) -> datetime:
+    """``moment`` rounded up to a multiple of ``step`` since the epoch (unchanged when on one).
+
+    >>> from datetime import timezone
+    >>> round_up(datetime(2026, 11, 29, 14, 41, 7, tzinfo=timezone.utc), timedelta(minutes=5)).isoformat()
+    '2026-11-29T14:45:00+00:00'
+    """
+    epoch = datetime(1970, 1, 1, tzinfo=moment.tzinfo)
+    remainder = (moment - epoch) % step
+    return moment + (step - remainder) if remainder else moment
+
+
 # How long the console still shows "the person left" for a chat that was waiting or held.
 LEFT_SHOWN_FOR = timedelta(hours=24)
 
@@ -41,7 +58,7 @@ class TurnStatements:
     def __init__(self, dialect):
         c, k, d, o = conversations.c, data_keys.c, deliveries.c, outbox.c
         self.load = Prepared(
-            select(c.id, c.state, c.channel_state, k.wrapped)
+            select(c.id, c.state, c.channel_state, k.wrapped, c.expires_at)
             .join(data_keys, k.conversation_id == c.id, isouter=True)
             .where(c.pseudonym == bindparam("pseudonym")),
             dialect,
@@ -53,6 +70,15 @@ class TurnStatements:
             ),
             dialect,
         )
+        # The same without ``expires_at``, for a turn that leaves it where it was: an UPDATE that
+        # names an indexed column rewrites its index entry even when the value is unchanged.
+        self.save_keeping_expiry = Prepared(
+            update(conversations).where(c.id == bindparam("b_id")).values(
+                state=bindparam("state"), channel_state=bindparam("channel_state"), updated_at=bindparam("now"),
+                keep_until=bindparam("keep_until"),
+            ),
+            dialect,
+        )
         self.save_channel = Prepared(
             update(conversations).where(c.id == bindparam("b_id"))
             .values(channel_state=bindparam("channel_state"), keep_until=bindparam("keep_until")),
@@ -61,7 +87,7 @@ class TurnStatements:
         self.create = Prepared(
             insert(conversations).values(
                 id=bindparam("id"), pseudonym=bindparam("pseudonym"), created_at=bindparam("now"),
-                updated_at=bindparam("now"), expires_at=bindparam("now"),
+                updated_at=bindparam("now"), expires_at=bindparam("expires_at"),
             ),
             dialect,
         )
@@ -124,6 +150,7 @@ class HeldConversation:
         self._now = now
         row = self._sql.load.first(cursor, pseudonym=pseudonym)
         self.id: str | None = row[0] if row else None
+        self._stored_expiry = row[4] if row else None  # as the driver gives it back
         self.stream: str | None = None  # the outbox stream for messages after an erasure
         self._key: bytes | None = None  # the unwrapped data key, for this transaction only
         self.erased = False  # whether this transaction erased anything (the store then shreds the WAL)
@@ -131,7 +158,7 @@ class HeldConversation:
         self.channel_state: dict = {}
         if row is not None:
             try:
-                self._open(*row)
+                self._open(*row[:4])
             except (DecryptError, ValueError):
                 self.erase()  # unreadable (a retired key, tampering): shred it and start anew
 
@@ -156,14 +183,23 @@ class HeldConversation:
             self.channel_state = json.loads(open_sealed(self._key, f"{id}:channel", bytes(channel_state)))
 
     def save(self, session: Session, expires_at: datetime, keep_until: datetime | None = None) -> None:
-        """Seal ``session`` under the conversation's data key (a new one for a new conversation)."""
+        """Seal ``session`` under the conversation's data key (a new one for a new conversation).
+
+        ``expires_at`` (when ``purge`` may erase it) is stored rounded up to ``EXPIRY_STEP``, and
+        written only when that moves it: the turns of a person writing within a few minutes
+        leave the expiry index alone (it was a quarter of the pages a turn wrote)."""
+        expires_at = round_up(expires_at, EXPIRY_STEP)
+        stored = self._sql.save.bound("expires_at", expires_at)
         if self.id is None:
-            self._create()
+            self._create(expires_at)
+            self._stored_expiry = stored
         blob = seal(self._key, self.id, json.dumps(session.to_dict(), separators=(",", ":")).encode())
-        self._sql.save.run(
-            self._cursor, b_id=self.id, state=blob, channel_state=self._sealed_channel_state(), now=self._now,
-            expires_at=expires_at, keep_until=keep_until,
-        )
+        values = dict(b_id=self.id, state=blob, channel_state=self._sealed_channel_state(), now=self._now, keep_until=keep_until)
+        if stored == self._stored_expiry:
+            self._sql.save_keeping_expiry.run(self._cursor, **values)
+        else:
+            self._sql.save.run(self._cursor, expires_at=expires_at, **values)
+            self._stored_expiry = stored
 
     def erase(self) -> None:
         """Delete the data key and the conversation, and every outbox row of it (sent or not: no
@@ -242,10 +278,10 @@ class HeldConversation:
             self.stream = stream = secrets.token_hex(16)
         self._sql.enqueue.run(self._cursor, **new_message(self._keys, stream, channel, kind, payload, self._now))
 
-    def _create(self) -> None:
+    def _create(self, expires_at: datetime) -> None:
         self.id = secrets.token_hex(16)
         self._key, wrapped = self._keys.new_data_key()
-        self._sql.create.run(self._cursor, id=self.id, pseudonym=self._pseudonym, now=self._now)
+        self._sql.create.run(self._cursor, id=self.id, pseudonym=self._pseudonym, now=self._now, expires_at=expires_at)
         self._sql.create_key.run(self._cursor, id=self.id, wrapped=wrapped)
 
 
