@@ -11,7 +11,8 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, inspect, text
 
 from bot.store import open_database
 from bot.store.schema import SchemaBehind, _config, current, head
@@ -50,6 +51,31 @@ def test_a_database_behind_is_refused_until_db_upgrade(tmp_path):
     assert refused.returncode == 2 and "run `safeharbor db upgrade`" in refused.stderr and "Traceback" not in refused.stderr
     assert run("db", "current").returncode == 1
     upgraded = run("db", "upgrade")
-    assert upgraded.returncode == 0 and f"[1/1] upgraded to {head()}" in upgraded.stdout
+    revisions = len(list(ScriptDirectory.from_config(_config()).walk_revisions()))
+    assert upgraded.returncode == 0 and f"[{revisions}/{revisions}] upgraded to {head()}" in upgraded.stdout
     assert run("db", "current").returncode == 0
     assert current(open_database(url)) == head()
+
+
+def test_receipts_at_0001_lose_their_conversation_link_and_old_replies_on_upgrade(database_url):
+    """0002: a database of the first release, with receipts in it, upgrades in place (SQLite
+    copies the table, PostgreSQL alters it); receipts stay (a redelivery is still refused) but no
+    longer name a conversation, and replies sealed the old way are dropped."""
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        command.upgrade(_config(connection), "0001")
+        connection.execute(text(
+            "INSERT INTO deliveries (provider, delivery, conversation_id, reply, created_at) VALUES "
+            "('twilio', 'a', 'c1', :sealed, :now), ('twilio', 'b', NULL, :fernet, :now)"
+        ), {"sealed": b"\x01sealed", "fernet": b"gAAAAAfernet", "now": "2026-11-26 12:00:00"})
+    from bot.service import upgrade_database  # what `safeharbor db upgrade` runs
+    from bot.config import Settings, generate_keys
+
+    settings = Settings.from_env({"SAFEHARBOR_ENV": "test", "DATABASE_URL": database_url, **generate_keys()})
+    assert upgrade_database(settings, progress=lambda _: None)[-1] == head()
+    assert "conversation_id" not in {column["name"] for column in inspect(engine).get_columns("deliveries")}
+    with engine.connect() as connection:
+        kept = connection.execute(text("SELECT delivery, reply FROM deliveries ORDER BY delivery")).all()
+    assert [(delivery, None if reply is None else bytes(reply)) for delivery, reply in kept] == [("a", None), ("b", b"gAAAAAfernet")]
+    open_database(database_url).dispose()  # the service accepts it
+    engine.dispose()

@@ -110,6 +110,32 @@ def test_a_redelivery_is_applied_once_and_gets_the_same_reply(web):
     assert menu.startswith("Here are some options.")
 
 
+def test_a_reply_is_kept_for_redeliveries_an_hour_then_dropped_and_the_receipt_names_no_one(web, clock):
+    from bot.store.outbox import REPLY_KEPT_FOR
+
+    messages(post(web, form("hi", "SM" + "4" * 31 + "a")))
+    first = messages(post(web, form("1", "SM" + "4" * 31 + "b")))
+    (receipt,) = rows(web.db, "SELECT * FROM deliveries LIMIT 1")
+    assert len(receipt) == 4  # provider, keyed hash, sealed reply, time: no conversation
+    clock.advance(seconds=REPLY_KEPT_FOR.total_seconds() - 60)
+    web.app.state.service.store.outbox().purge(clock())
+    assert messages(post(web, form("1", "SM" + "4" * 31 + "b"))) == first  # still within the hour
+    clock.advance(minutes=2)
+    web.app.state.service.store.outbox().purge(clock())
+    assert rows(web.db, "SELECT count(*) FROM deliveries WHERE reply IS NOT NULL")[0][0] == 0
+    assert messages(post(web, form("1", "SM" + "4" * 31 + "b"))) == []  # applied once: nothing new
+
+
+def test_after_a_quick_exit_no_earlier_reply_opens_again(web):
+    messages(post(web, form("hi", "SM" + "5" * 31 + "a")))
+    messages(post(web, form("1", "SM" + "5" * 31 + "b")))
+    messages(post(web, form("EXIT", "SM" + "5" * 31 + "c")))
+    assert messages(post(web, form("hola", "SM" + "5" * 31 + "d")))[0].startswith("Hi, thanks for writing.")
+    # A redelivery of a message from before the exit: its reply was sealed under the erased key.
+    assert messages(post(web, form("1", "SM" + "5" * 31 + "b"))) == []
+    assert count(web.db, "conversations") == 1
+
+
 @pytest.mark.parametrize("word", ["STOP", "stop", "Unsubscribe", "QUIT", "end", "cancel", "STOPALL", "revoke", "optout"])
 def test_carrier_opt_out_words_get_no_reply_and_erase_the_conversation(web, word):
     messages(post(web, form("hi", "SM" + "7" * 32)))

@@ -92,6 +92,12 @@ def seal(key: bytes, associated: str, plaintext: bytes) -> bytes:
     return SEAL_VERSION + nonce + AESGCM(key).encrypt(nonce, plaintext, associated.encode())
 
 
+def is_sealed(blob: bytes) -> bool:
+    """Whether ``blob`` is of ``seal`` (a data key's AES-GCM) rather than a Fernet token of the
+    key-encryption keys (those start with the version byte 0x80, base64 ``gA``)."""
+    return blob.startswith(SEAL_VERSION)
+
+
 def open_sealed(key: bytes, associated: str, blob: bytes) -> bytes:
     if not blob.startswith(SEAL_VERSION) or len(blob) < 1 + NONCE_BYTES + 16:
         raise DecryptError("not a sealed blob of a known version")

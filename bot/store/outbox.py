@@ -21,6 +21,10 @@ from bot.store.database import read_connection, write_transaction
 from bot.store.tables import delivery_statuses, deliveries, outbox
 
 CLAIM_FOR = timedelta(minutes=2)
+# How long an SMS webhook's answer is kept for a redelivery of the same message: Twilio retries
+# a failed webhook within minutes (connection overrides allow at most five retries), then calls
+# the fallback URL instead. Telegram's answers are never kept (they go through this outbox).
+REPLY_KEPT_FOR = timedelta(hours=1)
 
 
 def new_message(keys: KeyRing, stream: str, channel: str, kind: str, payload: dict, now: datetime) -> dict:
@@ -122,12 +126,16 @@ class Outbox:
             return len(connection.execute(select(outbox.c.id).where(outbox.c.status.in_(("pending", "sending")))).all())
 
     def purge(self, now: datetime, keep: timedelta = timedelta(days=1)) -> int:
-        """Forget finished messages, old delivery receipts and statuses."""
+        """Forget finished messages, old delivery receipts and statuses, and the replies kept
+        for redeliveries once no provider would redeliver (``REPLY_KEPT_FOR``)."""
         with write_transaction(self.engine) as connection:
             done = connection.execute(
                 delete(outbox).where(outbox.c.status.in_(("sent", "failed")), outbox.c.created_at < now - keep)
             ).rowcount or 0
             connection.execute(delete(deliveries).where(deliveries.c.created_at < now - 2 * keep))
+            connection.execute(
+                update(deliveries).where(deliveries.c.created_at < now - REPLY_KEPT_FOR, deliveries.c.reply.is_not(None)).values(reply=None)
+            )
             connection.execute(delete(delivery_statuses).where(delivery_statuses.c.created_at < now - 7 * keep))
             return done
 

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, and_, bindparam, delete, exists, func, insert, literal, or_, select, update
 
 from bot.engine.session import Session
-from bot.store.crypto import DecryptError, KeyRing, open_sealed, seal
+from bot.store.crypto import DecryptError, KeyRing, is_sealed, open_sealed, seal
 from bot.store.database import JournalShredder, close_writer, cursor_transaction, insert_ignoring_conflict, read_connection, write_transaction
 from bot.store.prepared import Prepared
 from bot.store.outbox import Outbox, new_message
@@ -94,9 +94,6 @@ class TurnStatements:
         self.create_key = Prepared(insert(data_keys).values(conversation_id=bindparam("id"), wrapped=bindparam("wrapped")), dialect)
         self.delete_key = Prepared(delete(data_keys).where(k.conversation_id == bindparam("id")), dialect)
         self.delete_conversation = Prepared(delete(conversations).where(c.id == bindparam("id")), dialect)
-        self.unlink_deliveries = Prepared(
-            update(deliveries).where(d.conversation_id == bindparam("id")).values(reply=None, conversation_id=None), dialect
-        )
         self.delete_stream = Prepared(delete(outbox).where(o.stream == bindparam("id")), dialect)
         # A handoff of the conversation: its transcript goes; an active one stays as a bare row
         # saying that the person left (no key, no address, no link), which is all its advocate
@@ -125,12 +122,12 @@ class TurnStatements:
         self.claim = Prepared(
             insert_ignoring_conflict(dialect, deliveries).values(
                 provider=bindparam("provider"), delivery=bindparam("delivery"),
-                conversation_id=bindparam("conversation_id"), reply=bindparam("reply"), created_at=bindparam("now"),
+                reply=bindparam("reply"), created_at=bindparam("now"),
             ),
             dialect,
         )
         self.recorded = Prepared(
-            select(d.conversation_id, d.reply).where(d.provider == bindparam("provider"), d.delivery == bindparam("delivery")),
+            select(d.reply).where(d.provider == bindparam("provider"), d.delivery == bindparam("delivery")),
             dialect,
         )
         self.enqueue = Prepared(insert(outbox).values({column: bindparam(column) for column in OUTBOX_COLUMNS}), dialect)
@@ -203,13 +200,13 @@ class HeldConversation:
 
     def erase(self) -> None:
         """Delete the data key and the conversation, and every outbox row of it (sent or not: no
-        timeline of what was said is left). Delivery receipts lose their link and reply but stay,
-        keyed by a hash, so a redelivered message cannot bring the conversation back. Nothing
-        sealed under that key opens again. Messages enqueued afterwards (the quick exit's own) go
+        timeline of what was said is left). Delivery receipts stay, keyed by a hash and linked to
+        no conversation, so a redelivered message cannot bring the conversation back; the replies
+        they keep were sealed under the deleted key. Nothing sealed under that key opens again. Messages enqueued afterwards (the quick exit's own) go
         out on a new stream."""
         if self.id is None:
             return
-        for statement in (self._sql.delete_key, self._sql.delete_conversation, self._sql.unlink_deliveries, self._sql.delete_stream):
+        for statement in (self._sql.delete_key, self._sql.delete_conversation, self._sql.delete_stream):
             statement.run(self._cursor, id=self.id)
         sql = self._sql
         sql.audit_left.run(self._cursor, id=self.id, now=self._now)
@@ -236,9 +233,11 @@ class HeldConversation:
     def record_delivery(self, provider: str, delivery: str, reply: bytes | None) -> bool:
         """Claim ``delivery`` (a keyed hash of the provider's id) with an insert that conflicts on
         a redelivery, keeping the webhook's answer, sealed, for that redelivery: under the
-        conversation's key, or, when the turn erased the conversation (the static quick-exit
-        text), under the key-encryption keys. Returns False for a redelivery: the caller must
-        then roll the turn back (raise) and answer with ``recorded_reply``.
+        conversation's key (bound to the conversation and the delivery), or, when the turn erased
+        the conversation (the static quick-exit text), under the key-encryption keys. The receipt
+        names no conversation: erasing one leaves its replies sealed under a key that no longer
+        exists. Returns False for a redelivery: the caller must then roll the turn back (raise)
+        and answer with ``recorded_reply``.
 
         Done at the end of the turn, inside the same locked transaction, so one statement claims
         and records; a duplicate's turn is rolled back whole.
@@ -248,25 +247,23 @@ class HeldConversation:
         elif self.id is None:
             sealed = self._keys.seal(reply)
         else:
-            sealed = seal(self._key, f"{self.id}:reply", reply)
-        return bool(self._sql.claim.run(
-            self._cursor, provider=provider, delivery=delivery, conversation_id=self.id, reply=sealed, now=self._now,
-        ))
+            sealed = seal(self._key, f"{self.id}:reply:{delivery}", reply)
+        return bool(self._sql.claim.run(self._cursor, provider=provider, delivery=delivery, reply=sealed, now=self._now))
 
     def recorded_reply(self, provider: str, delivery: str) -> bytes | None:
-        """The answer recorded for ``delivery`` the first time, if it can still be opened."""
+        """The answer recorded for ``delivery`` the first time, if it can still be opened: by
+        this conversation's key (not after the person was erased or started over) or, for a
+        quick exit's answer, by the key-encryption keys."""
         row = self._sql.recorded.first(self._cursor, provider=provider, delivery=delivery)
-        if row is None or row[1] is None:
+        if row is None or row[0] is None:
             return None
-        conversation_id, reply = row[0], bytes(row[1])
+        reply = bytes(row[0])
         try:
-            if conversation_id is None:  # the answer to a quick exit: sealed with the key-encryption keys
-                return self._keys.open(reply)
-            if conversation_id == self.id and self._key is not None:
-                return open_sealed(self._key, f"{self.id}:reply", reply)
+            if is_sealed(reply):
+                return open_sealed(self._key, f"{self.id}:reply:{delivery}", reply) if self._key is not None else None
+            return self._keys.open(reply)  # the answer to a quick exit
         except DecryptError:
-            pass
-        return None
+            return None
 
     # -- the outbox -------------------------------------------------------------------------------
 
@@ -369,9 +366,6 @@ class SessionStore:
             connection.execute(delete(handoff_messages).where(handoff_messages.c.handoff_id.in_(ended)))
             connection.execute(delete(handoffs).where(handoffs.c.conversation_id.in_(gone)))
             connection.execute(delete(outbox).where(outbox.c.stream.in_(gone)))
-            connection.execute(
-                update(deliveries).where(deliveries.c.conversation_id.in_(gone)).values(reply=None, conversation_id=None)
-            )
             connection.execute(delete(data_keys).where(data_keys.c.conversation_id.in_(gone)))
             erased = connection.execute(delete(conversations).where(past, ~kept)).rowcount or 0
         if erased:

@@ -52,14 +52,15 @@ data_keys = Table(
 
 # Each provider delivery (Twilio MessageSid, Telegram update_id) is applied once: the insert
 # conflicts on a redelivery. ``delivery`` is a keyed hash of the provider's id. ``reply`` is the
-# webhook's answer sealed under the conversation's key, for a redelivery to get the same one; it
-# is cleared when the conversation is erased (and the key is gone anyway).
+# webhook's answer for a redelivery to get the same one: sealed under the conversation's key
+# (bound to the conversation id and the delivery), so erasing the conversation (its key) leaves
+# it unreadable, and no column links a receipt to a conversation. Replies are dropped after
+# ``REPLY_KEPT_FOR`` and receipts after two days (``Outbox.purge``).
 deliveries = Table(
     "deliveries",
     metadata,
     Column("provider", String(16), primary_key=True),
     Column("delivery", String(64), primary_key=True),
-    Column("conversation_id", String(32), nullable=True, index=True),
     Column("reply", LargeBinary, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, index=True),
 )
