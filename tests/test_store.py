@@ -42,6 +42,31 @@ def test_sealed_state_opens_only_with_its_key_and_its_conversation_id():
         KeyRing([Fernet.generate_key().decode()]).unwrap(wrapped)
 
 
+def test_remembered_data_keys_are_bounded_expire_and_are_forgotten_on_erasure():
+    ring = KeyRing([Fernet.generate_key().decode()], cache_size=2, cache_for=60)
+    made = [ring.new_data_key() for _ in range(3)]
+    assert [ring.unwrap(wrapped) for _, wrapped in made] == [key for key, _ in made]
+    assert len(ring._cache) == 2  # bounded
+    ring.forget(made[2][1])
+    assert made[2][1] not in ring._cache
+    with pytest.raises(DecryptError):
+        ring.unwrap(b"gAAAAA-not-a-token")
+    # Another ring (the old key retired) remembers nothing of this one's.
+    with pytest.raises(DecryptError):
+        KeyRing([Fernet.generate_key().decode()]).unwrap(made[1][1])
+    expired = KeyRing([Fernet.generate_key().decode()], cache_for=0)
+    key, wrapped = expired.new_data_key()
+    assert expired.unwrap(wrapped) == key  # unwrapped again, not served stale
+
+
+def test_a_quick_exit_forgets_the_remembered_data_key(sql_service, settings):
+    sql_service.handle(sms("hola"))
+    ((wrapped,),) = all_rows(settings.database_url, "SELECT wrapped FROM data_keys")
+    assert bytes(wrapped) in sql_service.store.keys._cache
+    sql_service.handle(sms("EXIT"))
+    assert bytes(wrapped) not in sql_service.store.keys._cache
+
+
 def test_pseudonyms_are_keyed_stable_and_separate_channels():
     one, other = Pseudonyms(b"a" * 32), Pseudonyms(b"b" * 32)
     assert one.of("sms", "+15551234567") == one.of("sms", "+15551234567")

@@ -13,6 +13,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import threading
+import time
+from collections import OrderedDict
 
 from cryptography.exceptions import InvalidTag
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -47,23 +50,58 @@ class KeyRing:
     """The key-encryption keys: wraps and unwraps per-conversation data keys.
 
     ``keys`` are Fernet keys, newest first: the first wraps, any of them unwraps.
+
+    Unwrapped data keys are remembered for a while (``cache_size`` of them, each at most
+    ``cache_for`` seconds): a person's next message within minutes then skips the Fernet unwrap,
+    a twentieth of an SMS webhook's time. This process holds the key-encryption keys, which
+    unwrap every data key, so a remembered one exposes nothing more to whoever can read its
+    memory. Erasure deletes the wrapped key from the database and calls ``forget`` here; a key
+    another process still remembers opens nothing (its ciphertexts are gone with it) and is
+    dropped within ``cache_for``.
     """
 
-    def __init__(self, keys: list[str]):
+    def __init__(self, keys: list[str], cache_size: int = 4096, cache_for: float = 900.0):
         if not keys:
             raise ValueError("at least one key-encryption key is needed")
         self._fernet = MultiFernet([Fernet(k) for k in keys])
+        self._cache: OrderedDict[bytes, tuple[bytes, float]] = OrderedDict()
+        self._cache_size = cache_size
+        self._cache_for = cache_for
+        self._cache_lock = threading.Lock()
 
     def new_data_key(self) -> tuple[bytes, bytes]:
         """A fresh data key and its wrapped form: ``(key, wrapped)``."""
         key = AESGCM.generate_key(bit_length=256)
-        return key, self._fernet.encrypt(key)
+        wrapped = self._fernet.encrypt(key)
+        self._remember(wrapped, key)
+        return key, wrapped
 
     def unwrap(self, wrapped: bytes) -> bytes:
+        now = time.monotonic()
+        with self._cache_lock:
+            cached = self._cache.get(wrapped)
+            if cached is not None and cached[1] > now:
+                return cached[0]
         try:
-            return self._fernet.decrypt(wrapped)
+            key = self._fernet.decrypt(wrapped)
         except InvalidToken:
             raise DecryptError("the data key cannot be unwrapped with any configured key") from None
+        self._remember(wrapped, key)
+        return key
+
+    def forget(self, wrapped: bytes) -> None:
+        """Drop the remembered key of ``wrapped`` (the conversation is being erased)."""
+        with self._cache_lock:
+            self._cache.pop(wrapped, None)
+
+    def _remember(self, wrapped: bytes, key: bytes) -> None:
+        if self._cache_size <= 0:
+            return
+        with self._cache_lock:
+            self._cache[wrapped] = (key, time.monotonic() + self._cache_for)
+            self._cache.move_to_end(wrapped)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
 
     def seal(self, plaintext: bytes) -> bytes:
         """Encrypt a short-lived payload (an outbox message) with the newest key-encryption key."""

@@ -149,7 +149,8 @@ class HeldConversation:
         self.id: str | None = row[0] if row else None
         self._stored_expiry = row[4] if row else None  # as the driver gives it back
         self.stream: str | None = None  # the outbox stream for messages after an erasure
-        self._key: bytes | None = None  # the unwrapped data key, for this transaction only
+        self._key: bytes | None = None  # the unwrapped data key
+        self._wrapped: bytes | None = None  # as stored
         self.erased = False  # whether this transaction erased anything (the store then shreds the WAL)
         self.session: Session | None = None  # None: new, or its state was shredded after expiry
         self.channel_state: dict = {}
@@ -173,7 +174,8 @@ class HeldConversation:
         is the engine's decision (the flow's timeout); ``expires_at`` serves ``purge``."""
         if wrapped is None:
             raise DecryptError("no data key")
-        self._key = self._keys.unwrap(bytes(wrapped))
+        self._wrapped = bytes(wrapped)
+        self._key = self._keys.unwrap(self._wrapped)
         if state is not None:
             self.session = Session.from_dict(json.loads(open_sealed(self._key, id, bytes(state))))
         if channel_state is not None:
@@ -213,7 +215,9 @@ class HeldConversation:
         sql.delete_transcripts.run(self._cursor, id=self.id)
         sql.handoffs_left.run(self._cursor, id=self.id, now=self._now, tombstone_until=self._now + LEFT_SHOWN_FOR)
         sql.delete_handoffs.run(self._cursor, id=self.id)
-        self.id = self._key = self.session = None
+        if self._wrapped is not None:
+            self._keys.forget(self._wrapped)
+        self.id = self._key = self._wrapped = self.session = None
         self.channel_state = {}
         self.erased = True
 
@@ -277,7 +281,8 @@ class HeldConversation:
 
     def _create(self, expires_at: datetime) -> None:
         self.id = secrets.token_hex(16)
-        self._key, wrapped = self._keys.new_data_key()
+        self._key, self._wrapped = self._keys.new_data_key()
+        wrapped = self._wrapped
         self._sql.create.run(self._cursor, id=self.id, pseudonym=self._pseudonym, now=self._now, expires_at=expires_at)
         self._sql.create_key.run(self._cursor, id=self.id, wrapped=wrapped)
 
