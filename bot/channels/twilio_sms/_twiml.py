@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 from xml.sax.saxutils import escape
 
@@ -18,13 +19,23 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 def sms_body(output: Outbound, alphabet: str = "gsm7") -> str:
     """The text of one SMS: numbered choices on their own lines, typographic characters replaced
     and, for a ``gsm7`` language, accents outside GSM-7 folded; nothing XML cannot carry."""
-    return _NOT_XML.sub("", prepare_sms(render_plain(output), alphabet))
+    return _prepared(render_plain(output), alphabet)
+
+
+def _prepared(plain: str, alphabet: str) -> str:
+    return _NOT_XML.sub("", prepare_sms(plain, alphabet))
+
+
+# The bot's own replies are a few hundred distinct texts (steps, re-prompts, resource lists):
+# prepared once each. Only ``twiml`` uses this: it answers with the engine's texts, never a
+# person's or an advocate's words (those go through ``sms_body``, uncached).
+_prepared_reply = lru_cache(maxsize=1024)(_prepared)
 
 
 def twiml(outputs: Sequence[Outbound], alphabet: str = "gsm7") -> str:
     """The TwiML document answering one inbound message: one ``<Message>`` per output, in order.
 
-    Each body is ``sms_body(output, alphabet)``. Outputs that render empty are left out (Twilio refuses an empty ``<Message>``); no
+    Each body is ``sms_body(output, alphabet)`` (for the bot's own texts only: bodies are cached). Outputs that render empty are left out (Twilio refuses an empty ``<Message>``); no
     output at all gives an empty ``<Response />``, which sends nothing.
 
     >>> from bot.domain.messages import ChoiceView
@@ -35,7 +46,7 @@ def twiml(outputs: Sequence[Outbound], alphabet: str = "gsm7") -> str:
     # is always this one shape, and building it by tree cost a fifth of a webhook's time in the
     # event loop. tests/test_twiml.py checks it parses to what MessagingResponse would write.
     messages = "".join(
-        f"<Message>{escape(body)}</Message>" for body in (sms_body(output, alphabet) for output in outputs) if body.strip()
+        f"<Message>{escape(body)}</Message>" for body in (_prepared_reply(render_plain(output), alphabet) for output in outputs) if body.strip()
     )
     return f'<?xml version="1.0" encoding="UTF-8"?><Response>{messages}</Response>' if messages else _EMPTY
 
