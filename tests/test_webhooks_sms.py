@@ -177,6 +177,26 @@ def test_status_callbacks_are_recorded_once_per_message_and_status_without_conte
     assert forged.status_code == 403
 
 
+def test_a_webhook_path_takes_only_post(web):
+    assert web.get("/webhooks/twilio/sms").status_code == 405
+    assert web.get("/healthz").status_code == 200  # the rest of the app is behind it
+
+
+def test_a_webhook_handler_that_raises_gets_a_plain_500_and_logs_only_the_kind(caplog):
+    from starlette.applications import Starlette
+
+    from bot.web.app import WebhooksFirst
+
+    async def broken(request):
+        raise RuntimeError(f"something about {PERSON}")
+
+    app = WebhooksFirst({"/webhooks/twilio/sms": broken}, Starlette(), None)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.post("/webhooks/twilio/sms", data={"From": PERSON})
+    assert response.status_code == 500 and "Traceback" not in response.text and PERSON not in response.text
+    assert "a webhook failed: RuntimeError" in caplog.text and PERSON not in caplog.text
+
+
 def test_health_check_answers_when_the_database_does(web):
     assert web.get("/healthz").json() == {"status": "ok"}
 

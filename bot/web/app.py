@@ -15,12 +15,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.applications import Starlette
-from starlette.responses import JSONResponse
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.config import Settings
 from bot.runtime import Background
@@ -31,6 +34,37 @@ from bot.web.security import SecurityHeaders
 from bot.web.webhooks import Webhooks
 
 log = logging.getLogger("safeharbor.web")
+
+
+class WebhooksFirst(Starlette):
+    """The whole web app: a provider's POST to a webhook path goes straight to its handler;
+    everything else (the console, its API, ``/healthz``, a GET on a webhook path: 405) to
+    Starlette's router and FastAPI's app behind it.
+
+    A webhook takes the raw request and answers by itself: FastAPI's middleware and dependency
+    solving, and then Starlette's own middleware and router, cost a third and then a tenth of
+    the event loop's time per SMS turn (bench/webhook.py) for nothing a webhook uses. A handler
+    that raises gets a plain 500 and the log the kind of error only, as Starlette would give.
+    """
+
+    def __init__(self, webhooks: dict[str, Callable[[Request], Awaitable[Response]]], api: ASGIApp, lifespan) -> None:
+        routes = [Route(path, handler, methods=["POST"]) for path, handler in webhooks.items()]
+        super().__init__(routes=[*routes, Mount("", app=api)], lifespan=lifespan)
+        self._webhooks = webhooks
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            handler = self._webhooks.get(scope["path"])
+            if handler is not None:
+                scope["app"] = self
+                try:
+                    response = await handler(Request(scope, receive))
+                except Exception as exc:  # noqa: BLE001 - no stack trace to the caller, no content in the log
+                    log.error("a webhook failed: %s", type(exc).__name__)
+                    response = PlainTextResponse("internal server error\n", status_code=500)
+                await response(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(service: Service, settings: Settings, *, background: bool = True, telegram_polling: bool = False) -> Starlette:
@@ -57,18 +91,15 @@ def create_app(service: Service, settings: Settings, *, background: bool = True,
         api.include_router(build_api(service, secure_cookies=settings.env != "development"))
     add_console(api)
     hooks = Webhooks(service, settings.channels)
-    # The webhooks are routes of a plain Starlette app in front of FastAPI's: a webhook takes the
-    # raw request, and FastAPI's middleware stack and dependency solving cost a third of the
-    # event loop's time per SMS turn (bench/webhook.py) for nothing a webhook uses.
-    app = Starlette(
-        routes=[
-            Route("/webhooks/twilio/sms", hooks.twilio_sms, methods=["POST"]),
-            Route("/webhooks/twilio/status", hooks.twilio_status, methods=["POST"]),
-            Route("/webhooks/twilio/fallback", hooks.twilio_fallback, methods=["POST"]),
-            Route("/webhooks/telegram", hooks.telegram, methods=["POST"]),
-            Mount("", app=api),
-        ],
-        lifespan=lifespan,
+    app = WebhooksFirst(
+        {
+            "/webhooks/twilio/sms": hooks.twilio_sms,
+            "/webhooks/twilio/status": hooks.twilio_status,
+            "/webhooks/twilio/fallback": hooks.twilio_fallback,
+            "/webhooks/telegram": hooks.telegram,
+        },
+        api,
+        lifespan,
     )
 
     @api.get("/healthz", include_in_schema=False)
