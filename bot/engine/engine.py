@@ -58,6 +58,9 @@ class Engine:
         self.steps = {step_id: StepIndex(step, catalog) for step_id, step in flow.steps.items()}
         # Each step's offer tag: its position in the flow, so no step name goes to a phone.
         self.offers = {step_id: f"s{position}" for position, step_id in enumerate(flow.steps)}
+        # (key, language) -> the catalog text with the flow's vars filled in: the same few hundred
+        # texts on every turn, so each is formatted once (``TurnBuilder.text``).
+        self.texts: dict[tuple[str, str], str] = {}
 
     def new_session(self, now: datetime, language_hint: str | None = None) -> Session:
         """A conversation at the start step. The hint only picks a default language."""

@@ -57,7 +57,13 @@ class TurnBuilder:
 
     def text(self, key: str, **values: object) -> str:
         """The message ``key`` in the session's language, with the flow's vars and ``values``."""
-        return self.engine.catalog.text(key, self.session.language, **{**self.engine.flow.vars, **values})
+        engine = self.engine
+        if values:
+            return engine.catalog.text(key, self.session.language, **{**engine.flow.vars, **values})
+        cached = engine.texts.get((key, self.session.language))
+        if cached is None:
+            cached = engine.texts[key, self.session.language] = engine.catalog.text(key, self.session.language, **engine.flow.vars)
+        return cached
 
     def say(self, key: str) -> None:
         self._parts.append(self.text(key))

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 import threading
@@ -40,7 +39,7 @@ class Pseudonyms:
     def of(self, channel: str, address: str) -> str:
         """64 hex characters, e.g. ``pseudonyms.of("sms", "+15551234567")``."""
         message = f"{channel}:{address}".encode("utf-8", "surrogatepass")
-        return hmac.new(self._pepper, message, hashlib.sha256).hexdigest()
+        return hmac.digest(self._pepper, message, "sha256").hex()
 
     def __repr__(self) -> str:
         return "Pseudonyms(<pepper hidden>)"
@@ -124,10 +123,12 @@ class KeyRing:
         return "KeyRing(<keys hidden>)"
 
 
-def seal(key: bytes, associated: str, plaintext: bytes) -> bytes:
-    """``version || nonce || AES-GCM(key, nonce, plaintext, associated)``."""
+def seal(key: bytes | AESGCM, associated: str, plaintext: bytes) -> bytes:
+    """``version || nonce || AES-GCM(key, nonce, plaintext, associated)``. ``key``: the data key,
+    or an ``AESGCM`` of it (a turn that seals and opens several blobs builds it once)."""
     nonce = os.urandom(NONCE_BYTES)
-    return SEAL_VERSION + nonce + AESGCM(key).encrypt(nonce, plaintext, associated.encode())
+    cipher = key if isinstance(key, AESGCM) else AESGCM(key)
+    return SEAL_VERSION + nonce + cipher.encrypt(nonce, plaintext, associated.encode())
 
 
 def is_sealed(blob: bytes) -> bool:
@@ -136,11 +137,14 @@ def is_sealed(blob: bytes) -> bool:
     return blob.startswith(SEAL_VERSION)
 
 
-def open_sealed(key: bytes, associated: str, blob: bytes) -> bytes:
+def open_sealed(key: bytes | AESGCM, associated: str, blob: bytes) -> bytes:
+    """The plaintext ``seal`` sealed; raises ``DecryptError`` for another key, another
+    ``associated`` or any change to ``blob``."""
     if not blob.startswith(SEAL_VERSION) or len(blob) < 1 + NONCE_BYTES + 16:
         raise DecryptError("not a sealed blob of a known version")
     nonce, ciphertext = blob[1 : 1 + NONCE_BYTES], blob[1 + NONCE_BYTES :]
+    cipher = key if isinstance(key, AESGCM) else AESGCM(key)
     try:
-        return AESGCM(key).decrypt(nonce, ciphertext, associated.encode())
+        return cipher.decrypt(nonce, ciphertext, associated.encode())
     except InvalidTag:
         raise DecryptError("the sealed blob does not open with this key") from None

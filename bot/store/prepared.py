@@ -23,6 +23,23 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
 
 
+def _remembering(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``processor`` remembering its last answer: a turn passes the same ``now`` to several
+    statements, and SQLite's datetime formatting is done in Python."""
+    last: tuple[Any, Any] = (object(), None)
+
+    def process(value: Any) -> Any:
+        nonlocal last
+        seen, answer = last  # one read: another thread may replace it, never half of it
+        if value is seen:
+            return answer
+        answer = processor(value)
+        last = (value, answer)
+        return answer
+
+    return process
+
+
 class Prepared:
     """One statement, compiled for ``dialect``. Values are passed by the names of its
     ``bindparam``s; a literal in the statement (``status == "pending"``) keeps its value."""
@@ -40,7 +57,7 @@ class Prepared:
             # form; the generic DateTime has no processor and would leave it to the driver).
             processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if processor is not None:
-                self._processors[name] = processor
+                self._processors[name] = _remembering(processor)
             if not bind.required and not callable(bind.value):
                 self._literals[name] = bind.value
 

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Engine, and_, bindparam, delete, exists, func, insert, literal, or_, select, update
 
 from bot.engine.session import Session
@@ -29,6 +30,13 @@ from bot.store.outbox import Outbox, new_message
 
 OUTBOX_COLUMNS = ("stream", "channel", "kind", "payload", "status", "attempts", "next_attempt_at", "created_at")
 from bot.store.tables import audit_log, conversations, data_keys, deliveries, delivery_statuses, handoff_messages, handoffs, outbox
+
+
+_compact = json.JSONEncoder(separators=(",", ":")).encode  # built once: json.dumps with options builds one per call
+
+
+def compact_json(value) -> bytes:
+    return _compact(value).encode()
 
 
 # A conversation's expiry is kept to this grid (rounded up): ``purge`` erases an idle one at most
@@ -149,7 +157,7 @@ class HeldConversation:
         self.id: str | None = row[0] if row else None
         self._stored_expiry = row[4] if row else None  # as the driver gives it back
         self.stream: str | None = None  # the outbox stream for messages after an erasure
-        self._key: bytes | None = None  # the unwrapped data key
+        self._key: AESGCM | None = None  # the unwrapped data key, as the cipher that seals and opens
         self._wrapped: bytes | None = None  # as stored
         self.erased = False  # whether this transaction erased anything (the store then shreds the WAL)
         self.session: Session | None = None  # None: new, or its state was shredded after expiry
@@ -175,7 +183,7 @@ class HeldConversation:
         if wrapped is None:
             raise DecryptError("no data key")
         self._wrapped = bytes(wrapped)
-        self._key = self._keys.unwrap(self._wrapped)
+        self._key = AESGCM(self._keys.unwrap(self._wrapped))
         if state is not None:
             self.session = Session.from_dict(json.loads(open_sealed(self._key, id, bytes(state))))
         if channel_state is not None:
@@ -192,7 +200,7 @@ class HeldConversation:
         if self.id is None:
             self._create(expires_at)
             self._stored_expiry = stored
-        blob = seal(self._key, self.id, json.dumps(session.to_dict(), separators=(",", ":")).encode())
+        blob = seal(self._key, self.id, compact_json(session.to_dict()))
         values = dict(b_id=self.id, state=blob, channel_state=self._sealed_channel_state(), now=self._now, keep_until=keep_until)
         if stored == self._stored_expiry:
             self._sql.save_keeping_expiry.run(self._cursor, **values)
@@ -230,7 +238,7 @@ class HeldConversation:
     def _sealed_channel_state(self) -> bytes | None:
         if not self.channel_state:
             return None
-        return seal(self._key, f"{self.id}:channel", json.dumps(self.channel_state, separators=(",", ":")).encode())
+        return seal(self._key, f"{self.id}:channel", compact_json(self.channel_state))
 
     # -- deliveries: each applied once -----------------------------------------------------------
 
@@ -281,7 +289,8 @@ class HeldConversation:
 
     def _create(self, expires_at: datetime) -> None:
         self.id = secrets.token_hex(16)
-        self._key, self._wrapped = self._keys.new_data_key()
+        key, self._wrapped = self._keys.new_data_key()
+        self._key = AESGCM(key)
         wrapped = self._wrapped
         self._sql.create.run(self._cursor, id=self.id, pseudonym=self._pseudonym, now=self._now, expires_at=expires_at)
         self._sql.create_key.run(self._cursor, id=self.id, wrapped=wrapped)
@@ -333,7 +342,7 @@ class SessionStore:
     def close(self) -> None:
         """Shred what is pending and close the database's connections."""
         if self.shredder:
-            self.shredder.flush()
+            self.shredder.close()
         close_writer(self.engine)
         self.engine.dispose()
 
