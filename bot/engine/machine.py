@@ -1,13 +1,13 @@
 """The flow's state machine, built once per flow with ``transitions`` and shared by every
 conversation.
 
-States are the flow's steps. Events:
+States are the flow's steps. Events, each with its target in the trigger's name
+(``advance main_menu``), so a move runs the one transition it names and no condition is tried:
 - ``advance``: the edges of the flow graph (a choice or route of step S leads to T);
 - ``command``: a global command, from any step;
 - ``back``: ``@back`` from a step that offers it, to the remembered step.
-Each transition's condition compares the requested target, so the machine refuses a move the
-flow does not have (the engine then raises, rather than put a person in a state that is not in
-the flow).
+The machine refuses a move the flow does not have (the engine then raises, rather than put a
+person in a state that is not in the flow).
 
 A conversation's state is attached for one turn and detached after it (``attach``), never a
 machine per message.
@@ -47,23 +47,22 @@ class Conversation:
     __slots__ = ("state",)
 
 
-def _to(dest: str):
-    def condition(event) -> bool:
-        return event.kwargs.get("to") == dest
-
-    return condition
+def trigger(event: str, target: str) -> str:
+    """The machine's trigger for ``event`` towards ``target``: one trigger per target, so that
+    firing it runs exactly the one transition the flow has from the current step, or none."""
+    return f"{event} {target}"
 
 
 def build_machine(flow: Flow) -> FlowMachine:
     transitions = []
     for step in flow.steps.values():
         for target in flow.targets(step):
-            transitions.append({"trigger": "advance", "source": step.id, "dest": target, "conditions": _to(target)})
+            transitions.append({"trigger": trigger("advance", target), "source": step.id, "dest": target})
         if BACK in {c.goto for c in step.choices} | {r.goto for r in step.routes}:
             for target in flow.steps:
-                transitions.append({"trigger": "back", "source": step.id, "dest": target, "conditions": _to(target)})
+                transitions.append({"trigger": trigger("back", target), "source": step.id, "dest": target})
     for target in dict.fromkeys(c.goto for c in flow.commands):
-        transitions.append({"trigger": "command", "source": "*", "dest": target, "conditions": _to(target)})
+        transitions.append({"trigger": trigger("command", target), "source": "*", "dest": target})
     return FlowMachine(
         model=None,
         states=list(flow.steps),
@@ -95,8 +94,11 @@ class SharedMachine:
 
     def move(self, model: Conversation, event: str, to: str) -> None:
         """Fire ``event`` towards ``to``; raise ``FlowViolation`` if the flow has no such move."""
+        fired = self.machine.events.get(trigger(event, to))
+        if fired is None:
+            raise FlowViolation(f"no {event} to {to!r} anywhere in the flow")
         try:
-            moved = self.machine.events[event].trigger(model, to=to)
+            moved = fired.trigger(model)
         except MachineError as exc:
             raise FlowViolation(str(exc)) from None
         if not moved:
