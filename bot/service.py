@@ -325,12 +325,13 @@ class Service:
                     held.save(turn.session, now + engine.flow.idle_timeout, keep_until(held.channel_state))
         # DEBUG only: which pages someone read, with a timestamp, could be matched against a
         # provider's delivery logs that hold their number.
-        log.debug(
-            "turn: %s -> %s%s",
-            session.state if session else "(new)",
-            turn.session.state if turn.session else "(nothing kept)",
-            "".join(f" {event.name}" for event in turn.events),
-        )
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "turn: %s -> %s%s",
+                session.state if session else "(new)",
+                turn.session.state if turn.session else "(nothing kept)",
+                "".join(f" {event.name}" for event in turn.events),
+            )
         return turn
 
     # -- handing the chat to a person ------------------------------------------------------------------

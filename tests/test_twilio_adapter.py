@@ -236,6 +236,12 @@ def test_the_form_is_read_exactly_as_parse_qsl_reads_it(body):
     assert decode_form(body) == expected
 
 
+@pytest.mark.parametrize("odd", [("NumMedia", 0), ("Body", b"hi"), (b"Body", b"hi"), ("Body", None)])
+def test_a_field_that_is_not_text_is_refused_without_an_error(odd):
+    params = list(sms().items()) + [odd]
+    assert not is_authentic(PUBLIC_URL, params, {"X-Twilio-Signature": sign(sms())}, TOKEN)
+
+
 def test_a_signature_made_for_the_url_with_its_default_port_is_still_accepted():
     # Twilio sometimes signs https://host:443/...: the fast path misses, twilio's validate
     # (which tries the URL with and without the port) decides.

@@ -17,6 +17,7 @@ raw driver value is what the caller wants (text, bytes, integers).
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy.engine import Dialect
@@ -50,6 +51,11 @@ class Prepared:
         if "POSTCOMPILE" in self.sql:  # IN (...) expands at execution, which only SQLAlchemy does
             raise ValueError("Prepared statements cannot hold IN (...): write or_(column == a, column == b)")
         self._names: tuple[str, ...] | None = tuple(compiled.positiontup) if compiled.positional else None
+        # The positional parameters, in order, out of the processed values (always a tuple).
+        self._in_order: Callable[[dict], tuple] | None = None
+        if self._names:
+            pick = itemgetter(*self._names)
+            self._in_order = pick if len(self._names) > 1 else (lambda values: (pick(values),))
         self._processors: dict[str, Callable[[Any], Any]] = {}
         self._literals: dict[str, Any] = {}
         for name, bind in compiled.binds.items():
@@ -74,7 +80,7 @@ class Prepared:
         processed = {name: processors[name](value) if name in processors else value for name, value in values.items()}
         if self._names is None:
             return processed
-        return tuple(processed[name] for name in self._names)
+        return self._in_order(processed) if self._in_order is not None else ()
 
     def run(self, cursor, **values: Any) -> int:
         """Execute; returns the driver's rowcount (rows changed by an INSERT/UPDATE/DELETE)."""

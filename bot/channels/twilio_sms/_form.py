@@ -83,6 +83,16 @@ def signed_params(pairs: Iterable[tuple[str, str]]) -> SignedParams:
     return params
 
 
+def first_values(form: Any) -> dict[str, str]:
+    """Each field's first value, for the fields whose first value is text.
+
+    >>> first_values([("Tag", "a"), ("Tag", "b"), ("N", 1), ("N", "2")])
+    {'Tag': 'a'}
+    """
+    firsts = dict(reversed(form_pairs(form)))  # reversed: the first value of a name wins
+    return {name: value for name, value in firsts.items() if isinstance(value, str)}
+
+
 def first(pairs: Iterable[tuple[str, Any]], name: str) -> str | None:
     """The first value of ``name`` as a string, or None when the field is absent."""
     for key, value in pairs:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.channels.base import BadPayload, Delivery
-from bot.channels.twilio_sms._form import first, form_pairs
+from bot.channels.twilio_sms._form import first, first_values, form_pairs
 from bot.domain.messages import Channel, Inbound, InboundKind
 
 PROVIDER = "twilio"
@@ -56,18 +56,18 @@ def parse_message(form: Any) -> Delivery:
 
     Raises ``BadPayload`` naming the missing or malformed field (never quoting its value).
     """
-    pairs = form_pairs(form)
-    message_sid = first(pairs, "MessageSid") or first(pairs, "SmsMessageSid")
+    fields = first_values(form)
+    message_sid = fields.get("MessageSid") or fields.get("SmsMessageSid")
     if not message_sid:
         raise BadPayload("field 'MessageSid' is required")
-    sender = first(pairs, "From")
+    sender = fields.get("From")
     if not sender:
         raise BadPayload("field 'From' is required")
-    body = first(pairs, "Body") or ""
-    num_media = _count(first(pairs, "NumMedia"), "NumMedia")
+    body = fields.get("Body") or ""
+    num_media = _count(fields.get("NumMedia"), "NumMedia")
 
     channel = channel_of(sender)
-    kind = _OPT_OUT_TYPES.get((first(pairs, "OptOutType") or "").strip().upper())
+    kind = _OPT_OUT_TYPES.get((fields.get("OptOutType") or "").strip().upper())
     if kind is None:
         if num_media > 0 and not body.strip():
             kind = InboundKind.MEDIA
