@@ -13,6 +13,7 @@ transaction-scoped advisory lock on the pseudonym (released at commit, safe unde
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from sqlalchemy import Engine, and_, bindparam, delete, exists, func, insert, li
 
 from bot.engine.session import Session
 from bot.store.crypto import DecryptError, KeyRing, is_sealed, open_sealed, seal
+from bot.store import database
 from bot.store.database import JournalShredder, close_writer, cursor_transaction, insert_ignoring_conflict, read_connection, write_transaction
 from bot.store.prepared import Prepared
 from bot.store.outbox import Outbox, new_message
@@ -318,6 +320,23 @@ class SessionStore:
             yield held
         if held.erased:
             self.shred_journal()
+
+    def grouped(self):
+        """Turns inside this (on the web app's event loop, SQLite) share a commit with the other
+        requests of the moment; their answers wait for ``settled`` (``database.grouped_turns``)."""
+        return database.grouped_turns() if self.local else contextlib.nullcontext()
+
+    async def settled(self) -> None:
+        """Until this task's turns are committed; raises if the commit failed."""
+        if self.local:
+            await database.settled(self.engine)
+
+    def after_commit(self, callback) -> None:
+        """``callback()`` once this thread's writes are committed (now, or with its group)."""
+        if self.local:
+            database.after_commit(self.engine, callback)
+        else:
+            callback()
 
     def pseudonym_of(self, conversation_id: str) -> str | None:
         """The pseudonym a conversation is locked by (for work that starts from a conversation

@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from bot.channels import telegram, twilio_sms
 from bot.channels.base import BadPayload
 from bot.config import ChannelSettings
-from bot.service import Service
+from bot.service import Reception, Service
 
 log = logging.getLogger("safeharbor.web")
 
@@ -63,8 +63,20 @@ class Webhooks:
         back and forth at every SQLite call, halved the webhook's throughput (bench/webhook.py).
         Over a network (PostgreSQL) the wait would stall every other request: a thread then."""
         if self.service.local_database:
-            return function(*args)
+            with self.service.grouped():  # shares a commit with the requests of this moment
+                result = function(*args)
+            await self.service.settled()  # nothing is answered before it is committed
+            return result
         return await run_in_threadpool(function, *args)
+
+    async def _receive(self, delivery) -> Reception:
+        """The service's answer to a delivery, or the fallback if what it wrote could not be
+        committed (then nothing of it was kept, and the person still gets the 24/7 line)."""
+        try:
+            return await self._call(self.service.receive, delivery)
+        except Exception as exc:  # noqa: BLE001 - the person must get an answer whatever failed
+            log.error("a delivery could not be committed: %s", type(exc).__name__)
+            return Reception((self.service.fallback,), failed=True)
 
     def _signed_url(self, request: Request) -> str | None:
         """What Twilio signed: the configured public URL plus the path (and query), never the
@@ -102,7 +114,7 @@ class Webhooks:
             delivery = twilio_sms.parse_message(form)
         except BadPayload as exc:
             return bad_request("twilio", str(exc))
-        reception = await self._call(self.service.receive, delivery)
+        reception = await self._receive(delivery)
         return Response(twilio_sms.twiml(reception.outputs, reception.alphabet), media_type="application/xml")
 
     async def twilio_fallback(self, request: Request) -> Response:
@@ -146,7 +158,7 @@ class Webhooks:
             delivery = telegram.parse_update(data)
         except BadPayload as exc:
             return bad_request("telegram", str(exc))
-        reception = await self._call(self.service.receive, delivery)
+        reception = await self._receive(delivery)
         if reception.failed and delivery.inbound is not None:
             # The turn (perhaps the database) failed: answer in the webhook's response itself,
             # which Telegram turns into a sendMessage, so the person still gets the 24/7 line.

@@ -1,0 +1,155 @@
+"""Group commit on SQLite: the turns the web app runs on its event loop in one pass share a
+transaction, each in its own savepoint, and no answer goes out before that transaction commits.
+
+Driven the way the webhooks drive it (``Service.grouped`` around the turn on the loop, then
+``await Service.settled()``), on a real SQLite file, with failures SQLite itself produces."""
+
+from __future__ import annotations
+
+import asyncio
+import xml.etree.ElementTree as ET
+
+import httpx
+import pytest
+from twilio.request_validator import RequestValidator
+
+from bot.channels.base import Delivery
+from bot.config import Settings, generate_keys
+from bot.domain import Channel, Inbound
+from bot.service import Service
+from bot.store import database
+from bot.web import create_app
+from tests.conftest import REPO
+from tests.databases import rows
+from tests.serving import free_port, serving
+
+pytestmark = pytest.mark.sqlite_only
+
+
+def sms(address: str, text: str, sid: str) -> Delivery:
+    return Delivery("twilio", sid, Inbound(Channel.SMS, address, text))
+
+
+async def on_the_loop(service: Service, delivery: Delivery):
+    """What ``web.webhooks`` does with a delivery: the turn inside the group, then the wait."""
+    with service.grouped():
+        reception = service.receive(delivery)
+    await service.settled()
+    return reception
+
+
+async def one_pass(service: Service, *calls):
+    """Every call started in the same pass of the loop (as requests that arrived together)."""
+    return await asyncio.gather(*calls, return_exceptions=True)
+
+
+def conversations(url: str) -> int:
+    return rows(url, "SELECT count(*) FROM conversations")[0][0]
+
+
+def test_turns_of_one_pass_share_a_commit_and_answer_as_one_at_a_time(sql_service, settings):
+    commits = []
+    group_commit = database._TurnGroup.commit
+    database._TurnGroup.commit = lambda group: (commits.append(1), group_commit(group))[1]
+    try:
+        first = asyncio.run(one_pass(sql_service, *(on_the_loop(sql_service, sms(f"+1555000{i:04d}", "hola", f"SM{i}")) for i in range(6))))
+    finally:
+        database._TurnGroup.commit = group_commit
+    assert len(commits) == 1  # six turns, one transaction
+    assert conversations(settings.database_url) == 6
+    assert all(r.outputs[0].text.startswith("Hi, thanks for writing.") for r in first)
+    # The same people write again, one at a time: the stored state is what the grouped turns left.
+    second = [sql_service.receive(sms(f"+1555000{i:04d}", "2", f"SN{i}")) for i in range(6)]
+    assert all(r.outputs[0].text.startswith("Una pregunta primero.") for r in second)
+
+
+def test_a_redelivery_in_the_same_pass_is_applied_once_and_gets_the_same_reply(sql_service, settings):
+    asyncio.run(on_the_loop(sql_service, sms("+15550001111", "hi", "SM-a")))
+    original, again, third = asyncio.run(one_pass(
+        sql_service,
+        on_the_loop(sql_service, sms("+15550001111", "1", "SM-b")),
+        on_the_loop(sql_service, sms("+15550001111", "1", "SM-b")),  # Twilio's retry, arriving with it
+        on_the_loop(sql_service, sms("+15550002222", "hola", "SM-c")),
+    ))
+    assert again.outputs == original.outputs and original.outputs[0].text.startswith("One question first.")
+    assert third.outputs[0].text.startswith("Hi, thanks for writing.")
+    assert rows(settings.database_url, "SELECT count(*) FROM deliveries")[0][0] == 3
+    # Applied once: the next message is read at the next step, not two steps on.
+    (menu,) = sql_service.receive(sms("+15550001111", "1", "SM-d")).outputs
+    assert menu.text.startswith("Here are some options.")
+
+
+def test_a_commit_sqlite_refuses_fails_every_turn_of_the_group_and_keeps_none_of_them(sql_service, settings):
+    engine = sql_service.store.engine
+
+    async def breaks_the_commit():
+        # A row that violates a foreign key, checked only at COMMIT (deferred): SQLite itself
+        # refuses the group's commit, as a full disk or an I/O error would.
+        with sql_service.grouped(), database.cursor_transaction(engine) as cursor:
+            cursor.execute("PRAGMA defer_foreign_keys=ON")
+            cursor.execute("INSERT INTO data_keys (conversation_id, wrapped) VALUES ('nobody', x'00')")
+        await sql_service.settled()
+
+    person, broken = asyncio.run(one_pass(
+        sql_service, on_the_loop(sql_service, sms("+15550003333", "hola", "SM-x")), breaks_the_commit(),
+    ))
+    assert isinstance(person, Exception) and isinstance(broken, Exception)  # the web app answers the fallback
+    assert conversations(settings.database_url) == 0
+    assert rows(settings.database_url, "SELECT count(*) FROM deliveries")[0][0] == 0  # a retry will be applied
+    # The next pass starts afresh on a sound connection.
+    (again,) = asyncio.run(one_pass(sql_service, on_the_loop(sql_service, sms("+15550003333", "hola", "SM-x"))))
+    assert again.outputs[0].text.startswith("Hi, thanks for writing.")
+    assert conversations(settings.database_url) == 1
+
+
+def test_a_write_outside_the_group_on_the_loop_commits_the_group_first(sql_service, settings):
+    async def turn_then_status():
+        with sql_service.grouped():
+            sql_service.receive(sms("+15550004444", "hola", "SM-y"))
+            # A status callback handled on the loop while the group is open: it must not wait for
+            # the loop (the lock is the loop's own), it commits the group and goes on.
+            sql_service.record_status("twilio", "SM-sent-1", "delivered", None)
+        await sql_service.settled()
+
+    asyncio.run(asyncio.wait_for(turn_then_status(), timeout=10))
+    assert conversations(settings.database_url) == 1
+    assert rows(settings.database_url, "SELECT count(*) FROM delivery_statuses")[0][0] == 1
+
+
+TOKEN = "0123456789abcdef0123456789abcdef"
+
+
+def test_concurrent_webhooks_over_http_each_get_their_own_answer_once_committed(tmp_path, database_url):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    settings = Settings.from_env({
+        "SAFEHARBOR_ENV": "test", "SAFEHARBOR_HOME": str(tmp_path), "SAFEHARBOR_CONTENT_DIR": str(REPO),
+        "DATABASE_URL": database_url, "SAFEHARBOR_PUBLIC_URL": base, "TWILIO_AUTH_TOKEN": TOKEN, **generate_keys(),
+    })
+    people = [f"+1555010{i:04d}" for i in range(40)]
+
+    def signed(address: str, text: str, sid: str):
+        fields = {"MessageSid": sid, "From": address, "To": "+14155550100", "Body": text, "NumMedia": "0", "AccountSid": "AC" + "1" * 32}
+        return fields, {"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(f"{base}/webhooks/twilio/sms", fields)}
+
+    async def person(client: httpx.AsyncClient, index: int, address: str) -> list[str]:
+        answers = []
+        for step, text in enumerate(["hola", "2", "si"]):
+            fields, headers = signed(address, text, f"SM{index:04d}{step}")
+            response = await client.post("/webhooks/twilio/sms", data=fields, headers=headers)
+            assert response.status_code == 200
+            answers.append(ET.fromstring(response.text).find("Message").text)
+            # Whatever was answered is already committed: another connection reads it.
+            assert rows(database_url, "SELECT count(*) FROM deliveries WHERE delivery IS NOT NULL")[0][0] >= 1
+        return answers
+
+    async def everyone():
+        async with httpx.AsyncClient(base_url=base, timeout=20, limits=httpx.Limits(max_connections=40)) as client:
+            return await asyncio.gather(*(person(client, i, a) for i, a in enumerate(people)))
+
+    with serving(create_app(Service.from_settings(settings), settings, background=False), port):
+        answers = asyncio.run(everyone())
+    assert all(a[0].startswith("Hi, thanks for writing.") for a in answers)
+    assert all(a[1].startswith("Una pregunta primero.") for a in answers)
+    assert all(a[2].startswith("Aqui tienes algunas opciones.") for a in answers)
+    assert conversations(database_url) == len(people)
