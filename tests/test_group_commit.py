@@ -153,3 +153,39 @@ def test_concurrent_webhooks_over_http_each_get_their_own_answer_once_committed(
     assert all(a[1].startswith("Una pregunta primero.") for a in answers)
     assert all(a[2].startswith("Aqui tienes algunas opciones.") for a in answers)
     assert conversations(database_url) == len(people)
+
+
+def test_when_sqlite_rolls_the_whole_group_back_no_later_turn_commits_on_its_own(tmp_path):
+    """On a full disk or an I/O error SQLite rolls back the whole transaction by itself: the turns
+    after it in the same pass must fail with the group, not begin and commit transactions of
+    their own (their people would be answered with the fallback while their turn was kept)."""
+    import sqlite3
+
+    engine = database.open_database(f"sqlite:///{tmp_path / 'g.db'}", check_schema=False)
+    connection = engine.raw_connection()
+    connection.cursor().execute("CREATE TABLE t (x)")
+    connection.commit()
+    connection.close()
+
+    async def turn(x, rolled_back_by_sqlite=False):
+        with database.grouped_turns():
+            try:
+                with database.cursor_transaction(engine) as cursor:
+                    cursor.execute("INSERT INTO t VALUES (?)", (x,))
+                    if rolled_back_by_sqlite:
+                        cursor.execute("ROLLBACK")  # what SQLite itself does on SQLITE_FULL or SQLITE_IOERR
+                        raise sqlite3.OperationalError("database or disk is full")
+            except Exception:  # noqa: BLE001 - the service answers this turn with the fallback
+                pass
+        try:
+            await database.settled(engine)
+            return "answered"
+        except Exception:  # noqa: BLE001
+            return "fallback"
+
+    async def one_pass_of_four():
+        return await asyncio.gather(turn(1), turn(2, True), turn(3), turn(4))
+
+    assert asyncio.run(one_pass_of_four()) == ["fallback"] * 4
+    assert rows(f"sqlite:///{tmp_path / 'g.db'}", "SELECT x FROM t") == []  # nothing kept that was not answered
+    engine.dispose()

@@ -44,7 +44,7 @@ def test_sealed_state_opens_only_with_its_key_and_its_conversation_id():
 
 def test_remembered_data_keys_are_bounded_expire_and_are_forgotten_on_erasure():
     ring = KeyRing([Fernet.generate_key().decode()], cache_size=2, cache_for=60)
-    made = [ring.new_data_key() for _ in range(3)]
+    made = [ring.new_data_key(remember=True) for _ in range(3)]
     assert [ring.unwrap(wrapped) for _, wrapped in made] == [key for key, _ in made]
     assert len(ring._cache) == 2  # bounded
     ring.forget(made[2][1])
@@ -55,8 +55,13 @@ def test_remembered_data_keys_are_bounded_expire_and_are_forgotten_on_erasure():
     with pytest.raises(DecryptError):
         KeyRing([Fernet.generate_key().decode()]).unwrap(made[1][1])
     expired = KeyRing([Fernet.generate_key().decode()], cache_for=0)
-    key, wrapped = expired.new_data_key()
-    assert expired.unwrap(wrapped) == key  # unwrapped again, not served stale
+    key, wrapped = expired.new_data_key(remember=True)
+    expired.sweep()
+    assert expired._cache == {} and expired.unwrap(wrapped) == key  # swept, unwrapped again
+    plain = KeyRing([Fernet.generate_key().decode()])
+    _, wrapped = plain.new_data_key()
+    plain.unwrap(wrapped)
+    assert plain._cache == {}  # only when asked to (a handoff's key never is)
 
 
 def test_a_quick_exit_forgets_the_remembered_data_key(sql_service, settings):

@@ -68,30 +68,50 @@ class KeyRing:
         self._cache_for = cache_for
         self._cache_lock = threading.Lock()
 
-    def new_data_key(self) -> tuple[bytes, bytes]:
-        """A fresh data key and its wrapped form: ``(key, wrapped)``."""
+    def new_data_key(self, *, remember: bool = False) -> tuple[bytes, bytes]:
+        """A fresh data key and its wrapped form: ``(key, wrapped)``; ``remember``: see ``unwrap``."""
         key = AESGCM.generate_key(bit_length=256)
         wrapped = self._fernet.encrypt(key)
-        self._remember(wrapped, key)
+        if remember:
+            self._remember(wrapped, key)
         return key, wrapped
 
-    def unwrap(self, wrapped: bytes) -> bytes:
+    def unwrap(self, wrapped: bytes, *, remember: bool = False) -> bytes:
+        """The data key of ``wrapped``. ``remember``: keep it for the next turns (conversation
+        keys only; a handoff's key, which opens an address and a transcript, never is)."""
         now = time.monotonic()
         with self._cache_lock:
+            self._sweep(now)
             cached = self._cache.get(wrapped)
-            if cached is not None and cached[1] > now:
+            if cached is not None:
                 return cached[0]
         try:
             key = self._fernet.decrypt(wrapped)
         except InvalidToken:
             raise DecryptError("the data key cannot be unwrapped with any configured key") from None
-        self._remember(wrapped, key)
+        if remember:
+            self._remember(wrapped, key)
         return key
 
     def forget(self, wrapped: bytes) -> None:
         """Drop the remembered key of ``wrapped`` (the conversation is being erased)."""
         with self._cache_lock:
             self._cache.pop(wrapped, None)
+
+    def sweep(self) -> None:
+        """Drop the remembered keys past their time (the background work calls it every minute,
+        so a quiet server keeps none of them longer than ``cache_for``)."""
+        with self._cache_lock:
+            self._sweep(time.monotonic())
+
+    def _sweep(self, now: float) -> None:
+        # Entries are in the order they were remembered, each for the same time: the expired
+        # ones are at the front.
+        while self._cache:
+            wrapped, (_, until) = next(iter(self._cache.items()))
+            if until > now:
+                break
+            del self._cache[wrapped]
 
     def _remember(self, wrapped: bytes, key: bytes) -> None:
         if self._cache_size <= 0:

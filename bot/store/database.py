@@ -77,11 +77,32 @@ def _write_lock(engine: Engine) -> threading.Lock:
 def _writing(engine: Engine) -> Iterator[None]:
     """Hold ``_write_lock``; a group of turns this thread still has open (``grouped_turns``) is
     committed first, since it holds that lock until it commits."""
-    group = _GROUPS.get(engine)
-    if group is not None and group.thread == threading.get_ident():
+    group = _own_group(engine)
+    if group is not None:
+        if group.depth:
+            raise RuntimeError("a write transaction inside a grouped turn would commit half of it")
         group.commit()
     with _write_lock(engine):
-        yield
+        _HOLDING.engines = getattr(_HOLDING, "engines", 0) + 1
+        try:
+            yield
+        finally:
+            _HOLDING.engines -= 1
+
+
+_HOLDING = threading.local()  # how many _writing blocks this thread is inside
+
+
+def commit_own_group(engine: Engine) -> None:
+    """Commit the group of turns this thread has open, if any (before shutting the store down)."""
+    group = _own_group(engine)
+    if group is not None:
+        group.commit()
+
+
+def _own_group(engine: Engine):
+    group = _GROUPS.get(engine)
+    return group if group is not None and group.thread == threading.get_ident() else None
 
 READ_ONLY = "safeharbor_read_only"
 
@@ -127,7 +148,7 @@ def cursor_transaction(engine: Engine) -> Iterator:
         finally:
             connection.close()  # back to the pool
         return
-    if _GROUPED.get() and _running_loop() is not None:
+    if _GROUPED.get() and _running_loop() is not None and (engine not in _GROUPS or _own_group(engine) is not None):
         with _grouped_turn(engine) as cursor:
             yield cursor
         return
@@ -212,7 +233,7 @@ def grouped_turns() -> Iterator[None]:
 async def settled(engine: Engine) -> None:
     """Wait until the turns this task ran have committed; raise what the commit raised (the turns
     are then rolled back: their answers must not go out)."""
-    group = _GROUPS.get(engine)
+    group = _own_group(engine)
     if group is None:
         return
     failure = await asyncio.shield(group.done)
@@ -223,8 +244,8 @@ async def settled(engine: Engine) -> None:
 def after_commit(engine: Engine, callback: Callable[[], None]) -> None:
     """Call ``callback`` once what this thread wrote is committed: now, or when its open group
     commits (e.g. waking the worker for a queued Telegram reply)."""
-    group = _GROUPS.get(engine)
-    if group is not None and group.thread == threading.get_ident():
+    group = _own_group(engine)
+    if group is not None:
         group.after.append(callback)
     else:
         callback()
@@ -248,6 +269,7 @@ class _TurnGroup:
         self.done: asyncio.Future = loop.create_future()  # result: None, or the commit's failure
         self.after: list[Callable[[], None]] = []
         self.broken: BaseException | None = None  # a savepoint could not be rolled back
+        self.depth = 0  # turns of the group running now (a turn inside a turn is refused)
 
     def commit(self) -> None:
         if _GROUPS.get(self.engine) is not self:
@@ -279,6 +301,8 @@ class _TurnGroup:
 @contextmanager
 def _grouped_turn(engine: Engine) -> Iterator:
     """One turn inside the loop's open group (beginning one if there is none), in a savepoint."""
+    if getattr(_HOLDING, "engines", 0):
+        raise RuntimeError("a grouped turn inside a write transaction of the same thread would wait for itself")
     group = _GROUPS.get(engine)
     if group is None:
         lock = _write_lock(engine)
@@ -287,23 +311,37 @@ def _grouped_turn(engine: Engine) -> Iterator:
             writer = _writer(engine)
             writer.dbapi_connection.execute("BEGIN IMMEDIATE")
         except BaseException:
-            lock.release()
-            close_writer(engine, invalidate=True)
+            try:
+                if _broken(_writer(engine).dbapi_connection):
+                    close_writer(engine, invalidate=True)  # under the lock: no one else has it
+            finally:
+                lock.release()
             raise
         loop = asyncio.get_running_loop()
         group = _GROUPS[engine] = _TurnGroup(engine, writer, loop)
         loop.call_soon(group.commit)  # after the requests already waiting have run their turns
-    cursor = group.writer.dbapi_connection.cursor()
+    connection = group.writer.dbapi_connection
+    if group.broken is not None or not connection.in_transaction:
+        # SQLite rolled the whole transaction back by itself (a full disk, an I/O error): a
+        # savepoint now would begin and commit a transaction of its own, outside the group.
+        group.broken = group.broken or RuntimeError("the group's transaction was rolled back")
+        raise group.broken
+    cursor = connection.cursor()
     cursor.execute("SAVEPOINT turn")
+    group.depth += 1
     try:
         yield cursor
     except BaseException as exc:
         try:
             cursor.execute("ROLLBACK TO turn")
             cursor.execute("RELEASE turn")
+            if not connection.in_transaction:
+                raise RuntimeError("the group's transaction was rolled back")
         except Exception as rollback_failed:  # noqa: BLE001 - then the whole group must fail
             group.broken = rollback_failed
         raise exc
+    finally:
+        group.depth -= 1
     try:
         cursor.execute("RELEASE turn")
     except Exception as release_failed:  # noqa: BLE001
@@ -385,6 +423,7 @@ class JournalShredder:
         with self._guard:
             self._closed.set()
             thread = self._thread
+        commit_own_group(self._engine)  # the thread may be waiting for the lock this group holds
         if thread is not None:
             thread.join(timeout=self._delay + 30)
         self.flush()

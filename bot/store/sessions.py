@@ -185,7 +185,7 @@ class HeldConversation:
         if wrapped is None:
             raise DecryptError("no data key")
         self._wrapped = bytes(wrapped)
-        self._key = AESGCM(self._keys.unwrap(self._wrapped))
+        self._key = AESGCM(self._keys.unwrap(self._wrapped, remember=True))
         if state is not None:
             self.session = Session.from_dict(json.loads(open_sealed(self._key, id, bytes(state))))
         if channel_state is not None:
@@ -291,7 +291,7 @@ class HeldConversation:
 
     def _create(self, expires_at: datetime) -> None:
         self.id = secrets.token_hex(16)
-        key, self._wrapped = self._keys.new_data_key()
+        key, self._wrapped = self._keys.new_data_key(remember=True)
         self._key = AESGCM(key)
         wrapped = self._wrapped
         self._sql.create.run(self._cursor, id=self.id, pseudonym=self._pseudonym, now=self._now, expires_at=expires_at)
@@ -362,7 +362,9 @@ class SessionStore:
         """Shred what is pending and close the database's connections."""
         if self.shredder:
             self.shredder.close()
-        close_writer(self.engine)
+        if self.local:
+            with database._writing(self.engine):  # commits this thread's group; no turn is running
+                close_writer(self.engine)
         self.engine.dispose()
 
     def outbox(self) -> Outbox:
@@ -403,6 +405,7 @@ class SessionStore:
             erased = connection.execute(delete(conversations).where(past, ~kept)).rowcount or 0
         if erased:
             self.shred_journal()
+        self.keys.sweep()  # remembered data keys past their time, erased conversations' among them
         return erased
 
     def count(self) -> int:
