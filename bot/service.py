@@ -388,12 +388,13 @@ class Service:
                 outputs[-1] = Outbound(f"{last.text}\n\n{extra}" if last.text else extra, last.choices, last.offer)
             else:
                 outputs.append(Outbound(extra))
+        lines = []
         if inbound.kind is InboundKind.MEDIA:
-            self.handoffs.record(held.cursor, active, "system", "The person sent a photo, file or voice message (not kept).", now)
+            lines.append(("system", "The person sent a photo, file or voice message (not kept)."))
         if inbound.text:
-            self.handoffs.record(held.cursor, active, "person", inbound.text, now)
-        for output in outputs:
-            self.handoffs.record(held.cursor, active, "bot", render_plain(output), now)
+            lines.append(("person", inbound.text))
+        lines.extend(("bot", render_plain(output)) for output in outputs)
+        self.handoffs.record_lines(held.cursor, active, lines, now)
         return Turn(turn.session, tuple(outputs), turn.events)
 
     def _notify_advocates(self, held, active: Active, urgent: bool) -> None:

@@ -176,8 +176,14 @@ class HandoffRecords:
 
     def record(self, cursor, handoff: Active, sender: str, text: str, now: datetime) -> None:
         """Add a line to the transcript, sealed, and let the console know something changed."""
-        self._record.run(cursor, handoff_id=handoff.id, sender=sender, body=_seal_line(handoff.key, handoff.id, sender, text), now=now)
-        self._touch.run(cursor, b_id=handoff.id, now=now)
+        self.record_lines(cursor, handoff, [(sender, text)], now)
+
+    def record_lines(self, cursor, handoff: Active, lines: list[tuple[str, str]], now: datetime) -> None:
+        """``record`` for several (sender, text) lines of one moment: one change for the console."""
+        for sender, text in lines:
+            self._record.run(cursor, handoff_id=handoff.id, sender=sender, body=_seal_line(handoff.key, handoff.id, sender, text), now=now)
+        if lines:
+            self._touch.run(cursor, b_id=handoff.id, now=now)
 
     def mark_urgent(self, cursor, handoff: Active, now: datetime) -> None:
         self._urgent.run(cursor, b_id=handoff.id, now=now)
