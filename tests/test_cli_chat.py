@@ -62,6 +62,21 @@ def test_bad_input_gets_gentle_re_prompts_and_never_a_crash(tmp_path):
     assert b"Traceback" not in done.stderr
 
 
+def test_a_reader_that_stops_early_ends_the_chat_quietly(tmp_path):
+    env = {**os.environ, "SAFEHARBOR_HOME": str(tmp_path), "SAFEHARBOR_CONTENT_DIR": str(REPO)}
+    env.pop("DATABASE_URL", None)
+    chat_process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "chat"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+    )
+    chat_process.stdin.write(b"hola\n")
+    chat_process.stdin.flush()
+    assert chat_process.stdout.readline().startswith(b"Hi, thanks for writing.")  # one line, then the reader goes away
+    chat_process.stdout.close()
+    _, errors = chat_process.communicate(b"hola\n2\n1\n" * 50, timeout=60)
+    assert b"Traceback" not in errors and b"BrokenPipe" not in errors
+    assert chat_process.returncode == 141
+
+
 def test_telegram_style_shows_buttons(tmp_path):
     out = replies(chat(tmp_path, ["hi"], "--channel", "telegram"))
     assert out[0].endswith("[1 English] [2 Español]")
