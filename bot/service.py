@@ -11,7 +11,6 @@ never see an error, and the logs get the kind of failure, never an address or a 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -185,6 +184,12 @@ class ConversationStore(Protocol):
 
     def conversation(self, pseudonym: str, now: datetime): ...
 
+    def grouped(self): ...
+
+    async def settled(self) -> None: ...
+
+    def after_commit(self, callback: Callable[[], None]) -> None: ...
+
     def purge_expired(self, now: datetime) -> int: ...
 
 
@@ -255,26 +260,18 @@ class Service:
             log.error("delivery failed: %s", type(exc).__name__)
             return Reception((self.fallback,), failed=True)
         if reception.queued and self.on_enqueued:
-            # The worker is woken once the turn is committed, or it would find nothing to send.
-            after_commit = getattr(self.store, "after_commit", None)
-            if after_commit is not None:
-                after_commit(self.on_enqueued)
-            else:
-                self.on_enqueued()
+            self.store.after_commit(self.on_enqueued)  # once committed, or the worker finds nothing
         return reception
 
     def grouped(self):
         """Deliveries received inside this share their commit with others of the moment (SQLite,
         on the web app's event loop); await ``settled`` before answering (``web.webhooks``)."""
-        grouped = getattr(self.store, "grouped", None)
-        return grouped() if grouped else contextlib.nullcontext()
+        return self.store.grouped()
 
     async def settled(self) -> None:
         """Until what this task's deliveries wrote is committed; raises if that failed (their
         answers must then not go out: the caller answers with ``fallback``)."""
-        settled = getattr(self.store, "settled", None)
-        if settled:
-            await settled()
+        await self.store.settled()
 
     def _receive(self, delivery: Delivery, inbound: Inbound) -> Reception:
         now = self.clock()

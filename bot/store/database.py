@@ -307,12 +307,13 @@ def _grouped_turn(engine: Engine) -> Iterator:
     if group is None:
         lock = _write_lock(engine)
         lock.acquire()
+        writer = None
         try:
             writer = _writer(engine)
             writer.dbapi_connection.execute("BEGIN IMMEDIATE")
         except BaseException:
             try:
-                if _broken(_writer(engine).dbapi_connection):
+                if writer is not None and _broken(writer.dbapi_connection):
                     close_writer(engine, invalidate=True)  # under the lock: no one else has it
             finally:
                 lock.release()

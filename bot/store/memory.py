@@ -4,8 +4,9 @@ them (nothing is encrypted: never use it for real people)."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -40,6 +41,16 @@ class MemorySessionStore:
             lock = self._locks.setdefault(pseudonym, threading.Lock())
         with lock:
             yield _Held(self, pseudonym, now)
+
+    def grouped(self):
+        """Nothing to share: every turn here is done when it returns."""
+        return contextlib.nullcontext()
+
+    async def settled(self) -> None:
+        return None
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        callback()
 
     def purge_expired(self, now: datetime) -> int:
         expired = [p for p, (_, expires_at) in self.rows.items() if expires_at < now]

@@ -293,9 +293,8 @@ class HeldConversation:
         self.id = secrets.token_hex(16)
         key, self._wrapped = self._keys.new_data_key(remember=True)
         self._key = AESGCM(key)
-        wrapped = self._wrapped
         self._sql.create.run(self._cursor, id=self.id, pseudonym=self._pseudonym, now=self._now, expires_at=expires_at)
-        self._sql.create_key.run(self._cursor, id=self.id, wrapped=wrapped)
+        self._sql.create_key.run(self._cursor, id=self.id, wrapped=self._wrapped)
 
 
 class SessionStore:

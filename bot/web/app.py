@@ -38,7 +38,7 @@ log = logging.getLogger("safeharbor.web")
 
 class WebhooksFirst(Starlette):
     """The whole web app: a provider's POST to a webhook path goes straight to its handler;
-    everything else (the console, its API, ``/healthz``, a GET on a webhook path: 405) to
+    everything else (the console, its API, ``/healthz``, any other method on a webhook path) to
     Starlette's router and FastAPI's app behind it.
 
     A webhook takes the raw request and answers by itself: FastAPI's middleware and dependency
