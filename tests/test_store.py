@@ -301,3 +301,18 @@ def test_a_reader_never_makes_a_turn_wait_for_the_write_lock(sql_service):
         started = time.monotonic()
         assert sql_service.run_turn(sms("1")).session.state == "safe_check"
         assert time.monotonic() - started < 1.0  # not the 10 s busy timeout: the reader held no write lock
+
+
+def test_sqlite_keeps_its_temporary_files_in_memory_on_every_connection(tmp_path):
+    # A statement journal or the table of an IN (SELECT ...) holds database pages; in a file
+    # they would lie in /var/tmp, beyond the reach of the database's erasure and shredding.
+    engine = open_database(f"sqlite:///{tmp_path / 'store.db'}")
+    MEMORY = 2
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA temp_store").scalar() == MEMORY
+    raw = engine.raw_connection()
+    try:
+        assert raw.cursor().execute("PRAGMA temp_store").fetchone()[0] == MEMORY
+    finally:
+        raw.close()
+    engine.dispose()
