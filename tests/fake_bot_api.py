@@ -78,6 +78,12 @@ PRIMITIVES = {"Integer", "Float", "String", "Boolean", "InputFile"}
 @cache
 def api_spec() -> dict[str, Any]:
     """api.json as a dict: ``{"methods": {name: {...}}, "types": {name: {...}}, ...}``."""
+    if not API_JSON.is_file():
+        pytest.fail(
+            f"the Bot API description is missing: {API_JSON} (the project's shared folder, with "
+            "peers/, must be checked out beside this repository, as CI does)",
+            pytrace=False,
+        )
     return json.loads(API_JSON.read_text(encoding="utf-8"))
 
 
@@ -470,6 +476,7 @@ def shared_fake() -> FakeBotApi:
 def fake_bot_api() -> Iterator[FakeBotApi]:
     """The running fake Bot API, reset for this test (``.url``, ``.token``, ``.calls``,
     ``.violations``, ``.fail(...)``, ``.push_update(...)``)."""
+    api_spec()  # read here: missing, it fails this test with its reason, not the fake's requests
     fake = shared_fake()
     fake.reset()
     yield fake

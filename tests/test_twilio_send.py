@@ -83,7 +83,7 @@ def answers(base_url: str) -> bool:
 def prism(tmp_path_factory) -> str:
     """The base URL of a Prism mock of Twilio's REST API, for this module."""
     if not SPEC.is_file():
-        pytest.fail(f"Twilio's OpenAPI description is missing: {SPEC}")
+        pytest.fail(f"Twilio's OpenAPI description is missing: {SPEC} (the project's shared folder, with peers/, must be checked out beside this repository, as CI does)", pytrace=False)
     binary = ensure_prism()
     port = free_port()
     log_path = tmp_path_factory.mktemp("prism") / "prism.log"
