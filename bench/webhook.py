@@ -725,7 +725,7 @@ def main(argv: list[str] | None = None) -> int:
     seconds = args.duration or (5 if args.quick else 15)
     connections = max(1, args.connections)
     senders = max(args.senders, connections)
-    # Twice the most safeharbor has answered here (3,300/s): run out, and wrk would go round
+    # About twice what safeharbor answers here (3,300-3,500/s): run out, and wrk would go round
     # them again, and the repeats would be redeliveries, not turns.
     total = args.requests or seconds * 6_000
 

@@ -1,4 +1,4 @@
-"""Group commit on SQLite: the turns the web app runs on its event loop in one pass share a
+"""Group commit on SQLite: the turns the web app runs on its event loop within two passes share a
 transaction, each in its own savepoint, and no answer goes out before that transaction commits.
 
 Driven the way the webhooks drive it (``Service.grouped`` around the turn on the loop, then
@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -43,24 +45,62 @@ async def one_pass(service: Service, *calls):
     return await asyncio.gather(*calls, return_exceptions=True)
 
 
+async def after_passes(passes: int, call):
+    """``call`` started ``passes`` passes of the loop later (a request read in a later poll)."""
+    for _ in range(passes):
+        await asyncio.sleep(0)
+    return await call
+
+
 def conversations(url: str) -> int:
     return rows(url, "SELECT count(*) FROM conversations")[0][0]
 
 
-def test_turns_of_one_pass_share_a_commit_and_answer_as_one_at_a_time(sql_service, settings):
-    commits = []
+@contextmanager
+def counting_commits() -> Iterator[list]:
+    """The groups committed inside, one item each."""
+    commits: list = []
     group_commit = database._TurnGroup.commit
-    database._TurnGroup.commit = lambda group: (commits.append(1), group_commit(group))[1]
+
+    def commit(group):
+        if database._GROUPS.get(group.engine) is group:  # not one already committed
+            commits.append(group)
+        return group_commit(group)
+
+    database._TurnGroup.commit = commit
     try:
-        first = asyncio.run(one_pass(sql_service, *(on_the_loop(sql_service, sms(f"+1555000{i:04d}", "hola", f"SM{i}")) for i in range(6))))
+        yield commits
     finally:
         database._TurnGroup.commit = group_commit
+
+
+def test_turns_of_one_pass_share_a_commit_and_answer_as_one_at_a_time(sql_service, settings):
+    with counting_commits() as commits:
+        first = asyncio.run(one_pass(sql_service, *(on_the_loop(sql_service, sms(f"+1555000{i:04d}", "hola", f"SM{i}")) for i in range(6))))
     assert len(commits) == 1  # six turns, one transaction
     assert conversations(settings.database_url) == 6
     assert all(r.outputs[0].text.startswith("Hi, thanks for writing.") for r in first)
     # The same people write again, one at a time: the stored state is what the grouped turns left.
     second = [sql_service.receive(sms(f"+1555000{i:04d}", "2", f"SN{i}")) for i in range(6)]
     assert all(r.outputs[0].text.startswith("Una pregunta primero.") for r in second)
+
+
+def test_a_turn_of_the_next_pass_joins_the_group_and_one_a_pass_later_begins_the_next(sql_service, settings):
+    with counting_commits() as commits:
+        asyncio.run(one_pass(
+            sql_service,
+            on_the_loop(sql_service, sms("+15550003001", "hola", "SM-1")),
+            after_passes(1, on_the_loop(sql_service, sms("+15550003002", "hola", "SM-2"))),
+        ))
+    assert len(commits) == 1  # the request read while the first turn's group was open joined it
+    with counting_commits() as commits:
+        asyncio.run(one_pass(
+            sql_service,
+            on_the_loop(sql_service, sms("+15550003003", "hola", "SM-3")),
+            after_passes(2, on_the_loop(sql_service, sms("+15550003004", "hola", "SM-4"))),
+        ))
+    assert len(commits) == 2  # the group did not wait for it: committed, and a new one begun
+    assert conversations(settings.database_url) == 4
 
 
 def test_a_redelivery_in_the_same_pass_is_applied_once_and_gets_the_same_reply(sql_service, settings):

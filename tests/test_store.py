@@ -306,13 +306,16 @@ def test_a_reader_never_makes_a_turn_wait_for_the_write_lock(sql_service):
 def test_sqlite_keeps_its_temporary_files_in_memory_on_every_connection(tmp_path):
     # A statement journal or the table of an IN (SELECT ...) holds database pages; in a file
     # they would lie in /var/tmp, beyond the reach of the database's erasure and shredding.
+    from bot.store import database
+
     engine = open_database(f"sqlite:///{tmp_path / 'store.db'}")
     MEMORY = 2
-    with engine.connect() as connection:
-        assert connection.exec_driver_sql("PRAGMA temp_store").scalar() == MEMORY
-    raw = engine.raw_connection()
     try:
-        assert raw.cursor().execute("PRAGMA temp_store").fetchone()[0] == MEMORY
+        with engine.connect() as reading:  # held open: the writer below is another connection
+            writer = database._writer(engine).dbapi_connection  # the one turns write on
+            assert writer is not reading.connection.dbapi_connection
+            assert reading.exec_driver_sql("PRAGMA temp_store").scalar() == MEMORY
+            assert writer.execute("PRAGMA temp_store").fetchone()[0] == MEMORY
     finally:
-        raw.close()
-    engine.dispose()
+        database.close_writer(engine)
+        engine.dispose()

@@ -206,7 +206,7 @@ def close_writer(engine: Engine, *, invalidate: bool = False) -> None:
         writer.close()
 
 
-# -- group commit: the SQLite turns of one event-loop pass share a transaction ---------------------
+# -- group commit: the SQLite turns of two event-loop passes share a transaction --------------------
 
 _GROUPED: ContextVar[bool] = ContextVar("safeharbor_grouped_turns", default=False)
 _GROUPS: dict = {}  # engine -> its open _TurnGroup (at most one: the event loop's)
@@ -218,8 +218,8 @@ def grouped_turns() -> Iterator[None]:
 
     The web app runs SQLite turns on its event loop (``web.webhooks``). Under load several
     requests are ready at once; the first turn begins a transaction and asks the loop to commit
-    it two passes later, once the requests already waiting and those read in the poll between
-    have run theirs, each turn inside its own savepoint (a turn that fails or is a redelivery
+    it two passes later, once the requests already waiting and those the next poll reads have
+    run theirs, each turn inside its own savepoint (a turn that fails or is a redelivery
     rolls back alone). One commit then writes the pages the turns share once (the receipts' table
     and index pages, the log's header) and pays SQLite's fixed cost of a commit once: 10 % of a
     webhook's CPU at four turns a group. Waiting one pass more grew the benchmark's groups from
@@ -266,7 +266,7 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
 
 
 class _TurnGroup:
-    """The transaction the turns of one event-loop pass share, holding ``_write_lock`` (taken by
+    """The transaction the turns of two event-loop passes share, holding ``_write_lock`` (taken by
     the loop's thread) until ``commit`` runs, scheduled on the loop when it began."""
 
     def __init__(self, engine: Engine, writer, loop: asyncio.AbstractEventLoop):
@@ -327,8 +327,10 @@ def _grouped_turn(engine: Engine) -> Iterator:
             raise
         loop = asyncio.get_running_loop()
         group = _GROUPS[engine] = _TurnGroup(engine, writer, loop)
-        # Committed two loop passes from now, after the requests already waiting and those read
-        # in the poll between (see ``grouped_turns``).
+        # Committed two loop passes from now, after the requests already waiting and those the
+        # next poll reads (see ``grouped_turns``). A loop closed before those passes leaves the
+        # group open: commit it with ``commit_own_group`` on this thread (``SessionStore.close``
+        # does, first thing).
         loop.call_soon(loop.call_soon, group.commit)
     connection = group.writer.dbapi_connection
     if group.broken is not None or not connection.in_transaction:
