@@ -92,10 +92,3 @@ def first_values(form: Any) -> dict[str, str]:
     firsts = dict(reversed(form_pairs(form)))  # reversed: the first value of a name wins
     return {name: value for name, value in firsts.items() if isinstance(value, str)}
 
-
-def first(pairs: Iterable[tuple[str, Any]], name: str) -> str | None:
-    """The first value of ``name`` as a string, or None when the field is absent."""
-    for key, value in pairs:
-        if key == name:
-            return value if isinstance(value, str) else None
-    return None

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.channels.base import BadPayload, Delivery
-from bot.channels.twilio_sms._form import first, first_values, form_pairs
+from bot.channels.twilio_sms._form import first_values
 from bot.domain.messages import Channel, Inbound, InboundKind
 
 PROVIDER = "twilio"
@@ -116,18 +116,18 @@ def parse_status(form: Any) -> StatusUpdate:
     Raises ``BadPayload`` when ``MessageSid`` or ``MessageStatus`` is missing, or ``ErrorCode`` is
     not a number.
     """
-    pairs = form_pairs(form)
-    message_sid = first(pairs, "MessageSid")
+    fields = first_values(form)
+    message_sid = fields.get("MessageSid")
     if not message_sid:
         raise BadPayload("field 'MessageSid' is required")
-    status = first(pairs, "MessageStatus")
+    status = fields.get("MessageStatus")
     if not status:
         raise BadPayload("field 'MessageStatus' is required")
-    raw_code = (first(pairs, "ErrorCode") or "").strip()
+    raw_code = (fields.get("ErrorCode") or "").strip()
     error_code = _count(raw_code, "ErrorCode") if raw_code else None
     update = StatusUpdate(message_sid=message_sid, status=status, error_code=error_code or None)
-    if update.unsubscribed and first(pairs, "To"):
-        to = first(pairs, "To")
+    to = fields.get("To")
+    if update.unsubscribed and to:
         update = StatusUpdate(message_sid, status, update.error_code, unsubscribed_channel=channel_of(to), unsubscribed_address=to)
     return update
 

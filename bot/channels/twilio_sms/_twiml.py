@@ -35,8 +35,9 @@ _prepared_reply = lru_cache(maxsize=1024)(_prepared)
 def twiml(outputs: Sequence[Outbound], alphabet: str = "gsm7") -> str:
     """The TwiML document answering one inbound message: one ``<Message>`` per output, in order.
 
-    Each body is ``sms_body(output, alphabet)`` (for the bot's own texts only: bodies are cached). Outputs that render empty are left out (Twilio refuses an empty ``<Message>``); no
-    output at all gives an empty ``<Response />``, which sends nothing.
+    Each body is ``sms_body(output, alphabet)``, cached (the bot's own texts only). Outputs that
+    render empty are left out (Twilio refuses an empty ``<Message>``); no output at all gives an
+    empty ``<Response />``, which sends nothing.
 
     >>> from bot.domain.messages import ChoiceView
     >>> twiml([Outbound("¿Estás bien?", (ChoiceView(1, "Sí"),))])
