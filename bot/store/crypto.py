@@ -147,8 +147,7 @@ def seal(key: bytes | AESGCM, associated: str, plaintext: bytes) -> bytes:
     """``version || nonce || AES-GCM(key, nonce, plaintext, associated)``. ``key``: the data key,
     or an ``AESGCM`` of it (a turn that seals and opens several blobs builds it once)."""
     nonce = os.urandom(NONCE_BYTES)
-    cipher = key if isinstance(key, AESGCM) else AESGCM(key)
-    return SEAL_VERSION + nonce + cipher.encrypt(nonce, plaintext, associated.encode())
+    return SEAL_VERSION + nonce + _cipher(key).encrypt(nonce, plaintext, associated.encode())
 
 
 def is_sealed(blob: bytes) -> bool:
@@ -160,11 +159,14 @@ def is_sealed(blob: bytes) -> bool:
 def open_sealed(key: bytes | AESGCM, associated: str, blob: bytes) -> bytes:
     """The plaintext ``seal`` sealed; raises ``DecryptError`` for another key, another
     ``associated`` or any change to ``blob``."""
-    if not blob.startswith(SEAL_VERSION) or len(blob) < 1 + NONCE_BYTES + 16:
+    if not is_sealed(blob) or len(blob) < 1 + NONCE_BYTES + 16:
         raise DecryptError("not a sealed blob of a known version")
     nonce, ciphertext = blob[1 : 1 + NONCE_BYTES], blob[1 + NONCE_BYTES :]
-    cipher = key if isinstance(key, AESGCM) else AESGCM(key)
     try:
-        return cipher.decrypt(nonce, ciphertext, associated.encode())
+        return _cipher(key).decrypt(nonce, ciphertext, associated.encode())
     except InvalidTag:
         raise DecryptError("the sealed blob does not open with this key") from None
+
+
+def _cipher(key: bytes | AESGCM) -> AESGCM:
+    return key if isinstance(key, AESGCM) else AESGCM(key)
