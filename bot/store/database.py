@@ -77,6 +77,9 @@ def _write_lock(engine: Engine) -> threading.Lock:
     return _WRITE_LOCKS.setdefault(engine, threading.Lock())
 
 
+_HOLDING = threading.local()  # how many _writing blocks this thread is inside
+
+
 @contextmanager
 def _writing(engine: Engine) -> Iterator[None]:
     """Hold ``_write_lock``; a group of turns this thread still has open (``grouped_turns``) is
@@ -94,9 +97,6 @@ def _writing(engine: Engine) -> Iterator[None]:
             _HOLDING.engines -= 1
 
 
-_HOLDING = threading.local()  # how many _writing blocks this thread is inside
-
-
 def commit_own_group(engine: Engine) -> None:
     """Commit the group of turns this thread has open, if any (before shutting the store down)."""
     group = _own_group(engine)
@@ -107,6 +107,7 @@ def commit_own_group(engine: Engine) -> None:
 def _own_group(engine: Engine):
     group = _GROUPS.get(engine)
     return group if group is not None and group.thread == threading.get_ident() else None
+
 
 READ_ONLY = "safeharbor_read_only"
 
@@ -169,7 +170,7 @@ def cursor_transaction(engine: Engine) -> Iterator:
             writer.dbapi_connection.commit()
         except BaseException as exc:
             if not isinstance(exc, Exception) or _broken(writer.dbapi_connection):
-                close_writer(engine, invalidate=True)  # the next turn opens a fresh one
+                _discard_writer(engine)
             raise
 
 
@@ -195,15 +196,24 @@ def _broken(dbapi_connection) -> bool:
         return True
 
 
-def close_writer(engine: Engine, *, invalidate: bool = False) -> None:
-    """Give the writing connection back (before ``engine.dispose()``), or throw it away."""
+def close_writer(engine: Engine) -> None:
+    """Give the writing connection back (before ``engine.dispose()``), once this thread's open
+    group of turns is committed and no other thread is writing."""
+    with _writing(engine):
+        writer = _WRITERS.pop(engine, None)
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                writer.close()
+
+
+def _discard_writer(engine: Engine) -> None:
+    """Throw the writing connection away (it cannot be trusted); the next turn opens a fresh
+    one. Call it holding ``_write_lock``."""
     writer = _WRITERS.pop(engine, None)
-    if writer is None:
-        return
-    with contextlib.suppress(Exception):
-        if invalidate:
+    if writer is not None:
+        with contextlib.suppress(Exception):
             writer.invalidate()
-        writer.close()
+            writer.close()
 
 
 # -- group commit: the SQLite turns of two event-loop passes share a transaction --------------------
@@ -291,7 +301,7 @@ class _TurnGroup:
             with contextlib.suppress(Exception):
                 connection.rollback()
             if _broken(connection):
-                close_writer(self.engine, invalidate=True)
+                _discard_writer(self.engine)
             log.error("a group of turns could not be committed: %s", type(exc).__name__)
             self.done.set_result(exc)
         else:
@@ -321,7 +331,7 @@ def _grouped_turn(engine: Engine) -> Iterator:
         except BaseException:
             try:
                 if writer is not None and _broken(writer.dbapi_connection):
-                    close_writer(engine, invalidate=True)  # under the lock: no one else has it
+                    _discard_writer(engine)  # under the lock: no one else has it
             finally:
                 lock.release()
             raise

@@ -214,8 +214,8 @@ class HeldConversation:
         """Delete the data key and the conversation, and every outbox row of it (sent or not: no
         timeline of what was said is left). Delivery receipts stay, keyed by a hash and linked to
         no conversation, so a redelivered message cannot bring the conversation back; the replies
-        they keep were sealed under the deleted key. Nothing sealed under that key opens again. Messages enqueued afterwards (the quick exit's own) go
-        out on a new stream."""
+        they keep were sealed under the deleted key. Nothing sealed under that key opens again.
+        Messages enqueued afterwards (the quick exit's own) go out on a new stream."""
         if self.id is None:
             return
         for statement in (self._sql.delete_key, self._sql.delete_conversation, self._sql.delete_stream):
@@ -362,8 +362,7 @@ class SessionStore:
         if self.shredder:
             self.shredder.close()
         if self.local:
-            with database._writing(self.engine):  # commits this thread's group; no turn is running
-                close_writer(self.engine)
+            close_writer(self.engine)
         self.engine.dispose()
 
     def outbox(self) -> Outbox:
