@@ -413,9 +413,9 @@ class JournalShredder:
     data key deleted, so nothing sealed under it opens) is committed before any of this. So
     ``request()`` returns at once and a daemon thread checkpoints within ``delay`` seconds (1 by
     default), taking the in-process write lock so this process's turns queue behind it rather
-    than in SQLite's busy handler. ``close()`` stops it and does what is pending (at shutdown). Every
-    checkpoint still stalls the turns behind it: at 0.25 s the webhook benchmark lost about 15 %
-    of its throughput to them, at 1 s about 3 %.
+    than in SQLite's busy handler. ``close()`` stops it and does what is pending (at shutdown).
+    Every checkpoint still stalls the turns behind it: at 0.25 s the webhook benchmark lost about
+    15 % of its throughput to them, at 1 s about 3 %.
     """
 
     def __init__(self, engine: Engine, delay: float = 1.0):
