@@ -70,6 +70,42 @@ LOCALE_SCHEMA = {
 }
 
 
+_PHRASES = {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 80}}
+_INTENT_ID = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$"
+# locales/understanding/<code>.yaml: what free text in this language is understood as (read by
+# bot.understanding; the words are normalized as bot.understanding.words says).
+UNDERSTANDING_SCHEMA = {
+    "type": "object",
+    "required": ["language", "intents"],
+    "additionalProperties": False,
+    "properties": {
+        "language": {"type": "string"},
+        # a texting abbreviation -> what it stands for: {xq: porque, plz: please}
+        "abbreviations": {"type": "object", "additionalProperties": {"type": "string", "minLength": 1}},
+        # words ignored around a quick-exit request and around an `alone` phrase
+        "filler": _PHRASES,
+        # greetings a message may open with; set aside before its need is read
+        "greetings": _PHRASES,
+        # phrases that cancel a crisis phrase they overlap ("not in danger", "dying to know")
+        "not_crisis": _PHRASES,
+        "intents": {
+            "type": "object",
+            "propertyNames": {"pattern": _INTENT_ID},
+            "additionalProperties": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "phrases": _PHRASES,  # anywhere in a message
+                    "alone": _PHRASES,  # the whole message, besides filler words
+                    "filler": _PHRASES,  # more words ignored around this intent's `alone` phrases
+                    "examples": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 400}},
+                },
+            },
+        },
+    },
+}
+
+
 @dataclass(frozen=True)
 class LocaleData:
     """One language's file, as loaded. ``file`` is how problems name it."""
@@ -82,6 +118,8 @@ class LocaleData:
     text: dict[str, str | dict[str, str]]
     match: dict[str, tuple[str, ...]]
     locale: Locale = field(repr=False, compare=False)
+    # locales/understanding/<code>.yaml as loaded (schema-checked), or None when there is none
+    understanding: dict | None = field(default=None, repr=False, compare=False)
 
 
 class Catalog:
@@ -166,6 +204,19 @@ def fold(text: str) -> str:
     return " ".join(_NOT_WORD.sub(" ", "".join(ch for ch in decomposed if not unicodedata.combining(ch))).split())
 
 
+def _read_understanding(directory: Path, label: str, code: str) -> tuple[dict | None, list[Problem]]:
+    """``understanding/<code>.yaml`` beside the locale files, if there is one."""
+    path = directory / "understanding" / f"{code}.yaml"
+    if not path.is_file():
+        return None, []
+    name = f"{label}/understanding/{path.name}"
+    document, found = read_yaml(path, name)
+    found = found or schema_problems(document, UNDERSTANDING_SCHEMA, name)
+    if not found and document["language"] != code:
+        found.append(Problem(where(name, "language"), f"{document['language']!r} does not match the file name"))
+    return (None if found else document), found
+
+
 def load_catalog(directory: Path, label: str = "locales") -> Catalog:
     """Load every ``*.yaml`` in ``directory``; raise ``ContentInvalid`` listing every problem."""
     catalog, problems = read_catalog(directory, label)
@@ -194,8 +245,12 @@ def read_catalog(directory: Path, label: str = "locales") -> tuple[Catalog | Non
                 babel_locale = Locale.parse(code.replace("-", "_"))
             except (UnknownLocaleError, ValueError):
                 found.append(Problem(where(name, "language"), f"{code!r} is not a known language"))
+        understanding = None
+        if not found:
+            understanding, more = _read_understanding(directory, label, code)
+            found.extend(more)
         problems.extend(found)
-        if found:
+        if errors(found):
             continue
         locales[code] = LocaleData(
             code=code,
@@ -206,6 +261,7 @@ def read_catalog(directory: Path, label: str = "locales") -> tuple[Catalog | Non
             text=dict(document["text"]),
             match={key: tuple(words) for key, words in document["match"].items()},
             locale=babel_locale,
+            understanding=understanding,
         )
     if DEFAULT_LANGUAGE not in locales:
         if not errors(problems):

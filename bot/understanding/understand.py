@@ -1,0 +1,331 @@
+"""From a message to an intent: crisis and quick exit first, then what the person needs.
+
+    understander = Understander(catalog)            # once per content revision, at start-up
+    result = understander.understand("no me pagan", "en")
+    # Understanding(intent='need.wages', language='es', confidence=1.0, why="phrase 'no me pagan'")
+
+The data is per language in ``locales/understanding/<code>.yaml`` (see ``UNDERSTANDING_SCHEMA``
+in ``bot.i18n``); every language's data is used at once, since a person may write in a language
+other than the one chosen, and the result says which language matched. In order:
+
+1. **Quick exit** (``exit``): the message is one of its phrases and filler words only ("I want to
+   exit", "borra todo", "gotta go, delete this chat"); a sentence that merely contains "exit" is
+   not one.
+2. **Crisis** (``crisis.self_harm``, then ``crisis.danger``): a crisis phrase anywhere, unless a
+   ``not_crisis`` phrase (an exact run of words) covers it ("not in danger", "dying to know"); or a
+   danger phrase that is
+   the whole message ("help me"). Deterministic, so every crisis reply can be explained.
+3. **Help** alone ("help", "ayuda") and a greeting alone.
+4. **Needs**: a leading greeting is set aside ("hola necesito ayuda con mi jefe"); a need's key
+   phrase wins ("my boss has my passport"); otherwise the nearest examples decide, if similar
+   enough (``ACCEPT``). Below that, ``intent`` is None and ``guesses`` holds the best one to
+   three needs for a reply that offers them.
+
+Pure: no I/O, no clock; the same text and language always give the same answer.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field, replace
+
+import snowballstemmer
+
+from bot.i18n import Catalog
+from bot.understanding.examples import Example, NearestExamples
+from bot.understanding.phrases import Match, Phrase, PhraseIndex
+from bot.understanding.words import words
+
+EXIT = "exit"
+SELF_HARM = "crisis.self_harm"
+DANGER = "crisis.danger"
+HELP = "help"
+GREETING = "greeting"
+NONE = "none"
+CRISIS = (SELF_HARM, DANGER)
+# Intents found by phrases (crises also by a close example, as a fallback); the quick exit only
+# by its phrases, never by resemblance.
+DETERMINISTIC = frozenset({EXIT, SELF_HARM, DANGER})
+# Intents that are not a need to route to (not offered as a guess).
+NOT_NEEDS = frozenset({*DETERMINISTIC, GREETING, NONE})
+
+# Cosine similarity to the nearest example at or above which a need is taken as understood, and
+# the least a need needs to be offered as a guess. Tuned on tests/understanding/dev_*.yaml.
+ACCEPT = 0.40
+# A crisis example this similar gives the crisis reply though no crisis phrase matched: a false
+# alarm costs little, a missed crisis everything.
+CRISIS_ACCEPT = 0.35
+MIN_WORDS_FOR_CRISIS_EXAMPLE = 3
+GUESS = 0.18
+MAX_GUESSES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Understanding:
+    """What a message was understood as.
+
+    ``intent``: an intent id ("crisis.danger", "need.wages", "exit", "greeting"...), or None when
+    unsure. ``language``: the language whose data matched, or None. ``guesses``: when unsure, the
+    needs it most resembles, best first. ``why``: a short explanation for logs and tests; it
+    quotes the data, never the message.
+    """
+
+    intent: str | None
+    language: str | None = None
+    confidence: float = 0.0
+    guesses: tuple[str, ...] = ()
+    why: str = ""
+
+    @property
+    def crisis(self) -> bool:
+        return self.intent in CRISIS
+
+
+NOTHING = Understanding(None)
+
+
+@dataclass
+class _Data:
+    """The compiled data of every language."""
+
+    filler: set[str] = field(default_factory=set)
+    intent_filler: dict[str, set[str]] = field(default_factory=dict)
+    anywhere: list[Phrase] = field(default_factory=list)  # crisis and need phrases
+    alone: list[Phrase] = field(default_factory=list)  # phrases that must be the whole message
+    greetings: list[Phrase] = field(default_factory=list)
+    not_crisis: list[Phrase] = field(default_factory=list)
+    examples: list[Example] = field(default_factory=list)
+
+
+class Understander:
+    """All languages' understanding data, compiled once; ``understand`` is pure and thread-safe."""
+
+    def __init__(self, catalog: Catalog):
+        self.languages = catalog.languages
+        self.default = catalog.default
+        sources = {code: locale.understanding or {} for code, locale in catalog.locales.items()}
+        self.abbreviations, self.dropped_abbreviations = shared_abbreviations(sources)
+        data = _Data()
+        for code, source in sources.items():
+            _compile(code, source, self.abbreviations, data)
+        self._filler = frozenset(data.filler)
+        self._intent_filler = {label: frozenset(words) for label, words in data.intent_filler.items()}
+        # Words of the service's own texts are spelled right: a message word among them is taken
+        # as written, never as a typo of a phrase word.
+        known = frozenset(w for locale in catalog.locales.values() for value in locale.text.values() for w in _text_words(value))
+        stemmers = {code: stemmer for code, locale in catalog.locales.items() if (stemmer := _stemmer(code))}
+        self._anywhere = PhraseIndex(data.anywhere, stemmers, known)
+        # Whole-message phrases are short and exact: no stems ("helpful" is not "help").
+        self._alone = PhraseIndex(data.alone, {}, known)
+        self._greetings = PhraseIndex(data.greetings, stemmers, known)
+        # Cancelling phrases are exact runs of words: a looser match would silence a real crisis.
+        self._not_crisis = PhraseIndex(data.not_crisis, stemmers, known, max_gap=0)
+        self._examples = NearestExamples(data.examples)
+        # How often each language uses each word (its texts, phrases and examples), for telling
+        # what a message is written in.
+        counts: dict[str, Counter[str]] = {code: Counter() for code in catalog.locales}
+        for code, locale in catalog.locales.items():
+            for value in locale.text.values():
+                counts[code].update(w for text in (value.values() if isinstance(value, dict) else (value,)) for w in words(text))
+        for item in (*data.anywhere, *data.examples):
+            if item.language:
+                counts[item.language].update(item.words)
+        self._word_counts = {code: (c, sum(c.values())) for code, c in counts.items()}
+        self._vocabulary_size = len(set().union(*counts.values()))
+        self.intents = frozenset(p.label for p in (*data.anywhere, *data.alone)) | {e.label for e in data.examples}
+
+    def words(self, text: str) -> tuple[str, ...]:
+        """``text`` as the words it is understood by, abbreviations expanded."""
+        return words(text, self.abbreviations)
+
+    def understand(self, text: str, language: str) -> Understanding:
+        """What ``text``, written in a conversation in ``language``, asks for."""
+        tokens = self.words(text)
+        if not tokens:
+            return NOTHING
+        written_in = self._language(tokens)
+        understood = self._understand(tokens, language, frozenset((written_in,)) if written_in else None)
+        if written_in and understood.language and written_in != understood.language:
+            understood = replace(understood, language=written_in)
+        return understood
+
+    def _language(self, tokens: tuple[str, ...]) -> str | None:
+        """The language the words are most likely written in (how often each is used in that
+        language's texts and data, smoothed), or None when no language is twice as likely as the
+        next: "no me pagan" is Spanish, though an English example quotes it; "911" is neither."""
+        if len(self._word_counts) < 2:
+            return None
+        scores = []
+        for code, (counts, total) in self._word_counts.items():
+            scores.append((sum(math.log((counts.get(t, 0) + 1) / (total + self._vocabulary_size)) for t in tokens), code))
+        scores.sort(reverse=True)
+        (best, code), (second, _) = scores[0], scores[1]
+        return code if best - second > math.log(2) else None
+
+    def _understand(self, tokens: tuple[str, ...], language: str, written_in: frozenset[str] | None) -> Understanding:
+        """``written_in``: the language the words are in, when it is clear; words are stemmed in
+        it alone (the English "here" must not be read as a Spanish stem)."""
+        if found := _pick(self._whole(tokens, EXIT), EXIT, language):
+            return found
+        anywhere = self._anywhere.find(tokens, written_in)
+        crisis = [m for m in anywhere if m.phrase.label in CRISIS]
+        if crisis:
+            cancelling = self._not_crisis.find(tokens, written_in)
+            crisis = [m for m in crisis if not any(c.covers(m) for c in cancelling)]
+        crisis += self._whole(tokens, DANGER) + self._whole(tokens, SELF_HARM)
+        if crisis:
+            # The phrase matched most as written wins ("me quiere matar" is a threat, though by
+            # stem it is also "me quiero matar"); on a tie, thoughts of suicide (988 and 911).
+            best = max(crisis, key=lambda m: (m.exact / len(m.phrase.words), m.exact, m.phrase.label == SELF_HARM))
+            return _pick([m for m in crisis if m.exact == best.exact], best.phrase.label, language)
+        if found := _pick(self._whole(tokens, HELP), HELP, language):
+            return found
+        start = _after_greetings(self._greetings, tokens)
+        rest = tokens[start:]
+        content = [t for t in rest if t not in self._filler]
+        if not content:  # a greeting and nothing else
+            greeting = _pick(self._greetings.find(tokens), GREETING, language) if start else None
+            return greeting or NOTHING
+        if not any(ch.isalpha() for t in rest for ch in t):
+            return NOTHING  # numbers, emoji: nothing to read a need from (a choice, or a slip)
+        ranked = self._examples.scores(rest)
+        # A sentence close to a crisis example is a crisis, though no phrase caught it; a word or
+        # two ("help", "sí, por favor") is too little to be sure of, and phrases cover those.
+        if len(content) >= MIN_WORDS_FOR_CRISIS_EXAMPLE and ranked[0][1].label in CRISIS and ranked[0][0] >= CRISIS_ACCEPT:
+            score, example = ranked[0]
+            return Understanding(example.label, example.language, score, why=f"nearest example {' '.join(example.words)!r} ({score:.2f})")
+        if start:
+            anywhere = self._anywhere.find(rest, written_in)
+        return self._need(ranked, [m for m in anywhere if m.phrase.label not in NOT_NEEDS], language)
+
+    def _whole(self, tokens: tuple[str, ...], label: str) -> list[Match]:
+        """``label``'s ``alone`` phrases that are the whole message as written ("ayuda ya"), or
+        once filler words (the languages' and the intent's own) are set aside ("help me
+        please"); for the quick exit, repeats too ("delete delete")."""
+        ignored = self._filler | self._intent_filler.get(label, frozenset())
+        core = tuple(t for t in tokens if t not in ignored)
+        if label == EXIT:
+            core = tuple(t for i, t in enumerate(core) if i == 0 or t != core[i - 1])
+        found = self._alone.whole(tokens) + (self._alone.whole(core) if core and core != tokens else [])
+        return [m for m in found if m.phrase.label == label]
+
+    def _need(self, ranked: list[tuple[float, Example]], phrases: list[Match], language: str) -> Understanding:
+        """A need from its key phrases, or else from the nearest examples (``ranked``)."""
+        if phrases:
+            similarity = {example.label: score for score, example in ranked}
+            best = max(phrases, key=lambda m: (similarity.get(m.phrase.label, 0.0), -m.start))
+            return _pick(phrases, best.phrase.label, language)
+        needs = [(score, example) for score, example in ranked if example.label not in CRISIS]
+        if needs:
+            score, example = needs[0]
+            if score >= ACCEPT and example.label not in NOT_NEEDS:
+                return Understanding(example.label, example.language, score, why=f"nearest example {' '.join(example.words)!r} ({score:.2f})")
+        guesses = tuple(e.label for s, e in needs if s >= GUESS and e.label not in NOT_NEEDS)[:MAX_GUESSES]
+        return Understanding(None, needs[0][1].language if needs else None, needs[0][0] if needs else 0.0, guesses, "unsure")
+
+
+def _pick(matches: list[Match], label: str, language: str) -> Understanding | None:
+    """The understanding of ``label`` if a match has it, by a phrase of ``language`` if one is
+    (a phrase both languages have, "911", must not switch the conversation's language)."""
+    found = [m for m in matches if m.phrase.label == label]
+    if not found:
+        return None
+    phrase = min(found, key=lambda m: (m.phrase.language not in (language, None), m.start)).phrase
+    same = any(m.phrase.language == language for m in found)
+    return Understanding(label, language if same else phrase.language, 1.0, why=f"phrase {phrase.written!r}")
+
+
+def _after_greetings(greetings: PhraseIndex, tokens: tuple[str, ...]) -> int:
+    """The index of the first word after the greetings the message opens with."""
+    position = 0
+    while True:
+        following = [m.end for m in greetings.find(tokens[position:]) if m.start == 0]
+        if not following:
+            return position
+        position += max(following)
+
+
+# Snowball's algorithm for each language it has, by code (Babel's English names would load a
+# megabyte of CLDR data to say the same).
+SNOWBALL = {
+    "ar": "arabic", "ca": "catalan", "cs": "czech", "da": "danish", "de": "german", "el": "greek",
+    "en": "english", "es": "spanish", "eu": "basque", "fa": "persian", "fi": "finnish",
+    "fr": "french", "ga": "irish", "hi": "hindi", "hu": "hungarian", "hy": "armenian",
+    "id": "indonesian", "it": "italian", "lt": "lithuanian", "ne": "nepali", "nl": "dutch",
+    "no": "norwegian", "pl": "polish", "pt": "portuguese", "ro": "romanian", "ru": "russian",
+    "sr": "serbian", "sv": "swedish", "ta": "tamil", "tr": "turkish", "yi": "yiddish",
+}
+
+
+def _stemmer(code: str):
+    """Snowball's stemmer for a language code ("es-MX" uses Spanish's), or None."""
+    name = SNOWBALL.get(code.split("-")[0])
+    return snowballstemmer.stemmer(name) if name in snowballstemmer.algorithms() else None
+
+
+def _text_words(value: str | dict[str, str]) -> set[str]:
+    texts = value.values() if isinstance(value, dict) else (value,)
+    return {w for text in texts for w in words(text) if w.isalpha()}
+
+
+def phrase_words(written: str, abbreviations: dict[str, tuple[str, ...]] | None = None) -> tuple[str, ...]:
+    """A phrase's words, normalized as messages are, keeping a trailing ``*`` (a stem)."""
+    found: list[str] = []
+    for piece in written.split():
+        stem = piece.endswith("*")
+        normalized = words(piece.rstrip("*"), None if stem else abbreviations)
+        if stem and normalized:
+            normalized = (*normalized[:-1], normalized[-1] + "*")
+        found.extend(normalized)
+    return tuple(found)
+
+
+def _data_words(source: dict) -> set[str]:
+    """Every word a language's phrases and examples use, as written (before abbreviations)."""
+    texts = [*source.get("greetings", ()), *source.get("not_crisis", ())]
+    for intent in source.get("intents", {}).values():
+        texts.extend((*intent.get("phrases", ()), *intent.get("alone", ()), *intent.get("examples", ())))
+    return {w for text in texts for w in words(text)}
+
+
+def shared_abbreviations(sources: dict[str, dict]) -> tuple[dict[str, tuple[str, ...]], dict[str, str]]:
+    """Every language's abbreviations, applied to every message (a person may write in any
+    language), and those left out with why: a short form that is a word of another language's
+    data ("ya" is not "you" in Spanish), or that two languages expand differently."""
+    vocabulary = {code: _data_words(source) for code, source in sources.items()}
+    shared: dict[str, tuple[str, ...]] = {}
+    dropped: dict[str, str] = {}
+    for code, source in sources.items():
+        others = set().union(*(v for c, v in vocabulary.items() if c != code))
+        for short_written, long_written in source.get("abbreviations", {}).items():
+            short, long = words(short_written), words(long_written)
+            if len(short) != 1 or not long:
+                dropped[short_written] = f"{code}: {short_written!r} is not one word"
+                continue
+            if short[0] in others:
+                dropped[short[0]] = f"{code}: {short_written!r} is a word of another language's data"
+            elif short[0] in shared and shared[short[0]] != long:
+                dropped[short[0]] = f"{code}: {short_written!r} is expanded differently by another language"
+            shared.setdefault(short[0], long)
+    return {k: v for k, v in shared.items() if k not in dropped}, dropped
+
+
+def _compile(code: str, data: dict, abbreviations: dict[str, tuple[str, ...]], into: _Data) -> None:
+    """One language's data (already schema-checked by the catalog) into ``into``."""
+
+    def phrase(label: str, written: str) -> Phrase:
+        found = phrase_words(written, abbreviations)
+        # digits and emoji belong to no language: "911" must not switch a conversation's language
+        neutral = all(not any(ch.isalpha() for ch in w) for w in found)
+        return Phrase(label, found, written, None if neutral else code)
+
+    into.filler.update(w for item in data.get("filler", ()) for w in words(item))
+    into.greetings.extend(phrase(GREETING, g) for g in data.get("greetings", ()))
+    into.not_crisis.extend(phrase("not_crisis", p) for p in data.get("not_crisis", ()))
+    for label, intent in data.get("intents", {}).items():
+        into.anywhere.extend(phrase(label, p) for p in intent.get("phrases", ()))
+        into.alone.extend(phrase(label, p) for p in intent.get("alone", ()))
+        into.intent_filler.setdefault(label, set()).update(w for item in intent.get("filler", ()) for w in words(item))
+        if label != EXIT:
+            into.examples.extend(Example(label, code, words(e, abbreviations)) for e in intent.get("examples", ()))

@@ -1,0 +1,74 @@
+"""A message as the words it is understood by: normalized the same way for messages and data.
+
+    >>> words("Heeelp!! my boss tiene mi pasaporte 😭")
+    ('help', 'my', 'boss', 'tiene', 'mi', 'pasaporte', '😭')
+
+In order: Unicode compatibility forms folded (NFKC: full-width letters, ligatures), invisible
+format characters dropped (zero-width spaces and joiners, direction marks: ``Sh\\u200belter``
+is one word), look-alike letters of other scripts mapped to the Latin letter they imitate
+(Unicode's confusables, from ``confusable_homoglyphs``: a Cyrillic ``ѕ`` reads as ``s``),
+case folded, accents removed, apostrophes removed (``don't`` -> ``dont``), runs of three or more
+of one letter squeezed to one (``pleeease`` -> ``please``, ``ayudaaa`` -> ``ayuda``, ``plzzz`` ->
+``plz``; the data goes through the same). Letters and digits form words;
+every pictograph (emoji) is a word of its own. Then texting abbreviations are expanded from the
+language's data (``xq`` -> ``porque``).
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import json
+import re
+import unicodedata
+from collections.abc import Mapping
+from functools import cache
+
+# Characters of a message looked at: more than an SMS (1,600) or a Telegram message (4,096)
+# holds, so crisis words at the end of a long message are still seen.
+MAX_CONSIDERED = 5000
+_APOSTROPHES = dict.fromkeys(map(ord, "'’‘`´ʼʻ"), None)
+_WORD = re.compile(r"[^\W_]+|[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF]", re.UNICODE)
+_REPEATED = re.compile(r"([^\W\d_])\1{2,}")
+Abbreviations = Mapping[str, tuple[str, ...]]
+
+
+@cache
+def _skeleton() -> dict[int, str]:
+    """Code point -> the ASCII letter or digit it is confusable with (about 1,300 entries).
+
+    Built from the library's table of Unicode's confusables.txt, read as a file rather than
+    imported: the module keeps the whole table (16 MB) in memory, this map needs a few hundred KB.
+    """
+    table = importlib.resources.files("confusable_homoglyphs").joinpath("confusables.json")
+    with table.open("rb") as source:
+        data = json.load(source)
+    mapping: dict[int, str] = {}
+    for character, homoglyphs in data.items():
+        if len(character) != 1 or character.isascii():
+            continue
+        for homoglyph in homoglyphs:
+            target = homoglyph["c"]
+            if len(target) == 1 and target.isascii() and target.isalnum():
+                mapping[ord(character)] = target.lower()
+                break
+    return mapping
+
+
+def fold_text(text: str) -> str:
+    """The message folded as described above, before it is split into words."""
+    text = unicodedata.normalize("NFKC", text[:MAX_CONSIDERED])
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    text = text.translate(_skeleton()).casefold().translate(_APOSTROPHES)
+    text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+    return _REPEATED.sub(r"\1", text)
+
+
+def words(text: str, abbreviations: Abbreviations | None = None) -> tuple[str, ...]:
+    """The words of ``text``, normalized, with ``abbreviations`` (folded word -> words) expanded."""
+    found = _WORD.findall(fold_text(text))
+    if not abbreviations:
+        return tuple(found)
+    expanded: list[str] = []
+    for word in found:
+        expanded.extend(abbreviations.get(word, (word,)))
+    return tuple(expanded)
