@@ -4,15 +4,22 @@
     turn = engine.resume(session_or_none, inbound, now)  # per message
     # turn.session: store it (None: keep nothing); turn.outputs: send them; turn.events: act on them
 
-Order of understanding a reply (DESIGN rules 3 and 5: the quick exit and emergencies win):
-1. global commands (quick exit, emergency words anywhere, a greeting that starts anew, menu,
-   language, help, a person);
-2. for a new or expired conversation, the flow's start step, whatever was written;
-3. the step's choices (number, label, match word), then its free-text routes;
-4. otherwise a gentle re-prompt with the step's choices.
+Order of understanding a reply (DESIGN rules 3, 5 and 7: the quick exit and crises win; never a
+bare "I didn't get that"):
+1. the quick exit and crisis (``bot.understanding``: thoughts of suicide, immediate danger), in
+   every state, even while an advocate holds the chat;
+2. global commands (a greeting that starts anew, menu, language, help, a person);
+3. for a new or expired conversation: a need understood from the first message goes straight to
+   the step that answers it (in the language it was written in); anything else gets the start step;
+4. after an offer of guesses, its numbers; then the step's choices (number, label, match word),
+   its free-text routes, and then a need understood from free text (the flow's ``intents``);
+5. otherwise: while waiting for an advocate, a short note that they will read it; else the best
+   guesses as numbered choices with "talk to a person" and the menu (a person first on the
+   second miss in a row), or, with nothing to guess, the step's choices again.
 A photo or voice note (``InboundKind.MEDIA``) gets the flow's ``text_only`` answer and the
-choices, unless its caption is a command; an edited message (``EDIT``) likewise gets the flow's
-``edited`` answer; ``InboundKind.RESTART`` (SMS START, Telegram /start) begins anew like a first message.
+choices, unless its caption is the quick exit, a crisis or a command; an edited message (``EDIT``)
+likewise gets the flow's ``edited`` answer; ``InboundKind.RESTART`` (SMS START, Telegram /start)
+begins anew like a first message.
 The quick exit by carrier word (``OPT_OUT``) is the service's: no reply can reach the person.
 """
 
@@ -31,6 +38,12 @@ from bot.engine.session import Session, unix
 from bot.engine.turn import Turn, TurnBuilder
 from bot.flowdef.model import BACK, Command, Flow, Step
 from bot.i18n import Catalog
+from bot.understanding import CRISIS, EXIT, GREETING, NOTHING, Understander, Understanding
+
+# Intents answered before anything else, in every state (DESIGN rules 3 and 5).
+FIRST = (EXIT, *CRISIS)
+# The intent whose step is "talk to a person", offered with every set of guesses.
+PERSON = "need.human"
 
 
 class ResourceLookup(Protocol):
@@ -42,7 +55,9 @@ class ResourceLookup(Protocol):
 class Engine:
     """Everything needed to run one flow, built once and shared (read-only) by all turns."""
 
-    def __init__(self, flow: Flow, catalog: Catalog, directory: ResourceLookup | None = None):
+    def __init__(
+        self, flow: Flow, catalog: Catalog, directory: ResourceLookup | None = None, understander: Understander | None = None
+    ):
         missing = {
             action.type
             for step in flow.steps.values()
@@ -55,6 +70,8 @@ class Engine:
         self.directory = directory
         self.machine = SharedMachine(flow)
         self.commands = CommandIndex(flow, catalog)
+        # Built from the catalog; flows of one content revision may share one (it is read-only).
+        self.understander = understander or Understander(catalog)
         self.steps = {step_id: StepIndex(step, catalog) for step_id, step in flow.steps.items()}
         # Each step's offer tag: its position in the flow, so no step name goes to a phone.
         self.offers = {step_id: f"s{position}" for position, step_id in enumerate(flow.steps)}
@@ -86,41 +103,48 @@ class Engine:
         turn.inbound_offer = inbound.offer
         if expired:
             turn.events.append(ConversationExpired())
-        # A photo's caption or an edit is read for commands only (quick exit, emergency words).
-        text = normalize(inbound.text) if inbound.kind in (InboundKind.TEXT, InboundKind.MEDIA, InboundKind.EDIT) else ""
-        command = self.commands.find(text, current.language) if text else None
-        if current.handoff == "held" and not (command is not None and command[0].while_held):
-            # An advocate holds the chat: the bot stays silent; only the quick exit and
-            # emergency words are still answered by it.
+        offered, current.offered = current.offered, None  # an offer of guesses holds for one reply
+        # A photo's caption or an edit is read for the quick exit, crises and commands only.
+        raw = inbound.text if inbound.kind in (InboundKind.TEXT, InboundKind.MEDIA, InboundKind.EDIT) else ""
+        text = normalize(raw) if raw else ""
+        understood = self.understander.understand(raw, current.language) if raw else NOTHING
+        first = understood.intent in FIRST and understood.intent in self.flow.intents
+        command = None if first else self.commands.find(text, current.language) if text else None
+        if current.handoff == "held" and not first and not (command is not None and command[0].while_held):
+            # An advocate holds the chat: the bot stays silent; only the quick exit and crises
+            # are still answered by it.
             turn.events.append(ForAdvocate())
             return turn.result()
-        if current.handoff and (inbound.kind is InboundKind.RESTART or (command is not None and command[0].restart)):
+        greeting = (command is not None and command[0].restart) or (command is None and not first and understood.intent == GREETING)
+        if current.handoff and (inbound.kind is InboundKind.RESTART or greeting):
             # A greeting while waiting for a person must not cancel the request: the menu instead.
             with self.machine.attach(current.state) as model:
                 self._go(turn, model, "command", self.flow.menu)
                 current.state = model.state
             return turn.result()
-        if inbound.kind is InboundKind.RESTART and not fresh:  # SMS START, Telegram /start
-            current, fresh = self.new_session(now, inbound.language_hint), True
-            turn = TurnBuilder(self, current)
-            turn.events.append(ConversationRestarted())
-        elif command is not None and command[0].restart and not fresh:
-            # A greeting: a new conversation, answered exactly as a first message would be.
-            current, fresh = self.new_session(now, inbound.language_hint), True
+        if (inbound.kind is InboundKind.RESTART or greeting) and not fresh:
+            # SMS START, Telegram /start, or a greeting: a new conversation, answered exactly as
+            # a first message would be.
+            current, fresh, offered = self.new_session(now, inbound.language_hint), True, None
             turn = TurnBuilder(self, current)
             turn.events.append(ConversationRestarted())
             command = None
         with self.machine.attach(current.state) as model:
-            if command is not None and not command[0].restart:
+            if first:
+                self._understood(turn, model, understood, fresh)
+            elif command is not None and not command[0].restart:
                 self._command(turn, model, *command, fresh=fresh)
             elif fresh:
-                self._render(turn, self.flow.steps[self.flow.start])
+                if inbound.kind is InboundKind.TEXT and understood.intent in self.flow.intents and not greeting:
+                    self._understood(turn, model, understood, fresh)  # a need as the first message
+                else:
+                    self._render(turn, self.flow.steps[self.flow.start])
             elif inbound.kind is InboundKind.MEDIA:
                 self._reprompt(turn, self.flow.steps[current.state], self.flow.text_only)
             elif inbound.kind is InboundKind.EDIT:
                 self._reprompt(turn, self.flow.steps[current.state], self.flow.edited)
             else:
-                self._reply(turn, model, inbound.text, text)
+                self._reply(turn, model, inbound.text, text, understood, offered)
             current.state = model.state
         return turn.result()
 
@@ -143,15 +167,37 @@ class Engine:
             session.return_to = session.state
         self._go(turn, model, "command", command.goto)
 
-    def _reply(self, turn: TurnBuilder, model: Conversation, raw: str, text: str) -> None:
+    def _understood(self, turn: TurnBuilder, model: Conversation, understood: Understanding, fresh: bool) -> None:
+        """Go to the step the flow gives for what was understood, in the language it was written
+        in if the person has not chosen one."""
+        session = turn.session
+        if understood.language and not session.language_chosen:
+            session.language = understood.language
+        target = self.flow.intents[understood.intent]
+        # A step that offers "go back" (help) returns to where the person was, as after a command.
+        back = any(c.goto == BACK for c in self.flow.steps[target].choices)
+        session.return_to = session.state if back and not fresh and session.state != target else None
+        session.misses = 0
+        self._go(turn, model, "understood", target)
+
+    def _reply(
+        self, turn: TurnBuilder, model: Conversation, raw: str, text: str, understood: Understanding, offered: list[str] | None
+    ) -> None:
         session = turn.session
         index = self.steps[session.state]
         step = index.step
-        if turn.inbound_offer is not None and turn.inbound_offer != self.offers[session.state]:
+        expected = self.offers[session.state] + ("g" if offered else "")
+        if turn.inbound_offer is not None and turn.inbound_offer != expected:
             self._reprompt(turn, step)  # a button of an older message: its number means another choice
             return
+        if offered:
+            picked = index.number(raw, len(offered))
+            if picked is not None:
+                self._take_offered(turn, model, offered[picked])
+                return
         hit = index.choice(raw, text, session.language)
         if hit is not None:
+            session.misses = 0
             choice = step.choices[hit.index]
             for action in choice.actions:
                 EXECUTORS[action.type](action, turn)
@@ -159,9 +205,82 @@ class Engine:
             return
         hit = index.route(text, session.language)
         if hit is not None:
+            session.misses = 0
             self._follow(turn, model, step.routes[hit.index].goto)
             return
-        self._reprompt(turn, step)
+        if understood.intent in self.flow.intents:
+            self._understood(turn, model, understood, fresh=False)
+            return
+        if session.handoff:
+            # Waiting for a person: the advocate will read this in the transcript; the person is
+            # not told they were not understood.
+            self._reprompt(turn, step, self.flow.noted)
+            return
+        self._unsure(turn, step, understood)
+
+    def _unsure(self, turn: TurnBuilder, step: Step, understood: Understanding) -> None:
+        """The best guesses as numbered choices, with a person and the menu; a person first on
+        the second miss in a row. With nothing to guess, the step's choices (and a person, the
+        second time)."""
+        session = turn.session
+        session.misses += 1
+        intents = self.flow.intents
+        guesses = [f"intent:{g}" for g in understood.guesses if g in intents and intents[g] != session.state]
+        if not guesses and session.misses < 2:
+            self._reprompt(turn, step)
+            return
+        person = [f"intent:{PERSON}"] if PERSON in intents and intents[PERSON] != session.state else []
+        if guesses:
+            rest = [*guesses, *person, "menu"] if session.misses < 2 else [*person, *guesses, "menu"]
+        else:
+            rest = [*person, *(f"choice:{i}" for i in range(len(step.choices)))] or ["menu"]
+        offered = list(dict.fromkeys(o for o in rest if not (o == "menu" and session.state == self.flow.menu and step.choices)))
+        targets: set[str] = set()
+        unique = []
+        for option in offered:  # two guesses leading to one step would be one choice twice
+            target = self._offered_target(step, option)
+            if target not in targets:
+                targets.add(target)
+                unique.append(option)
+        session.offered = unique[:9]
+        turn.say(self.flow.unsure)
+        turn.emit(
+            tuple(ChoiceView(i, turn.text(self._offered_label(step, o))) for i, o in enumerate(session.offered, 1)),
+            self.offers[step.id] + "g",
+        )
+
+    def _offered_target(self, step: Step, option: str) -> str:
+        kind, _, value = option.partition(":")
+        if kind == "intent":
+            return self.flow.intents[value]
+        if kind == "choice":
+            choice = step.choices[int(value)]
+            # a choice that does something on the way (sets a language) is its own option
+            return f"{step.id}#{value}" if choice.actions or choice.goto == BACK else choice.goto
+        return self.flow.menu
+
+    def _offered_label(self, step: Step, option: str) -> str:
+        kind, _, value = option.partition(":")
+        if kind == "intent":
+            return f"intent.{value}"
+        if kind == "choice":
+            return step.choices[int(value)].label
+        return "choice.menu"
+
+    def _take_offered(self, turn: TurnBuilder, model: Conversation, option: str) -> None:
+        session = turn.session
+        session.misses = 0
+        kind, _, value = option.partition(":")
+        if kind == "intent" and value in self.flow.intents:
+            session.return_to = None
+            self._go(turn, model, "understood", self.flow.intents[value])
+        elif kind == "choice" and int(value) < len(self.flow.steps[session.state].choices):
+            choice = self.flow.steps[session.state].choices[int(value)]
+            for action in choice.actions:
+                EXECUTORS[action.type](action, turn)
+            self._follow(turn, model, choice.goto)
+        else:
+            self._go(turn, model, "command", self.flow.menu)
 
     def _follow(self, turn: TurnBuilder, model: Conversation, goto: str) -> None:
         """Take a choice's or route's target; ``@back`` is the remembered step, else the menu.

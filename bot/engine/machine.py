@@ -61,8 +61,11 @@ def build_machine(flow: Flow) -> FlowMachine:
         if BACK in {c.goto for c in step.choices} | {r.goto for r in step.routes}:
             for target in flow.steps:
                 transitions.append({"trigger": trigger("back", target), "source": step.id, "dest": target})
-    for target in dict.fromkeys(c.goto for c in flow.commands):
+    for target in dict.fromkeys([*(c.goto for c in flow.commands), flow.menu]):
         transitions.append({"trigger": trigger("command", target), "source": "*", "dest": target})
+    # What free text is understood as leads to its step from anywhere (bot.understanding).
+    for target in dict.fromkeys(flow.intents.values()):
+        transitions.append({"trigger": trigger("understood", target), "source": "*", "dest": target})
     return FlowMachine(
         model=None,
         states=list(flow.steps),

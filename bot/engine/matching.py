@@ -1,7 +1,8 @@
 """Understanding a reply: commands, choices and keywords, localized, in every language at once.
 
-Text is compared folded (case and accents ignored, punctuation as spaces), so ``Menú``, ``MENU``
-and ``menu.`` are one word. A person may answer in a language other than the one chosen, so
+Text is compared as ``bot.understanding.words`` normalizes it (case, accents, look-alike letters
+and repeated letters folded, punctuation as spaces), so ``Menú``, ``MENUUU`` and ``menu.`` are
+one word. A person may answer in a language other than the one chosen, so
 words of every language match; where two languages disagree, the session's language wins.
 
 Indexes are built once per flow at start-up; matching a message is a few dict look-ups and one
@@ -15,11 +16,8 @@ import unicodedata
 from dataclasses import dataclass
 
 from bot.flowdef.model import Command, Flow, Step
-from bot.i18n import Catalog, fold
-
-# Characters of a message looked at: more than an SMS (1,600) or a Telegram message (4,096)
-# holds, so emergency words at the end of a long message are still seen.
-MAX_CONSIDERED = 5000
+from bot.i18n import Catalog
+from bot.understanding.words import MAX_CONSIDERED, words
 # A word picks a choice as the first word of a short reply ("yes please") only when it is this
 # long: "y" (Spanish "and") or "en" must not say yes or pick English in "y qué pasa...".
 MIN_FIRST_WORD = 3
@@ -29,8 +27,8 @@ _CHOICE_NUMBER = re.compile(r"#?(\d{1,3})[.)]?(?:\s.*)?", re.DOTALL)
 
 
 def normalize(text: str) -> str:
-    """A reply as words are compared (``i18n.fold``): ``"¡Sí, por favor!"`` -> ``"si por favor"``."""
-    return fold(text[:MAX_CONSIDERED])
+    """A reply as words are compared: ``"¡Sííí, por favor!"`` -> ``"si por favor"``."""
+    return " ".join(words(text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +97,14 @@ class StepIndex:
     def _add(self, phrase: str, hit: Hit) -> None:
         if phrase:
             self._words.setdefault(phrase, []).append(hit)
+
+    @staticmethod
+    def number(raw: str, count: int) -> int | None:
+        """The 0-based index a numbered reply ("2", "#2", "2.") picks among ``count``, or None."""
+        number = _CHOICE_NUMBER.fullmatch(unicodedata.normalize("NFKC", raw[:MAX_CONSIDERED]).strip())
+        if number and 1 <= int(number.group(1)) <= count:
+            return int(number.group(1)) - 1
+        return None
 
     def choice(self, raw: str, text: str, language: str) -> Hit | None:
         """A choice picked by the reply: its number (from the ``raw`` reply, so "-1" is not 1),

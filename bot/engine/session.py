@@ -1,7 +1,8 @@
 """A conversation's state: small, explicit, and all that is kept about a person (encrypted).
 
 Stored: the flow and step, the language, whether they chose it, where ``@back`` returns, whether
-the conversation is urgent or asked for a person, and when they last wrote. Nothing they typed.
+the conversation is urgent or asked for a person, what the numbers of an offer of guesses mean,
+and when they last wrote. Nothing they typed.
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ class Session:
     # The handoff's status as the service read it for this turn ("waiting", "held"), or None. The
     # handoffs table is the truth; the service sets this before every turn.
     handoff: str | None = None
+    # What the numbers of the last reply meant when it offered guesses instead of the step's own
+    # choices ("intent:need.wages", "choice:2", "menu"), and how many replies in a row were not
+    # understood. Intent ids and counts only, never what was written.
+    offered: list[str] | None = None
+    misses: int = 0
 
     def to_dict(self) -> dict:
         """A JSON-ready dict, e.g. ``{"v": 1, "flow": "main", "state": "main_menu", ...}``."""

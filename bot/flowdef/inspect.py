@@ -30,6 +30,9 @@ Render = Callable[[str, str], Outbound]
 CARRIER_OPT_OUT_WORDS = frozenset(
     {"stop", "end", "quit", "cancel", "unsubscribe", "stopall", "revoke", "optout"}
 )
+# Intents every flow must answer (DESIGN rules 3 and 5), and those never offered as a guess.
+REQUIRED_INTENTS = ("exit", "crisis.self_harm", "crisis.danger")
+NOT_GUESSED = frozenset(REQUIRED_INTENTS)
 MAX_SEGMENTS = 3
 # Phones show about two lines of a new message on the lock screen (iOS up to four, Android one
 # or two): everything in this many characters must be neutral, not only the first line.
@@ -54,6 +57,7 @@ def inspect(flow: Flow, catalog: Catalog, render: Render) -> list[Problem]:
         *_graph_problems(flow),
         *_translation_problems(flow, catalog),
         *_match_problems(flow, catalog),
+        *_understanding_problems(flow, catalog),
         *_message_problems(flow, catalog, render),
     ]
 
@@ -70,7 +74,7 @@ def step_costs(flow: Flow, catalog: Catalog, render: Render) -> list[StepCost]:
 
 def _graph_problems(flow: Flow) -> list[Problem]:
     problems = []
-    seen, frontier = set(), [flow.start, flow.menu, *(c.goto for c in flow.commands)]
+    seen, frontier = set(), [flow.start, flow.menu, *(c.goto for c in flow.commands), *flow.intents.values()]
     while frontier:
         step_id = frontier.pop()
         if step_id in seen or step_id not in flow.steps:
@@ -89,6 +93,13 @@ def _graph_problems(flow: Flow) -> list[Problem]:
 def _text_keys(flow: Flow) -> dict[str, str]:
     """text key -> where it is first used."""
     keys = {flow.reprompt: "reprompt", flow.text_only: "text_only", flow.edited: "edited"}
+    if flow.intents:
+        keys.setdefault(flow.unsure, "unsure")
+        keys.setdefault(flow.noted, "noted")
+        # each need can be offered as a guess, under its label
+        for intent in flow.intents:
+            if intent not in NOT_GUESSED:
+                keys.setdefault(f"intent.{intent}", f"intents.{intent}")
     for step in flow.steps.values():
         for i, key in enumerate(step.say):
             keys.setdefault(key, f"steps.{step.id}.say[{i}]")
@@ -191,6 +202,31 @@ def _match_problems(flow: Flow, catalog: Catalog) -> list[Problem]:
                 owner.setdefault(word, i)
                 if word in exact_commands:
                     problems.append(Problem(at, f"{word!r} is the {exact_commands[word]} command, which wins", "warning"))
+    return problems
+
+
+def _understanding_problems(flow: Flow, catalog: Catalog) -> list[Problem]:
+    """The flow's ``intents`` against ``locales/understanding/``: the quick exit and crises must
+    be answered, every routed intent must be understood in the default language (a warning in
+    another), and no whole-message phrase may be a carrier opt-out word."""
+    problems = []
+    for intent in REQUIRED_INTENTS:
+        if intent not in flow.intents:
+            problems.append(Problem(where(flow.file, "intents"), f"{intent!r} leads nowhere: DESIGN rules 3 and 5 need it answered"))
+    for code, data in catalog.locales.items():
+        name = data.file.replace("/", "/understanding/", 1) if "/" in data.file else f"understanding/{data.file}"
+        understood = (data.understanding or {}).get("intents", {})
+        for intent in flow.intents:
+            if intent not in understood:
+                severity = "error" if code == catalog.default else "warning"
+                problems.append(Problem(where(name, f"intents.{intent}"), f"missing (routed at {flow.file}: intents.{intent})", severity))
+        for intent, body in understood.items():
+            for i, phrase in enumerate(body.get("alone", ())):
+                if fold(phrase) in CARRIER_OPT_OUT_WORDS:
+                    problems.append(Problem(
+                        where(name, f"intents.{intent}.alone[{i}]"),
+                        f"{phrase!r} is a carrier opt-out word: the carrier blocks the number and we never see it",
+                    ))
     return problems
 
 

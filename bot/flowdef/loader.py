@@ -98,6 +98,9 @@ def _build(doc: dict[str, Any], name: str) -> Flow:
         steps=steps,
         vars=dict(doc.get("vars", {})),
         description=doc.get("description", ""),
+        intents=dict(doc.get("intents", {})),
+        unsure=doc.get("unsure", "common.unsure"),
+        noted=doc.get("noted", "handoff.noted"),
     )
 
 
@@ -117,6 +120,9 @@ def _reference_problems(flow: Flow) -> list[Problem]:
             problems.append(Problem(where(f, f"commands[{i}].goto"), "a command cannot go @back"))
         elif command.goto not in flow.steps:
             problems.append(Problem(where(f, f"commands[{i}].goto"), f"no step named {command.goto!r}"))
+    for intent, target in flow.intents.items():
+        if target not in flow.steps:
+            problems.append(Problem(where(f, f"intents.{intent}"), f"no step named {target!r}"))
     for step in flow.steps.values():
         for i, choice in enumerate(step.choices):
             if choice.goto != BACK and choice.goto not in flow.steps:

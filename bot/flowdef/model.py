@@ -94,6 +94,12 @@ class Flow:
     steps: dict[str, Step]
     vars: dict[str, str] = field(default_factory=dict)
     description: str = ""
+    # intent id (understood from free text, ``locales/understanding/``) -> the step that answers it
+    intents: dict[str, str] = field(default_factory=dict)
+    # the answer when unsure what a person meant (with guesses), and the line a person waiting
+    # for an advocate gets for a message the bot cannot place (the advocate will read it)
+    unsure: str = "common.unsure"
+    noted: str = "handoff.noted"
 
     def targets(self, step: Step) -> list[str]:
         """Every step id ``step`` can lead to by a choice or a route (``@back`` excluded)."""

@@ -75,6 +75,14 @@ FLOW_SCHEMA = {
         "reprompt": KEY,
         "text_only": KEY,
         "edited": KEY,
+        "unsure": KEY,
+        "noted": KEY,
+        # intent id -> step id; see bot.understanding
+        "intents": {
+            "type": "object",
+            "propertyNames": {"pattern": r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$"},
+            "additionalProperties": STEP_ID,
+        },
         "idle_timeout_minutes": {"type": "integer", "minimum": 1, "maximum": 60 * 24 * 30},
         "vars": {
             "type": "object",
