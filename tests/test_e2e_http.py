@@ -108,7 +108,7 @@ def test_a_telegram_conversation_with_buttons_quick_exit_and_redelivery(served, 
     bot_ids.append(1003)
     person.press(buttons[0][0], on_message_id=1001)  # "1 English" on the old greeting: not "1 in danger"
     stale = wait_for(fake, "sendMessage", 4)[3]
-    assert stale["text"].startswith("Perdón, no te entendí.")
+    assert stale["text"].startswith("Probemos otra vez.")
     bot_ids.append(1004)
     person.say(TYPED[1])  # free text, routed to legal help
     legal = wait_for(fake, "sendMessage", 5)[4]

@@ -47,7 +47,7 @@ def test_numbers_out_of_range_and_noise_are_re_prompted_with_the_choices(engine,
     turn = say(engine, menu, reply)
     assert turn.session.state == "main_menu"
     (reply_message,) = turn.outputs
-    assert reply_message.text.startswith("Sorry, I didn't get that.")
+    assert reply_message.text.startswith("Let's try again.")
     assert [c.label for c in reply_message.choices][:2] == ["I'm in danger now", "Find help"]
 
 
@@ -183,7 +183,7 @@ def test_emergency_words_at_the_end_of_a_long_message_are_seen(engine):
 
 
 @pytest.mark.parametrize("text, state", [
-    ("y qué pasa con mi número?", "advocate_intro"),  # "y" is Spanish "and", not "yes"
+    ("y qué pasa con mi número?", "help"),  # "y" is Spanish "and", not "yes": a question about the service
     ("yes please", "advocate_requested"),
     ("sí, por favor", "advocate_intro"),  # two letters: only as the whole reply
     ("sí", "advocate_requested"),
@@ -241,7 +241,7 @@ def test_a_button_pressed_on_an_older_message_does_not_pick_the_current_steps_ch
     assert welcome_offer == menu_offer and welcome_offer != engine.offers["main_menu"]
     stale = engine.resume(menu, Inbound(Channel.TELEGRAM, "1", "1", offer=welcome_offer), START)  # "1 English"
     assert stale.session.state == "main_menu"  # not "1 I'm in danger now"
-    assert stale.outputs[0].text.startswith("Sorry, I didn't get that.")
+    assert stale.outputs[0].text.startswith("Let's try again.")
     current = engine.resume(menu, Inbound(Channel.TELEGRAM, "1", "2", offer=engine.offers["main_menu"]), START)
     assert current.session.state == "find_help"
     assert "main_menu" not in engine.offers["main_menu"]  # no step name travels to the phone

@@ -68,13 +68,12 @@ raw = st.text(max_size=300) | st.binary(max_size=300).map(lambda b: b.decode("la
 
 
 def content_with(tmp_path, text: str):
-    for folder in ("flows", "locales"):
-        (tmp_path / folder).mkdir(exist_ok=True)
+    (tmp_path / "flows").mkdir(exist_ok=True)
+    if not (tmp_path / "locales").exists():
+        shutil.copytree(REPO / "locales", tmp_path / "locales")  # texts and understanding data
     (tmp_path / "flows" / "main.yaml").write_text(text, encoding="utf-8", errors="surrogatepass")
     if not (tmp_path / "flows" / "resources").exists():
         shutil.copytree(REPO / "flows" / "resources", tmp_path / "flows" / "resources")
-        for locale in (REPO / "locales").glob("*.yaml"):
-            shutil.copy(locale, tmp_path / "locales" / locale.name)
     return read_content(tmp_path)
 
 

@@ -222,8 +222,8 @@ CASES = [
         id="match-words-missing-in-es",
     ),
     pytest.param(
-        yaml_edit(EN, setter("match", "cmd.exit", ["exit", "Stop"])), False, 1,
-        ["locales/en.yaml: match.cmd.exit[1]: 'Stop' is a carrier opt-out word"],
+        yaml_edit(EN, setter("match", "cmd.menu", ["menu", "Stop"])), False, 1,
+        ["locales/en.yaml: match.cmd.menu[1]: 'Stop' is a carrier opt-out word"],
         id="match-word-is-carrier-opt-out",
     ),
     pytest.param(

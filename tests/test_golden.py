@@ -8,11 +8,12 @@ A journey file::
     turns:
       - send: "hi"
         after_minutes: 0           # optional: minutes to wait before sending
+        advocate: claim            # optional: first an advocate claims the waiting chat
         reply: |-                  # recorded: every reply of the turn, rendered as SMS shows it
           Hi, thanks for writing. ...
         state: welcome             # recorded: the step after the turn (null: nothing kept)
         events: []                 # recorded
-    final: {state: ..., language: ..., stored: true}
+    final: {state: ..., language: ..., stored: true, handoff: held (urgent)}
 
 Run ``pytest tests/test_golden.py --regen-golden`` after a deliberate change, then read the diff.
 """
@@ -40,6 +41,9 @@ def replay(service, journey: dict, clock) -> tuple[list[dict], dict]:
     recorded = []
     for turn in journey["turns"]:
         clock.advance(minutes=turn.get("after_minutes", 0))
+        if turn.get("advocate") == "claim":
+            (waiting,) = service.handoffs.listing("waiting")
+            service.claim_handoff(waiting.id, 1, "ana@example.org")
         result = service.run_turn(Inbound(Channel.TERMINAL, journey["from"], turn["send"]))
         recorded.append({
             "reply": "\n\n".join(render_plain(o) for o in result.outputs),
@@ -48,10 +52,12 @@ def replay(service, journey: dict, clock) -> tuple[list[dict], dict]:
         })
     with service.store.conversation(service.pseudonyms.of("terminal", journey["from"]), clock()) as held:
         session = held.session
+    handoffs = service.handoffs.listing("waiting") + service.handoffs.listing("open")
     final = {
         "state": session.state if session else None,
         "language": session.language if session else None,
         "stored": session is not None,
+        "handoff": " ".join(f"{h.status}{' (urgent)' if h.urgent else ''}" for h in handoffs) or None,
     }
     return recorded, final
 

@@ -107,7 +107,8 @@ class Engine:
         # A photo's caption or an edit is read for the quick exit, crises and commands only.
         raw = inbound.text if inbound.kind in (InboundKind.TEXT, InboundKind.MEDIA, InboundKind.EDIT) else ""
         text = normalize(raw) if raw else ""
-        understood = self.understander.understand(raw, current.language) if raw else NOTHING
+        # What wins before anything else; a need is read later, only if no choice or command fits.
+        understood = self.understander.first(raw, current.language) if raw else NOTHING
         first = understood.intent in FIRST and understood.intent in self.flow.intents
         command = None if first else self.commands.find(text, current.language) if text else None
         if current.handoff == "held" and not first and not (command is not None and command[0].while_held):
@@ -135,8 +136,9 @@ class Engine:
             elif command is not None and not command[0].restart:
                 self._command(turn, model, *command, fresh=fresh)
             elif fresh:
-                if inbound.kind is InboundKind.TEXT and understood.intent in self.flow.intents and not greeting:
-                    self._understood(turn, model, understood, fresh)  # a need as the first message
+                need = self.understander.need(understood, current.language) if inbound.kind is InboundKind.TEXT else NOTHING
+                if need.intent in self.flow.intents and not greeting:
+                    self._understood(turn, model, need, fresh)  # a need as the first message
                 else:
                     self._render(turn, self.flow.steps[self.flow.start])
             elif inbound.kind is InboundKind.MEDIA:
@@ -208,6 +210,7 @@ class Engine:
             session.misses = 0
             self._follow(turn, model, step.routes[hit.index].goto)
             return
+        understood = self.understander.need(understood, session.language)
         if understood.intent in self.flow.intents:
             self._understood(turn, model, understood, fresh=False)
             return

@@ -19,7 +19,7 @@ from collections import Counter, defaultdict
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 
-N_GRAM_SIZES = (3, 4)
+N_GRAM_SIZES = (3,)
 WORD_WEIGHT = 1.0
 # Features found in more than this share of the examples (" th", "my ", "=i") say little about
 # the intent and make most of the work: they are left out of the index and of every vector.

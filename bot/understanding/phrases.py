@@ -4,7 +4,8 @@ A phrase is words, compared after ``words()`` normalization and by stem ("kill m
 killing me"; "matar" in "me quiere matarme"). It matches when its words appear in
 the message in order with at most ``MAX_GAP`` other words between two of them ("kill me" is in
 "he is going to kill me"; "want to die" in "i just want to really die"). A word ending in ``*``
-is a stem ("suicid*" matches "suicidal", "suicidarme"). Words of 5 to 7 letters also match with
+is a prefix ("suicid*" matches "suicidal", "suicidarme"); one ending in ``!`` matches only itself
+("danger!" is not "dangerous"). Words of 5 to 7 letters also match with
 one typo, 9 or more with two (``rapidfuzz``'s optimal-string-alignment distance, which counts a
 swap of two letters as one): "lawer" is "lawyer", "pasporte" is "pasaporte"; shorter words must
 be exact, so "kill" never matches "fill" and "die" never "did". A typo is never taken in the
@@ -92,7 +93,7 @@ class PhraseIndex:
             for word, key in zip(phrase.words, keys):
                 if word.endswith("*"):
                     self._stems.add(word[:-1])
-                else:
+                elif not word.endswith("!"):
                     by_word.setdefault(word, set()).add(key)
         self._word_keys = {word: frozenset(keys) for word, keys in by_word.items()}
         self._fuzzy = sorted(w for w in by_word if allowed_typos(w))
@@ -109,6 +110,8 @@ class PhraseIndex:
     def _key(self, word: str, language: str | None) -> str:
         if word.endswith("*"):
             return "p:" + word[:-1]
+        if word.endswith("!"):
+            return "w:" + word[:-1]
         stemmer = self._stemmers.get(language) if language else None
         return f"s:{language}:{stemmer.stemWord(word)}" if stemmer else "w:" + word
 

@@ -76,6 +76,8 @@ class Understanding:
     confidence: float = 0.0
     guesses: tuple[str, ...] = ()
     why: str = ""
+    # After ``Understander.first``: what ``Understander.need`` continues from (not compared).
+    reading: _Reading | None = field(default=None, repr=False, compare=False)
 
     @property
     def crisis(self) -> bool:
@@ -83,6 +85,15 @@ class Understanding:
 
 
 NOTHING = Understanding(None)
+
+
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    """The part of understanding a message that ``need`` reuses from ``first``."""
+
+    tokens: tuple[str, ...]  # after the greetings it opens with
+    written_in: frozenset[str] | None
+    ranked: list[tuple[float, Example]] | None  # None: not needed yet (a short reply)
 
 
 @dataclass
@@ -110,7 +121,12 @@ class Understander:
         for code, source in sources.items():
             _compile(code, source, self.abbreviations, data)
         self._filler = frozenset(data.filler)
-        self._intent_filler = {label: frozenset(words) for label, words in data.intent_filler.items()}
+        # The words set aside around whole-message phrases, and the labels that set aside each
+        # set: the languages' filler, plus an intent's own ("gotta go" around a quick exit).
+        ignored: dict[frozenset[str], set[str]] = {}
+        for label in {p.label for p in data.alone}:
+            ignored.setdefault(self._filler | frozenset(data.intent_filler.get(label, ())), set()).add(label)
+        self._ignored = tuple((words, frozenset(labels)) for words, labels in ignored.items())
         # Words of the service's own texts are spelled right: a message word among them is taken
         # as written, never as a typo of a phrase word.
         known = frozenset(w for locale in catalog.locales.values() for value in locale.text.values() for w in _text_words(value))
@@ -131,8 +147,15 @@ class Understander:
         for item in (*data.anywhere, *data.examples):
             if item.language:
                 counts[item.language].update(item.words)
-        self._word_counts = {code: (c, sum(c.values())) for code, c in counts.items()}
-        self._vocabulary_size = len(set().union(*counts.values()))
+        # each word's log-likelihood in each language (add-one smoothing), and an unseen word's
+        vocabulary = set().union(*counts.values())
+        self._languages = tuple(counts)
+        denominators = [sum(c.values()) + len(vocabulary) for c in counts.values()]
+        self._word_weights = {
+            word: tuple(math.log((c.get(word, 0) + 1) / d) for c, d in zip(counts.values(), denominators))
+            for word in vocabulary
+        }
+        self._unseen_weights = tuple(math.log(1 / d) for d in denominators)
         self.intents = frozenset(p.label for p in (*data.anywhere, *data.alone)) | {e.label for e in data.examples}
 
     def words(self, text: str) -> tuple[str, ...]:
@@ -141,45 +164,65 @@ class Understander:
 
     def understand(self, text: str, language: str) -> Understanding:
         """What ``text``, written in a conversation in ``language``, asks for."""
+        return self.need(self.first(text, language), language)
+
+    def first(self, text: str, language: str) -> Understanding:
+        """What wins before a step's own choices are read: the quick exit, a crisis, help or a
+        greeting alone. Otherwise ``intent`` is None, and ``need`` reads the rest."""
         tokens = self.words(text)
         if not tokens:
             return NOTHING
         written_in = self._language(tokens)
-        understood = self._understand(tokens, language, frozenset((written_in,)) if written_in else None)
+        understood = self._first(tokens, language, frozenset((written_in,)) if written_in else None)
+        return self._in(understood, written_in)
+
+    def need(self, first: Understanding, language: str) -> Understanding:
+        """What a message that ``first`` found nothing urgent in needs (or ``first`` itself)."""
+        reading = first.reading
+        if first.intent is not None or reading is None:
+            return replace(first, reading=None) if reading is not None else first
+        phrases = [m for m in self._anywhere.find(reading.tokens, reading.written_in) if m.phrase.label not in NOT_NEEDS]
+        written_in = next(iter(reading.written_in)) if reading.written_in else None
+        ranked = reading.ranked if reading.ranked is not None else self._examples.scores(reading.tokens)
+        return self._in(self._need(ranked, phrases, language), written_in)
+
+    @staticmethod
+    def _in(understood: Understanding, written_in: str | None) -> Understanding:
         if written_in and understood.language and written_in != understood.language:
-            understood = replace(understood, language=written_in)
+            return replace(understood, language=written_in)
         return understood
 
     def _language(self, tokens: tuple[str, ...]) -> str | None:
         """The language the words are most likely written in (how often each is used in that
         language's texts and data, smoothed), or None when no language is twice as likely as the
         next: "no me pagan" is Spanish, though an English example quotes it; "911" is neither."""
-        if len(self._word_counts) < 2:
+        if len(self._languages) < 2:
             return None
-        scores = []
-        for code, (counts, total) in self._word_counts.items():
-            scores.append((sum(math.log((counts.get(t, 0) + 1) / (total + self._vocabulary_size)) for t in tokens), code))
-        scores.sort(reverse=True)
-        (best, code), (second, _) = scores[0], scores[1]
-        return code if best - second > math.log(2) else None
+        totals = [0.0] * len(self._languages)
+        for token in tokens:
+            for i, weight in enumerate(self._word_weights.get(token, self._unseen_weights)):
+                totals[i] += weight
+        ranked = sorted(zip(totals, self._languages), reverse=True)
+        return ranked[0][1] if ranked[0][0] - ranked[1][0] > math.log(2) else None
 
-    def _understand(self, tokens: tuple[str, ...], language: str, written_in: frozenset[str] | None) -> Understanding:
+    def _first(self, tokens: tuple[str, ...], language: str, written_in: frozenset[str] | None) -> Understanding:
         """``written_in``: the language the words are in, when it is clear; words are stemmed in
         it alone (the English "here" must not be read as a Spanish stem)."""
-        if found := _pick(self._whole(tokens, EXIT), EXIT, language):
+        alone = self._whole(tokens)
+        if found := _pick(alone.get(EXIT, []), EXIT, language):
             return found
         anywhere = self._anywhere.find(tokens, written_in)
         crisis = [m for m in anywhere if m.phrase.label in CRISIS]
         if crisis:
             cancelling = self._not_crisis.find(tokens, written_in)
             crisis = [m for m in crisis if not any(c.covers(m) for c in cancelling)]
-        crisis += self._whole(tokens, DANGER) + self._whole(tokens, SELF_HARM)
+        crisis += alone.get(DANGER, []) + alone.get(SELF_HARM, [])
         if crisis:
             # The phrase matched most as written wins ("me quiere matar" is a threat, though by
             # stem it is also "me quiero matar"); on a tie, thoughts of suicide (988 and 911).
-            best = max(crisis, key=lambda m: (m.exact / len(m.phrase.words), m.exact, m.phrase.label == SELF_HARM))
+            best = max(crisis, key=lambda m: (m.exact / len(m.phrase.words), m.phrase.label == SELF_HARM, m.exact))
             return _pick([m for m in crisis if m.exact == best.exact], best.phrase.label, language)
-        if found := _pick(self._whole(tokens, HELP), HELP, language):
+        if found := _pick(alone.get(HELP, []), HELP, language):
             return found
         start = _after_greetings(self._greetings, tokens)
         rest = tokens[start:]
@@ -189,26 +232,30 @@ class Understander:
             return greeting or NOTHING
         if not any(ch.isalpha() for t in rest for ch in t):
             return NOTHING  # numbers, emoji: nothing to read a need from (a choice, or a slip)
-        ranked = self._examples.scores(rest)
         # A sentence close to a crisis example is a crisis, though no phrase caught it; a word or
         # two ("help", "sí, por favor") is too little to be sure of, and phrases cover those.
-        if len(content) >= MIN_WORDS_FOR_CRISIS_EXAMPLE and ranked[0][1].label in CRISIS and ranked[0][0] >= CRISIS_ACCEPT:
+        ranked = self._examples.scores(rest) if len(content) >= MIN_WORDS_FOR_CRISIS_EXAMPLE else None
+        if ranked and ranked[0][1].label in CRISIS and ranked[0][0] >= CRISIS_ACCEPT:
             score, example = ranked[0]
             return Understanding(example.label, example.language, score, why=f"nearest example {' '.join(example.words)!r} ({score:.2f})")
-        if start:
-            anywhere = self._anywhere.find(rest, written_in)
-        return self._need(ranked, [m for m in anywhere if m.phrase.label not in NOT_NEEDS], language)
+        return Understanding(None, reading=_Reading(rest, written_in, ranked))
 
-    def _whole(self, tokens: tuple[str, ...], label: str) -> list[Match]:
-        """``label``'s ``alone`` phrases that are the whole message as written ("ayuda ya"), or
+    def _whole(self, tokens: tuple[str, ...]) -> dict[str, list[Match]]:
+        """Label -> its ``alone`` phrases that are the whole message as written ("ayuda ya"), or
         once filler words (the languages' and the intent's own) are set aside ("help me
         please"); for the quick exit, repeats too ("delete delete")."""
-        ignored = self._filler | self._intent_filler.get(label, frozenset())
-        core = tuple(t for t in tokens if t not in ignored)
-        if label == EXIT:
-            core = tuple(t for i, t in enumerate(core) if i == 0 or t != core[i - 1])
-        found = self._alone.whole(tokens) + (self._alone.whole(core) if core and core != tokens else [])
-        return [m for m in found if m.phrase.label == label]
+        found: dict[str, list[Match]] = {}
+        for match in self._alone.whole(tokens):
+            found.setdefault(match.phrase.label, []).append(match)
+        for ignored, labels in self._ignored:
+            core = tuple(t for t in tokens if t not in ignored)
+            if EXIT in labels:
+                core = tuple(t for i, t in enumerate(core) if i == 0 or t != core[i - 1])
+            if core and core != tokens:
+                for match in self._alone.whole(core):
+                    if match.phrase.label in labels:
+                        found.setdefault(match.phrase.label, []).append(match)
+        return found
 
     def _need(self, ranked: list[tuple[float, Example]], phrases: list[Match], language: str) -> Understanding:
         """A need from its key phrases, or else from the nearest examples (``ranked``)."""
@@ -270,13 +317,14 @@ def _text_words(value: str | dict[str, str]) -> set[str]:
 
 
 def phrase_words(written: str, abbreviations: dict[str, tuple[str, ...]] | None = None) -> tuple[str, ...]:
-    """A phrase's words, normalized as messages are, keeping a trailing ``*`` (a stem)."""
+    """A phrase's words, normalized as messages are, keeping a trailing ``*`` (a prefix: any word
+    that starts so) or ``!`` (this word exactly: "danger!" is not "dangerous")."""
     found: list[str] = []
     for piece in written.split():
-        stem = piece.endswith("*")
-        normalized = words(piece.rstrip("*"), None if stem else abbreviations)
-        if stem and normalized:
-            normalized = (*normalized[:-1], normalized[-1] + "*")
+        mark = piece[-1] if piece[-1] in "*!" else ""
+        normalized = words(piece.rstrip("*!"), None if mark else abbreviations)
+        if mark and normalized:
+            normalized = (*normalized[:-1], normalized[-1] + mark)
         found.extend(normalized)
     return tuple(found)
 

@@ -56,7 +56,10 @@ def _skeleton() -> dict[int, str]:
 
 def fold_text(text: str) -> str:
     """The message folded as described above, before it is split into words."""
-    text = unicodedata.normalize("NFKC", text[:MAX_CONSIDERED])
+    text = text[:MAX_CONSIDERED]
+    if text.isascii():  # most messages: no look-alikes, accents or invisible characters to fold
+        return _REPEATED.sub(r"\1", text.lower().translate(_APOSTROPHES))
+    text = unicodedata.normalize("NFKC", text)
     text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
     text = text.translate(_skeleton()).casefold().translate(_APOSTROPHES)
     text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
