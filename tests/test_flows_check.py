@@ -133,6 +133,8 @@ def _add_orphan_step(document: dict) -> None:
 FLOW = "flows/main.yaml"
 EN = "locales/en.yaml"
 ES = "locales/es.yaml"
+UNDERSTOOD_EN = "locales/understanding/en.yaml"
+UNDERSTOOD_ES = "locales/understanding/es.yaml"
 NATIONAL = "flows/resources/us-national.yaml"
 LONG_TAIL = " Take all the time you need, and come back to this whenever you want." * 6
 
@@ -275,6 +277,42 @@ CASES = [
         yaml_edit(ES, setter("language", "pt")), False, 1,
         ["locales/es.yaml: language: 'pt' does not match the file name"],
         id="locale-language-not-file-name",
+    ),
+    # -- the understanding data (locales/understanding/) -------------------------------------------
+    pytest.param(
+        yaml_edit(UNDERSTOOD_EN, deleter("intents", "need.legal")), False, 1,
+        ["locales/understanding/en.yaml: intents.need.legal: missing (routed at flows/main.yaml: intents.need.legal)"],
+        id="understanding-routed-intent-missing",
+    ),
+    pytest.param(
+        yaml_edit(UNDERSTOOD_ES, deleter("intents", "need.legal")), True, 1,
+        ["locales/understanding/es.yaml: intents.need.legal: warning: missing (routed at flows/main.yaml: intents.need.legal)"],
+        id="understanding-intent-missing-only-in-es",
+    ),
+    pytest.param(
+        yaml_edit(UNDERSTOOD_EN, setter("intents", "exit", "alone", ["exit", "STOP"])), False, 1,
+        ["locales/understanding/en.yaml: intents.exit.alone[1]: 'STOP' is a carrier opt-out word"],
+        id="understanding-exit-is-carrier-opt-out",
+    ),
+    pytest.param(
+        yaml_edit(UNDERSTOOD_EN, setter("intents", "need.legal", "phrases", ["lawyer", 42])), False, 1,
+        ["locales/understanding/en.yaml: intents.need.legal.phrases[1]: 42 is not of type 'string'"],
+        id="understanding-phrase-not-text",
+    ),
+    pytest.param(
+        yaml_edit(UNDERSTOOD_EN, setter("intents", "need.legal", "synonyms", ["lawyer"])), False, 1,
+        ["locales/understanding/en.yaml: intents.need.legal.synonyms: unknown field 'synonyms'"],
+        id="understanding-unknown-field",
+    ),
+    pytest.param(
+        yaml_edit("flows/main.yaml", deleter("intents", "crisis.self_harm")), False, 1,
+        ["flows/main.yaml: intents: 'crisis.self_harm' leads nowhere: DESIGN rules 3 and 5 need it answered"],
+        id="flow-without-the-suicide-crisis",
+    ),
+    pytest.param(
+        yaml_edit("flows/main.yaml", setter("intents", "need.food", "kitchen")), False, 1,
+        ["flows/main.yaml: intents.need.food: no step named 'kitchen'"],
+        id="flow-intent-to-no-step",
     ),
 ]
 

@@ -129,11 +129,22 @@ class Understander:
         self._ignored = tuple((words, frozenset(labels)) for words, labels in ignored.items())
         # Words of the service's own texts are spelled right: a message word among them is taken
         # as written, never as a typo of a phrase word.
-        known = frozenset(w for locale in catalog.locales.values() for value in locale.text.values() for w in _text_words(value))
+        text_words = {code: [words(t) for value in locale.text.values() for t in (value.values() if isinstance(value, dict) else (value,))] for code, locale in catalog.locales.items()}
+        known = frozenset(w for found in text_words.values() for ws in found for w in ws if w.isalpha())
         stemmers = {code: stemmer for code, locale in catalog.locales.items() if (stemmer := _stemmer(code))}
         self._anywhere = PhraseIndex(data.anywhere, stemmers, known)
-        # Whole-message phrases are short and exact: no stems ("helpful" is not "help").
-        self._alone = PhraseIndex(data.alone, {}, known)
+        # Whole-message phrases are short and exact: no stems ("helpful" is not "help"). A quick-
+        # exit phrase is also kept without its filler words ("delete this chat" as "delete chat"),
+        # as a message is compared both ways; a crisis or help phrase is not ("help please" must
+        # not become "help", which is the help text).
+        alone = list(data.alone)
+        for phrase in data.alone:
+            if phrase.label == EXIT:
+                ignored = next(words for words, labels in self._ignored if EXIT in labels)
+                core = tuple(w for w in phrase.words if w not in ignored)
+                if core and core != phrase.words:
+                    alone.append(replace(phrase, words=core))
+        self._alone = PhraseIndex(alone, {}, known)
         self._greetings = PhraseIndex(data.greetings, stemmers, known)
         # Cancelling phrases are exact runs of words: a looser match would silence a real crisis.
         self._not_crisis = PhraseIndex(data.not_crisis, stemmers, known, max_gap=0)
@@ -141,9 +152,9 @@ class Understander:
         # How often each language uses each word (its texts, phrases and examples), for telling
         # what a message is written in.
         counts: dict[str, Counter[str]] = {code: Counter() for code in catalog.locales}
-        for code, locale in catalog.locales.items():
-            for value in locale.text.values():
-                counts[code].update(w for text in (value.values() if isinstance(value, dict) else (value,)) for w in words(text))
+        for code, found in text_words.items():
+            for ws in found:
+                counts[code].update(ws)
         for item in (*data.anywhere, *data.examples):
             if item.language:
                 counts[item.language].update(item.words)
@@ -311,14 +322,11 @@ def _stemmer(code: str):
     return snowballstemmer.stemmer(name) if name in snowballstemmer.algorithms() else None
 
 
-def _text_words(value: str | dict[str, str]) -> set[str]:
-    texts = value.values() if isinstance(value, dict) else (value,)
-    return {w for text in texts for w in words(text) if w.isalpha()}
-
-
 def phrase_words(written: str, abbreviations: dict[str, tuple[str, ...]] | None = None) -> tuple[str, ...]:
     """A phrase's words, normalized as messages are, keeping a trailing ``*`` (a prefix: any word
     that starts so) or ``!`` (this word exactly: "danger!" is not "dangerous")."""
+    if "*" not in written and "!" not in written:
+        return words(written, abbreviations)
     found: list[str] = []
     for piece in written.split():
         mark = piece[-1] if piece[-1] in "*!" else ""
