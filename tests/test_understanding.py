@@ -17,11 +17,11 @@ from tests.understanding_sets import LANGUAGES, crisis_recall, false_alarms, lab
 
 # Reached on the sets on 2026-12-01 (rounded down to the percent); the tests hold the line there.
 DEV_ACCURACY = {"en": 0.79, "es": 0.77}
-HELDOUT_ACCURACY = {"en": 0.84, "es": 0.74}
-HELDOUT_CRISIS_RECALL = {"en": 0.88, "es": 0.95}
+HELDOUT_ACCURACY = {"en": 0.85, "es": 0.74}
+HELDOUT_CRISIS_RECALL = {"en": 0.91, "es": 0.95}
 # Ordinary messages written to tempt a keyword matcher ("this heat is killing me") that still get
 # the emergency reply: a false alarm costs little (it ends with the way back to the menu).
-MAX_FALSE_ALARMS = {"dev": 0.26, "heldout": 0.40}
+MAX_FALSE_ALARMS = {"dev": 0.28, "heldout": 0.40}
 
 
 @pytest.fixture(scope="module")
@@ -209,3 +209,79 @@ def test_accuracy_on_the_development_set_holds(understander, language):
 def test_accuracy_on_the_held_out_set_holds(understander, language):
     scores = score(understander, labelled("heldout", language))
     assert scores["all"].accuracy >= HELDOUT_ACCURACY[language]
+
+
+# -- the engine around understanding -------------------------------------------------------------
+
+
+def test_emoji_do_not_stop_a_choice_a_command_or_the_quick_exit(engine):
+    menu = menu_session(engine, "en")
+    assert reply(engine, "2 🙏", menu)[0].session.state == "find_help"
+    assert reply(engine, "menu 🙏", replace_state(menu, "rights"))[0].session.state == "main_menu"
+    assert reply(engine, "exit 👋", menu)[0].session is None
+
+
+def replace_state(session, state):
+    from dataclasses import replace
+
+    return replace(session, state=state)
+
+
+def test_a_steps_own_label_wins_over_the_quick_exit_words_it_contains(engine):
+    tips = replace_state(menu_session(engine, "en"), "safety_tips")
+    assert reply(engine, "Quick exit", tips)[0].session.state == "safety_exit"  # the page, not an erasure
+    assert reply(engine, "exit", tips)[0].session is None
+
+
+def test_after_an_offer_of_guesses_a_number_means_one_of_them_or_gets_the_offer_again(engine):
+    menu = menu_session(engine, "en")
+    turn, _ = reply(engine, "the money thing with the man", menu)
+    offered = turn.session.offered
+    assert offered and len(offered) <= 5 and turn.outputs[0].choices
+    again, text = reply(engine, "8", turn.session)  # no such guess: not the menu's hidden 8th choice
+    assert again.session.state == "main_menu" and again.session.offered == offered
+    picked, _ = reply(engine, "2", turn.session)
+    assert picked.session.state == engine.flow.intents[offered[1].split(":", 1)[1]]
+
+
+def test_a_button_of_an_earlier_offer_on_the_same_step_is_not_taken_for_the_new_one(engine):
+    menu = menu_session(engine, "en")
+    first, _ = reply(engine, "the money thing with the man", menu)
+    second, _ = reply(engine, "asdf qwerty zzz", first.session)
+    old_tag = first.outputs[0].offer
+    if second.outputs[0].offer == old_tag:
+        pytest.skip("both offers happen to list the same options")
+    stale = engine.resume(second.session, Inbound(Channel.TELEGRAM, "1", "1", offer=old_tag), START)
+    assert stale.session.state == "main_menu" and stale.outputs[0].text.startswith("Let's try again.")
+
+
+def test_with_nothing_to_guess_the_steps_own_numbers_stay_and_a_person_comes_last(engine):
+    menu = menu_session(engine, "en")
+    once, _ = reply(engine, "zzzz", menu)
+    twice, _ = reply(engine, "qqqq", once.session)
+    labels = [c.label for c in twice.outputs[0].choices]
+    if twice.session.offered and all(o.startswith("choice:") or o == "intent:need.human" for o in twice.session.offered):
+        assert labels[0] == "I'm in danger now"
+    assert "Talk to a person" in labels
+
+
+def test_a_sentence_close_to_a_crisis_example_is_answered_even_while_held(engine):
+    held = replace_state(menu_session(engine, "en"), "main_menu")
+    from dataclasses import replace
+
+    held = replace(held, handoff="held")
+    text = "i keep imagining my own funeral and everyone being relieved"
+    understood = engine.understander.understand(text, "en")
+    assert understood.crisis, understood
+    turn, said = reply(engine, text, held)
+    assert "911" in said
+
+
+def test_the_shared_understander_gives_the_same_answers_from_many_threads(understander):
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = ["me quieren matarme", "compre pastillas para matarme", "they are killing her", "estoy encerrada"] * 50
+    alone = [understander.understand(t, "en").intent for t in texts]
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(lambda t: understander.understand(t, "en").intent, texts))
+    assert together == alone

@@ -25,6 +25,7 @@ The quick exit by carrier word (``OPT_OUT``) is the service's: no reply can reac
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import replace
 from datetime import datetime
 from typing import Protocol, Sequence
@@ -36,7 +37,7 @@ from bot.engine.machine import Conversation, SharedMachine
 from bot.engine.matching import CommandIndex, StepIndex, normalize
 from bot.engine.session import Session, unix
 from bot.engine.turn import Turn, TurnBuilder
-from bot.flowdef.model import BACK, Command, Flow, Step
+from bot.flowdef.model import BACK, Choice, Command, Flow, Step
 from bot.i18n import Catalog
 from bot.understanding import CRISIS, EXIT, GREETING, NOTHING, Understander, Understanding
 
@@ -44,6 +45,7 @@ from bot.understanding import CRISIS, EXIT, GREETING, NOTHING, Understander, Und
 FIRST = (EXIT, *CRISIS)
 # The intent whose step is "talk to a person", offered with every set of guesses.
 PERSON = "need.human"
+MAX_NUMBER = 9  # choices are one digit each on SMS
 
 
 class ResourceLookup(Protocol):
@@ -110,13 +112,20 @@ class Engine:
         # What wins before anything else; a need is read later, only if no choice or command fits.
         understood = self.understander.first(raw, current.language) if raw else NOTHING
         first = understood.intent in FIRST and understood.intent in self.flow.intents
+        if first and understood.intent == EXIT and not fresh and self.steps[current.state].choice(raw, text, current.language):
+            first = False  # the step's own choice, as labelled ("Quick exit" among the safety tips)
         command = None if first else self.commands.find(text, current.language) if text else None
         if current.handoff == "held" and not first and not (command is not None and command[0].while_held):
             # An advocate holds the chat: the bot stays silent; only the quick exit and crises
-            # are still answered by it.
-            turn.events.append(ForAdvocate())
-            return turn.result()
-        greeting = (command is not None and command[0].restart) or (command is None and not first and understood.intent == GREETING)
+            # (by phrase, or a sentence close to a crisis example) are still answered by it.
+            crisis = self.understander.need(understood, current.language) if inbound.kind is InboundKind.TEXT else NOTHING
+            if crisis.intent not in CRISIS or crisis.intent not in self.flow.intents:
+                turn.events.append(ForAdvocate())
+                return turn.result()
+            understood, first = crisis, True
+        greeting = (command is not None and command[0].restart) or (
+            command is None and not first and inbound.kind is InboundKind.TEXT and understood.intent == GREETING
+        )
         if current.handoff and (inbound.kind is InboundKind.RESTART or greeting):
             # A greeting while waiting for a person must not cancel the request: the menu instead.
             with self.machine.attach(current.state) as model:
@@ -163,6 +172,7 @@ class Engine:
         session = turn.session
         if language and not session.language_chosen:
             session.language = language  # "SALIR" or "peligro" from a new number: answer in Spanish
+        session.misses = 0
         if not command.remember:
             session.return_to = None
         elif not fresh and session.state != command.goto:
@@ -188,22 +198,22 @@ class Engine:
         session = turn.session
         index = self.steps[session.state]
         step = index.step
-        expected = self.offers[session.state] + ("g" if offered else "")
+        expected = self._offer_tag(step, offered) if offered else self.offers[session.state]
         if turn.inbound_offer is not None and turn.inbound_offer != expected:
             self._reprompt(turn, step)  # a button of an older message: its number means another choice
             return
-        if offered:
+        if offered and index.number(raw, MAX_NUMBER) is not None:
+            # after an offer of guesses a number means one of them: any other number gets the
+            # same offer again, never one of the step's own choices shown earlier
             picked = index.number(raw, len(offered))
-            if picked is not None:
+            if picked is None:
+                self._offer(turn, step, offered)
+            else:
                 self._take_offered(turn, model, offered[picked])
-                return
+            return
         hit = index.choice(raw, text, session.language)
         if hit is not None:
-            session.misses = 0
-            choice = step.choices[hit.index]
-            for action in choice.actions:
-                EXECUTORS[action.type](action, turn)
-            self._follow(turn, model, choice.goto)
+            self._choose(turn, model, step.choices[hit.index])
             return
         hit = index.route(text, session.language)
         if hit is not None:
@@ -235,22 +245,28 @@ class Engine:
         person = [f"intent:{PERSON}"] if PERSON in intents and intents[PERSON] != session.state else []
         if guesses:
             rest = [*guesses, *person, "menu"] if session.misses < 2 else [*person, *guesses, "menu"]
-        else:
-            rest = [*person, *(f"choice:{i}" for i in range(len(step.choices)))] or ["menu"]
-        offered = list(dict.fromkeys(o for o in rest if not (o == "menu" and session.state == self.flow.menu and step.choices)))
+        else:  # the step's own choices keep their numbers ("1" stays "I'm in danger now")
+            rest = [*(f"choice:{i}" for i in range(len(step.choices))), *person] or ["menu"]
         targets: set[str] = set()
-        unique = []
-        for option in offered:  # two guesses leading to one step would be one choice twice
+        offered = []
+        for option in rest:  # two options leading to one step would be one choice twice
             target = self._offered_target(step, option)
-            if target not in targets:
+            if target not in targets and not (option == "menu" and session.state == self.flow.menu):
                 targets.add(target)
-                unique.append(option)
-        session.offered = unique[:9]
+                offered.append(option)
+        self._offer(turn, step, offered[:MAX_NUMBER])  # at most 9: a person last goes first
+
+    def _offer(self, turn: TurnBuilder, step: Step, offered: list[str]) -> None:
+        """Reply with ``offered`` as numbered choices; their numbers hold for the next reply."""
+        turn.session.offered = offered
         turn.say(self.flow.unsure)
-        turn.emit(
-            tuple(ChoiceView(i, turn.text(self._offered_label(step, o))) for i, o in enumerate(session.offered, 1)),
-            self.offers[step.id] + "g",
-        )
+        choices = tuple(ChoiceView(i, turn.text(self._offered_label(step, o))) for i, o in enumerate(offered, 1))
+        turn.emit(choices, self._offer_tag(step, offered))
+
+    def _offer_tag(self, step: Step, offered: list[str]) -> str:
+        """The offer's tag for buttons: the step's, and which options, so that a button of an
+        earlier offer on the same step is not taken for one of this one."""
+        return f"{self.offers[step.id]}g{zlib.crc32('|'.join(offered).encode()) % 65536:x}"
 
     def _offered_target(self, step: Step, option: str) -> str:
         kind, _, value = option.partition(":")
@@ -272,18 +288,22 @@ class Engine:
 
     def _take_offered(self, turn: TurnBuilder, model: Conversation, option: str) -> None:
         session = turn.session
-        session.misses = 0
         kind, _, value = option.partition(":")
+        choices = self.flow.steps[session.state].choices
         if kind == "intent" and value in self.flow.intents:
-            session.return_to = None
-            self._go(turn, model, "understood", self.flow.intents[value])
-        elif kind == "choice" and int(value) < len(self.flow.steps[session.state].choices):
-            choice = self.flow.steps[session.state].choices[int(value)]
-            for action in choice.actions:
-                EXECUTORS[action.type](action, turn)
-            self._follow(turn, model, choice.goto)
+            self._understood(turn, model, Understanding(value), fresh=False)
+        elif kind == "choice" and int(value) < len(choices):
+            self._choose(turn, model, choices[int(value)])
         else:
+            session.misses = 0
             self._go(turn, model, "command", self.flow.menu)
+
+    def _choose(self, turn: TurnBuilder, model: Conversation, choice: Choice) -> None:
+        """Take one of the step's choices: its actions, then its target."""
+        turn.session.misses = 0
+        for action in choice.actions:
+            EXECUTORS[action.type](action, turn)
+        self._follow(turn, model, choice.goto)
 
     def _follow(self, turn: TurnBuilder, model: Conversation, goto: str) -> None:
         """Take a choice's or route's target; ``@back`` is the remembered step, else the menu.

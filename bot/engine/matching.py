@@ -27,8 +27,9 @@ _CHOICE_NUMBER = re.compile(r"#?(\d{1,3})[.)]?(?:\s.*)?", re.DOTALL)
 
 
 def normalize(text: str) -> str:
-    """A reply as words are compared: ``"¡Sííí, por favor!"`` -> ``"si por favor"``."""
-    return " ".join(words(text))
+    """A reply as words are compared: ``"¡Sííí, por favor! 🙏"`` -> ``"si por favor"`` (emoji
+    are words to understanding, "🆘", but never part of a choice or a command)."""
+    return " ".join(w for w in words(text) if w.isalnum())
 
 
 @dataclass(frozen=True, slots=True)

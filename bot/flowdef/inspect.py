@@ -32,7 +32,7 @@ CARRIER_OPT_OUT_WORDS = frozenset(
 )
 # Intents every flow must answer (DESIGN rules 3 and 5), and those never offered as a guess.
 REQUIRED_INTENTS = ("exit", "crisis.self_harm", "crisis.danger")
-NOT_GUESSED = frozenset(REQUIRED_INTENTS)
+NOT_GUESSED = frozenset({"exit"})
 MAX_SEGMENTS = 3
 # Phones show about two lines of a new message on the lock screen (iOS up to four, Android one
 # or two): everything in this many characters must be neutral, not only the first line.

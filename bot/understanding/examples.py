@@ -1,14 +1,14 @@
 """Nearest examples: which intent's example messages a message is most like.
 
-Each example and each message becomes a TF-IDF vector of character n-grams (3 to 5 letters,
-inside word boundaries, so "pasaport" and "passport" share most of theirs and a typo costs a few
-n-grams, not the word) plus whole words; similarity is the cosine. An intent's score is its best
+Each example and each message becomes a TF-IDF vector of character 3-grams (inside word
+boundaries, so "pasaport" and "passport" share most of theirs and a typo costs a few n-grams,
+not the word) plus whole words; similarity is the cosine. An intent's score is its best
 example's similarity, so one close example is enough and no intent needs many. Trained at load
 time from the data in ``locales/understanding/`` in a few hundred milliseconds; nothing is
 downloaded and nothing is kept but the index.
 
 Why not scikit-learn: importing it (with SciPy) adds about 90 MB to a process whose budget is
-150 MB; this index is a few MB and answers in well under a millisecond.
+150 MB; this index is a few MB and answers in a fraction of a millisecond.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 
 N_GRAM_SIZES = (3,)
-WORD_WEIGHT = 1.0
 # Features found in more than this share of the examples (" th", "my ", "=i") say little about
 # the intent and make most of the work: they are left out of the index and of every vector.
 MAX_DOCUMENT_SHARE = 0.05
@@ -72,8 +71,7 @@ class NearestExamples:
         for feature, count in counts.items():
             idf = self._idf.get(feature)
             if idf is not None:
-                scale = WORD_WEIGHT if feature[0] == "=" else 1.0
-                weighted[feature] = (1 + math.log(count)) * idf * scale
+                weighted[feature] = (1 + math.log(count)) * idf
         norm = math.sqrt(sum(w * w for w in weighted.values())) or 1.0
         return {f: w / norm for f, w in weighted.items()}
 

@@ -77,8 +77,10 @@ class PhraseIndex:
         stemmers: Mapping[str, Stemmer] | None = None,
         known: frozenset[str] = frozenset(),
         max_gap: int = MAX_GAP,
+        typos: bool = True,
     ):
         self._max_gap = max_gap
+        self._typos = typos
         self._stemmers = dict(stemmers or {})
         self._known = known
         self.phrases = tuple(p for p in phrases if p.words)
@@ -96,7 +98,7 @@ class PhraseIndex:
                 elif not word.endswith("!"):
                     by_word.setdefault(word, set()).add(key)
         self._word_keys = {word: frozenset(keys) for word, keys in by_word.items()}
-        self._fuzzy = sorted(w for w in by_word if allowed_typos(w))
+        self._fuzzy = sorted(w for w in by_word if allowed_typos(w)) if typos else []
         self._stem_lengths = sorted({len(s) for s in self._stems})
         # The same few thousand words come again and again ("my", "boss", "help"): each is
         # resolved against the data once.

@@ -27,6 +27,7 @@ Pure: no I/O, no clock; the same text and language always give the same answer.
 from __future__ import annotations
 
 import math
+import threading
 from collections import Counter
 from dataclasses import dataclass, field, replace
 
@@ -49,6 +50,7 @@ CRISIS = (SELF_HARM, DANGER)
 DETERMINISTIC = frozenset({EXIT, SELF_HARM, DANGER})
 # Intents that are not a need to route to (not offered as a guess).
 NOT_NEEDS = frozenset({*DETERMINISTIC, GREETING, NONE})
+NOT_GUESSED = frozenset({EXIT, GREETING, NONE})
 
 # Cosine similarity to the nearest example at or above which a need is taken as understood, and
 # the least a need needs to be offered as a guess. Tuned on tests/understanding/dev_*.yaml.
@@ -57,6 +59,9 @@ ACCEPT = 0.40
 # alarm costs little, a missed crisis everything.
 CRISIS_ACCEPT = 0.35
 MIN_WORDS_FOR_CRISIS_EXAMPLE = 3
+# ... and when no other intent's example is more than this much closer ("help me find a lawyer
+# please" is nearer a request for a lawyer than any crisis).
+CRISIS_MARGIN = 0.03
 GUESS = 0.18
 MAX_GUESSES = 3
 
@@ -93,7 +98,7 @@ class _Reading:
 
     tokens: tuple[str, ...]  # after the greetings it opens with
     written_in: frozenset[str] | None
-    ranked: list[tuple[float, Example]] | None  # None: not needed yet (a short reply)
+    content: int  # how many of them are not filler words
 
 
 @dataclass
@@ -113,10 +118,9 @@ class Understander:
     """All languages' understanding data, compiled once; ``understand`` is pure and thread-safe."""
 
     def __init__(self, catalog: Catalog):
-        self.languages = catalog.languages
         self.default = catalog.default
         sources = {code: locale.understanding or {} for code, locale in catalog.locales.items()}
-        self.abbreviations, self.dropped_abbreviations = shared_abbreviations(sources)
+        self.abbreviations, _ = shared_abbreviations(sources)
         data = _Data()
         for code, source in sources.items():
             _compile(code, source, self.abbreviations, data)
@@ -145,7 +149,7 @@ class Understander:
                 if core and core != phrase.words:
                     alone.append(replace(phrase, words=core))
         self._alone = PhraseIndex(alone, {}, known)
-        self._greetings = PhraseIndex(data.greetings, stemmers, known)
+        self._greetings = PhraseIndex(data.greetings, {}, known, typos=False)  # "bueno" is no "buenos"
         # Cancelling phrases are exact runs of words: a looser match would silence a real crisis.
         self._not_crisis = PhraseIndex(data.not_crisis, stemmers, known, max_gap=0)
         self._examples = NearestExamples(data.examples)
@@ -167,7 +171,6 @@ class Understander:
             for word in vocabulary
         }
         self._unseen_weights = tuple(math.log(1 / d) for d in denominators)
-        self.intents = frozenset(p.label for p in (*data.anywhere, *data.alone)) | {e.label for e in data.examples}
 
     def words(self, text: str) -> tuple[str, ...]:
         """``text`` as the words it is understood by, abbreviations expanded."""
@@ -191,10 +194,19 @@ class Understander:
         """What a message that ``first`` found nothing urgent in needs (or ``first`` itself)."""
         reading = first.reading
         if first.intent is not None or reading is None:
-            return replace(first, reading=None) if reading is not None else first
-        phrases = [m for m in self._anywhere.find(reading.tokens, reading.written_in) if m.phrase.label not in NOT_NEEDS]
+            return first
         written_in = next(iter(reading.written_in)) if reading.written_in else None
-        ranked = reading.ranked if reading.ranked is not None else self._examples.scores(reading.tokens)
+        ranked = self._examples.scores(reading.tokens)
+        # A sentence close to a crisis example is a crisis, though no phrase caught it (read
+        # here, after the step's own choices, so that a choice's label is never one); a word or
+        # two ("help", "sí, por favor") is too little to be sure of, and phrases cover those.
+        if reading.content >= MIN_WORDS_FOR_CRISIS_EXAMPLE:
+            crisis = [(score, example) for score, example in ranked if example.label in CRISIS]
+            if crisis and crisis[0][0] >= max(CRISIS_ACCEPT, ranked[0][0] - CRISIS_MARGIN):
+                score, example = crisis[0]
+                why = f"nearest example {' '.join(example.words)!r} ({score:.2f})"
+                return self._in(Understanding(example.label, example.language, score, why=why), written_in)
+        phrases = [m for m in self._anywhere.find(reading.tokens, reading.written_in) if m.phrase.label not in NOT_NEEDS]
         return self._in(self._need(ranked, phrases, language), written_in)
 
     @staticmethod
@@ -231,7 +243,7 @@ class Understander:
         if crisis:
             # The phrase matched most as written wins ("me quiere matar" is a threat, though by
             # stem it is also "me quiero matar"); on a tie, thoughts of suicide (988 and 911).
-            best = max(crisis, key=lambda m: (m.exact / len(m.phrase.words), m.phrase.label == SELF_HARM, m.exact))
+            best = max(crisis, key=lambda m: (m.exact / len(m.phrase.words), m.exact, m.phrase.label == SELF_HARM))
             return _pick([m for m in crisis if m.exact == best.exact], best.phrase.label, language)
         if found := _pick(alone.get(HELP, []), HELP, language):
             return found
@@ -243,13 +255,7 @@ class Understander:
             return greeting or NOTHING
         if not any(ch.isalpha() for t in rest for ch in t):
             return NOTHING  # numbers, emoji: nothing to read a need from (a choice, or a slip)
-        # A sentence close to a crisis example is a crisis, though no phrase caught it; a word or
-        # two ("help", "sí, por favor") is too little to be sure of, and phrases cover those.
-        ranked = self._examples.scores(rest) if len(content) >= MIN_WORDS_FOR_CRISIS_EXAMPLE else None
-        if ranked and ranked[0][1].label in CRISIS and ranked[0][0] >= CRISIS_ACCEPT:
-            score, example = ranked[0]
-            return Understanding(example.label, example.language, score, why=f"nearest example {' '.join(example.words)!r} ({score:.2f})")
-        return Understanding(None, reading=_Reading(rest, written_in, ranked))
+        return Understanding(None, reading=_Reading(rest, written_in, len(content)))
 
     def _whole(self, tokens: tuple[str, ...]) -> dict[str, list[Match]]:
         """Label -> its ``alone`` phrases that are the whole message as written ("ayuda ya"), or
@@ -259,7 +265,7 @@ class Understander:
         for match in self._alone.whole(tokens):
             found.setdefault(match.phrase.label, []).append(match)
         for ignored, labels in self._ignored:
-            core = tuple(t for t in tokens if t not in ignored)
+            core = tuple(t for t in tokens if t not in ignored and t.isalnum())  # emoji set aside too
             if EXIT in labels:
                 core = tuple(t for i, t in enumerate(core) if i == 0 or t != core[i - 1])
             if core and core != tokens:
@@ -279,7 +285,8 @@ class Understander:
             score, example = needs[0]
             if score >= ACCEPT and example.label not in NOT_NEEDS:
                 return Understanding(example.label, example.language, score, why=f"nearest example {' '.join(example.words)!r} ({score:.2f})")
-        guesses = tuple(e.label for s, e in needs if s >= GUESS and e.label not in NOT_NEEDS)[:MAX_GUESSES]
+        # a crisis example near enough to guess is offered too ("I'm in danger now")
+        guesses = tuple(e.label for s, e in ranked if s >= GUESS and e.label not in NOT_GUESSED)[:MAX_GUESSES]
         return Understanding(None, needs[0][1].language if needs else None, needs[0][0] if needs else 0.0, guesses, "unsure")
 
 
@@ -316,10 +323,25 @@ SNOWBALL = {
 }
 
 
-def _stemmer(code: str):
+class _ThreadStemmer:
+    """A Snowball stemmer per thread: turns run in a thread pool, and a stemmer must not be
+    called from two threads at once (PyStemmer says so; the pure-Python one returns wrong stems)."""
+
+    def __init__(self, algorithm: str):
+        self.algorithm = algorithm
+        self._local = threading.local()
+
+    def stemWord(self, word: str) -> str:  # noqa: N802 (the library's name)
+        stemmer = getattr(self._local, "stemmer", None)
+        if stemmer is None:
+            stemmer = self._local.stemmer = snowballstemmer.stemmer(self.algorithm)
+        return stemmer.stemWord(word)
+
+
+def _stemmer(code: str) -> _ThreadStemmer | None:
     """Snowball's stemmer for a language code ("es-MX" uses Spanish's), or None."""
     name = SNOWBALL.get(code.split("-")[0])
-    return snowballstemmer.stemmer(name) if name in snowballstemmer.algorithms() else None
+    return _ThreadStemmer(name) if name in snowballstemmer.algorithms() else None
 
 
 def phrase_words(written: str, abbreviations: dict[str, tuple[str, ...]] | None = None) -> tuple[str, ...]:
