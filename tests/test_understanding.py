@@ -265,16 +265,17 @@ def test_with_nothing_to_guess_the_steps_own_numbers_stay_and_a_person_comes_las
     assert "Talk to a person" in labels
 
 
-def test_a_sentence_close_to_a_crisis_example_is_answered_even_while_held(engine):
-    held = replace_state(menu_session(engine, "en"), "main_menu")
+def test_a_sentence_close_to_a_crisis_example_is_a_crisis_but_not_while_an_advocate_talks(engine):
     from dataclasses import replace
 
-    held = replace(held, handoff="held")
+    menu = menu_session(engine, "en")
     text = "i keep imagining my own funeral and everyone being relieved"
-    understood = engine.understander.understand(text, "en")
-    assert understood.crisis, understood
-    turn, said = reply(engine, text, held)
-    assert "911" in said
+    assert engine.understander.understand(text, "en").crisis
+    assert "988" in reply(engine, text, menu)[1]
+    # held: the advocate reads every sentence; only crisis phrases make the bot speak
+    turn, said = reply(engine, text, replace(menu, handoff="held"))
+    assert said == "" and turn.events[-1].name == "ForAdvocate"
+    assert "988" in reply(engine, "i want to kill myself", replace(menu, handoff="held"))[1]
 
 
 def test_the_shared_understander_gives_the_same_answers_from_many_threads(understander):

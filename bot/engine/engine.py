@@ -117,12 +117,10 @@ class Engine:
         command = None if first else self.commands.find(text, current.language) if text else None
         if current.handoff == "held" and not first and not (command is not None and command[0].while_held):
             # An advocate holds the chat: the bot stays silent; only the quick exit and crises
-            # (by phrase, or a sentence close to a crisis example) are still answered by it.
-            crisis = self.understander.need(understood, current.language) if inbound.kind is InboundKind.TEXT else NOTHING
-            if crisis.intent not in CRISIS or crisis.intent not in self.flow.intents:
-                turn.events.append(ForAdvocate())
-                return turn.result()
-            understood, first = crisis, True
+            # by phrase are still answered by it. Not a resemblance to a crisis example: the
+            # person talks with the advocate in whole sentences, and the advocate reads them.
+            turn.events.append(ForAdvocate())
+            return turn.result()
         greeting = (command is not None and command[0].restart) or (
             command is None and not first and inbound.kind is InboundKind.TEXT and understood.intent == GREETING
         )
