@@ -18,6 +18,7 @@ explained ("crisis.danger: 'kill me' at words 4-5").
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -89,9 +90,15 @@ class PhraseIndex:
         self._by_first: dict[str, list[tuple[Phrase, tuple[str, ...], frozenset[str]]]] = {}
         self._stems: set[str] = set()
         by_word: dict[str, set[str]] = {}  # a data word -> its keys
-        for phrase in self.phrases:
-            keys = tuple(self._key(word, phrase.language) for word in phrase.words)
+        keyed = [(phrase, tuple(self._key(word, phrase.language) for word in phrase.words)) for phrase in self.phrases]
+        for phrase, keys in keyed:
             self._by_first.setdefault(keys[0], []).append((phrase, keys, frozenset(keys)))
+        # ``find`` reaches a phrase through its rarest word ("kill" rather than "i" in "i want to
+        # kill myself"): a message's common words then bring up few phrases to try.
+        uses = Counter(key for _, keys in keyed for key in set(keys))
+        self._by_rarest: dict[str, list[tuple[Phrase, tuple[str, ...], frozenset[str]]]] = {}
+        for phrase, keys in keyed:
+            self._by_rarest.setdefault(min(keys, key=lambda k: (uses[k], k)), []).append((phrase, keys, frozenset(keys)))
             for word, key in zip(phrase.words, keys):
                 if word.endswith("*"):
                     self._stems.add(word[:-1])
@@ -144,15 +151,18 @@ class PhraseIndex:
         """Every phrase found in ``tokens``, leftmost first (one match per phrase and start)."""
         resolved = [self.resolve(t, languages) for t in tokens]
         present = frozenset().union(*resolved)
+        candidates = [
+            entry for key in present for entry in self._by_rarest.get(key, ()) if entry[2] <= present
+        ]
         found = []
-        for start, keys in enumerate(resolved):
-            for key in keys:
-                for phrase, phrase_keys, needed in self._by_first.get(key, ()):
-                    if needed <= present:
-                        end = _rest(phrase_keys, resolved, start + 1, self._max_gap)
-                        if end is not None:
-                            span = tokens[start:end]
-                            found.append(Match(phrase, start, end, sum(w in span for w in phrase.words)))
+        for phrase, phrase_keys, _ in candidates:
+            for start, keys in enumerate(resolved):
+                if phrase_keys[0] in keys:
+                    end = _rest(phrase_keys, resolved, start + 1, self._max_gap)
+                    if end is not None:
+                        span = tokens[start:end]
+                        found.append(Match(phrase, start, end, sum(w in span for w in phrase.words)))
+        found.sort(key=lambda m: m.start)
         return found
 
     def whole(self, tokens: tuple[str, ...]) -> list[Match]:

@@ -186,6 +186,9 @@ class Understander:
         tokens = self.words(text)
         if not tokens:
             return NOTHING
+        if all(t.isdigit() for t in tokens):  # "2", "3 4": a choice, unless it is "911" or "9 1 1"
+            crisis = [m for m in self._anywhere.find(tokens) if m.phrase.label in CRISIS]
+            return _pick(crisis, crisis[0].phrase.label, language) if crisis else NOTHING
         written_in = self._language(tokens)
         understood = self._first(tokens, language, frozenset((written_in,)) if written_in else None)
         return self._in(understood, written_in)
