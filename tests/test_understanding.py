@@ -286,3 +286,13 @@ def test_the_shared_understander_gives_the_same_answers_from_many_threads(unders
     with ThreadPoolExecutor(8) as pool:
         together = list(pool.map(lambda t: understander.understand(t, "en").intent, texts))
     assert together == alone
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [("auxilio", "es"), ("socorro me pegan", "es"), ("no me pagan", "es"), ("la migra", "es"),
+     ("he is gonna kill me", "en"), ("help me", "en"), ("my boss has my passport", "en")],
+)
+def test_a_first_message_is_answered_in_the_language_it_is_written_in(engine, text, language):
+    turn, _ = reply(engine, text)
+    assert turn.session.language == language

@@ -191,6 +191,9 @@ class Understander:
             return _pick(crisis, crisis[0].phrase.label, language) if crisis else NOTHING
         written_in = self._language(tokens)
         understood = self._first(tokens, language, frozenset((written_in,)) if written_in else None)
+        if understood.intent is not None and understood.language is None and not written_in:
+            # a phrase of both languages, and no clear language: the likelier one, however slightly
+            understood = replace(understood, language=self._language(tokens, margin=0.0))
         return self._in(understood, written_in)
 
     def need(self, first: Understanding, language: str) -> Understanding:
@@ -210,26 +213,31 @@ class Understander:
                 why = f"nearest example {' '.join(example.words)!r} ({score:.2f})"
                 return self._in(Understanding(example.label, example.language, score, why=why), written_in)
         phrases = [m for m in self._anywhere.find(reading.tokens, reading.written_in) if m.phrase.label not in NOT_NEEDS]
-        return self._in(self._need(ranked, phrases, language), written_in)
+        understood = self._need(ranked, phrases, language)
+        if understood.intent is not None and understood.language is None and not written_in:
+            understood = replace(understood, language=self._language(reading.tokens, margin=0.0))
+        return self._in(understood, written_in)
 
     @staticmethod
     def _in(understood: Understanding, written_in: str | None) -> Understanding:
-        if written_in and understood.language and written_in != understood.language:
+        """``understood`` in the language its words are clearly written in, if there is one."""
+        if written_in and understood.intent is not None and written_in != understood.language:
             return replace(understood, language=written_in)
         return understood
 
-    def _language(self, tokens: tuple[str, ...]) -> str | None:
+    def _language(self, tokens: tuple[str, ...], margin: float = math.log(2)) -> str | None:
         """The language the words are most likely written in (how often each is used in that
         language's texts and data, smoothed), or None when no language is twice as likely as the
-        next: "no me pagan" is Spanish, though an English example quotes it; "911" is neither."""
-        if len(self._languages) < 2:
-            return None
+        next (or by ``margin``): "no me pagan" is Spanish, though an English example quotes it;
+        "911" is neither."""
+        if len(self._languages) < 2 or not any(t.isalpha() for t in tokens):
+            return None  # "911", "🆘": of no language
         totals = [0.0] * len(self._languages)
         for token in tokens:
             for i, weight in enumerate(self._word_weights.get(token, self._unseen_weights)):
                 totals[i] += weight
         ranked = sorted(zip(totals, self._languages), reverse=True)
-        return ranked[0][1] if ranked[0][0] - ranked[1][0] > math.log(2) else None
+        return ranked[0][1] if ranked[0][0] - ranked[1][0] > margin else None
 
     def _first(self, tokens: tuple[str, ...], language: str, written_in: frozenset[str] | None) -> Understanding:
         """``written_in``: the language the words are in, when it is clear; words are stemmed in
@@ -300,8 +308,11 @@ def _pick(matches: list[Match], label: str, language: str) -> Understanding | No
     if not found:
         return None
     phrase = min(found, key=lambda m: (m.phrase.language not in (language, None), m.start)).phrase
-    same = any(m.phrase.language == language for m in found)
-    return Understanding(label, language if same else phrase.language, 1.0, why=f"phrase {phrase.written!r}")
+    languages = {m.phrase.language for m in found} - {None}
+    # a phrase both languages list ("auxilio" is in the English data too) says nothing of the
+    # language: None, and the caller asks the words
+    written = next(iter(languages)) if len(languages) == 1 else None
+    return Understanding(label, written, 1.0, why=f"phrase {phrase.written!r}")
 
 
 def _after_greetings(greetings: PhraseIndex, tokens: tuple[str, ...]) -> int:
