@@ -97,7 +97,7 @@ class _Reading:
     """The part of understanding a message that ``need`` reuses from ``first``."""
 
     tokens: tuple[str, ...]  # after the greetings it opens with
-    written_in: frozenset[str] | None
+    written_in: str | None  # the language the words are clearly in
     content: int  # how many of them are not filler words
 
 
@@ -190,18 +190,13 @@ class Understander:
             crisis = [m for m in self._anywhere.find(tokens) if m.phrase.label in CRISIS]
             return _pick(crisis, crisis[0].phrase.label, language) if crisis else NOTHING
         written_in = self._language(tokens)
-        understood = self._first(tokens, language, frozenset((written_in,)) if written_in else None)
-        if understood.intent is not None and understood.language is None and not written_in:
-            # a phrase of both languages, and no clear language: the likelier one, however slightly
-            understood = replace(understood, language=self._language(tokens, margin=0.0))
-        return self._in(understood, written_in)
+        return self._in(self._first(tokens, language, written_in), tokens, written_in)
 
     def need(self, first: Understanding, language: str) -> Understanding:
         """What a message that ``first`` found nothing urgent in needs (or ``first`` itself)."""
         reading = first.reading
         if first.intent is not None or reading is None:
             return first
-        written_in = next(iter(reading.written_in)) if reading.written_in else None
         ranked = self._examples.scores(reading.tokens)
         # A sentence close to a crisis example is a crisis, though no phrase caught it (read
         # here, after the step's own choices, so that a choice's label is never one); a word or
@@ -209,19 +204,19 @@ class Understander:
         if reading.content >= MIN_WORDS_FOR_CRISIS_EXAMPLE:
             crisis = [(score, example) for score, example in ranked if example.label in CRISIS]
             if crisis and crisis[0][0] >= max(CRISIS_ACCEPT, ranked[0][0] - CRISIS_MARGIN):
-                score, example = crisis[0]
-                why = f"nearest example {' '.join(example.words)!r} ({score:.2f})"
-                return self._in(Understanding(example.label, example.language, score, why=why), written_in)
-        phrases = [m for m in self._anywhere.find(reading.tokens, reading.written_in) if m.phrase.label not in NOT_NEEDS]
-        understood = self._need(ranked, phrases, language)
-        if understood.intent is not None and understood.language is None and not written_in:
-            understood = replace(understood, language=self._language(reading.tokens, margin=0.0))
-        return self._in(understood, written_in)
+                return self._in(_nearest(*crisis[0]), reading.tokens, reading.written_in)
+        phrases = [m for m in self._anywhere.find(reading.tokens, _only(reading.written_in)) if m.phrase.label not in NOT_NEEDS]
+        return self._in(self._need(ranked, phrases, language), reading.tokens, reading.written_in)
 
-    @staticmethod
-    def _in(understood: Understanding, written_in: str | None) -> Understanding:
-        """``understood`` in the language its words are clearly written in, if there is one."""
-        if written_in and understood.intent is not None and written_in != understood.language:
+    def _in(self, understood: Understanding, tokens: tuple[str, ...], written_in: str | None) -> Understanding:
+        """``understood`` in the language its words are clearly written in, if there is one; when
+        the data could not say (a phrase both languages list) and the words are not clear either,
+        the likelier language, however slightly."""
+        if understood.intent is None:
+            return understood
+        if written_in is None and understood.language is None:
+            written_in = self._language(tokens, margin=0.0)
+        if written_in and written_in != understood.language:
             return replace(understood, language=written_in)
         return understood
 
@@ -239,16 +234,16 @@ class Understander:
         ranked = sorted(zip(totals, self._languages), reverse=True)
         return ranked[0][1] if ranked[0][0] - ranked[1][0] > margin else None
 
-    def _first(self, tokens: tuple[str, ...], language: str, written_in: frozenset[str] | None) -> Understanding:
+    def _first(self, tokens: tuple[str, ...], language: str, written_in: str | None) -> Understanding:
         """``written_in``: the language the words are in, when it is clear; words are stemmed in
         it alone (the English "here" must not be read as a Spanish stem)."""
         alone = self._whole(tokens)
         if found := _pick(alone.get(EXIT, []), EXIT, language):
             return found
-        anywhere = self._anywhere.find(tokens, written_in)
+        anywhere = self._anywhere.find(tokens, _only(written_in))
         crisis = [m for m in anywhere if m.phrase.label in CRISIS]
         if crisis:
-            cancelling = self._not_crisis.find(tokens, written_in)
+            cancelling = self._not_crisis.find(tokens, _only(written_in))
             crisis = [m for m in crisis if not any(c.covers(m) for c in cancelling)]
         crisis += alone.get(DANGER, []) + alone.get(SELF_HARM, [])
         if crisis:
@@ -295,10 +290,19 @@ class Understander:
         if needs:
             score, example = needs[0]
             if score >= ACCEPT and example.label not in NOT_NEEDS:
-                return Understanding(example.label, example.language, score, why=f"nearest example {' '.join(example.words)!r} ({score:.2f})")
+                return _nearest(score, example)
         # a crisis example near enough to guess is offered too ("I'm in danger now")
         guesses = tuple(e.label for s, e in ranked if s >= GUESS and e.label not in NOT_GUESSED)[:MAX_GUESSES]
         return Understanding(None, needs[0][1].language if needs else None, needs[0][0] if needs else 0.0, guesses, "unsure")
+
+
+def _only(language: str | None) -> frozenset[str] | None:
+    """The languages to stem a message in: the one it is clearly written in, else every one."""
+    return frozenset((language,)) if language else None
+
+
+def _nearest(score: float, example: Example) -> Understanding:
+    return Understanding(example.label, example.language, score, why=f"nearest example {' '.join(example.words)!r} ({score:.2f})")
 
 
 def _pick(matches: list[Match], label: str, language: str) -> Understanding | None:
