@@ -57,9 +57,7 @@ class ResourceLookup(Protocol):
 class Engine:
     """Everything needed to run one flow, built once and shared (read-only) by all turns."""
 
-    def __init__(
-        self, flow: Flow, catalog: Catalog, directory: ResourceLookup | None = None, understander: Understander | None = None
-    ):
+    def __init__(self, flow: Flow, catalog: Catalog, directory: ResourceLookup | None = None):
         missing = {
             action.type
             for step in flow.steps.values()
@@ -72,8 +70,7 @@ class Engine:
         self.directory = directory
         self.machine = SharedMachine(flow)
         self.commands = CommandIndex(flow, catalog)
-        # Built from the catalog; flows of one content revision may share one (it is read-only).
-        self.understander = understander or Understander(catalog)
+        self.understander = Understander(catalog)  # read-only, shared by every turn
         self.steps = {step_id: StepIndex(step, catalog) for step_id, step in flow.steps.items()}
         # Each step's offer tag: its position in the flow, so no step name goes to a phone.
         self.offers = {step_id: f"s{position}" for position, step_id in enumerate(flow.steps)}
@@ -105,7 +102,10 @@ class Engine:
         turn.inbound_offer = inbound.offer
         if expired:
             turn.events.append(ConversationExpired())
-        offered, current.offered = current.offered, None  # an offer of guesses holds for one reply
+        # An offer of guesses holds for one reply; the count of misses in a row ends with any
+        # reply that is not a miss (``_unsure`` counts it on).
+        offered, current.offered = current.offered, None
+        misses, current.misses = current.misses, 0
         # A photo's caption or an edit is read for the quick exit, crises and commands only.
         raw = inbound.text if inbound.kind in (InboundKind.TEXT, InboundKind.MEDIA, InboundKind.EDIT) else ""
         text = normalize(raw) if raw else ""
@@ -153,7 +153,7 @@ class Engine:
             elif inbound.kind is InboundKind.EDIT:
                 self._reprompt(turn, self.flow.steps[current.state], self.flow.edited)
             else:
-                self._reply(turn, model, inbound.text, text, understood, offered)
+                self._reply(turn, model, inbound.text, text, understood, offered, misses)
             current.state = model.state
         return turn.result()
 
@@ -170,7 +170,6 @@ class Engine:
         session = turn.session
         if language and not session.language_chosen:
             session.language = language  # "SALIR" or "peligro" from a new number: answer in Spanish
-        session.misses = 0
         if not command.remember:
             session.return_to = None
         elif not fresh and session.state != command.goto:
@@ -187,11 +186,17 @@ class Engine:
         # A step that offers "go back" (help) returns to where the person was, as after a command.
         back = any(c.goto == BACK for c in self.flow.steps[target].choices)
         session.return_to = session.state if back and not fresh and session.state != target else None
-        session.misses = 0
         self._go(turn, model, "understood", target)
 
     def _reply(
-        self, turn: TurnBuilder, model: Conversation, raw: str, text: str, understood: Understanding, offered: list[str] | None
+        self,
+        turn: TurnBuilder,
+        model: Conversation,
+        raw: str,
+        text: str,
+        understood: Understanding,
+        offered: list[str] | None,
+        misses: int,
     ) -> None:
         session = turn.session
         index = self.steps[session.state]
@@ -205,6 +210,7 @@ class Engine:
             # same offer again, never one of the step's own choices shown earlier
             picked = index.number(raw, len(offered))
             if picked is None:
+                turn.session.misses = misses  # the same offer again: still the same misses
                 self._offer(turn, step, offered)
             else:
                 self._take_offered(turn, model, offered[picked])
@@ -215,7 +221,6 @@ class Engine:
             return
         hit = index.route(text, session.language)
         if hit is not None:
-            session.misses = 0
             self._follow(turn, model, step.routes[hit.index].goto)
             return
         understood = self.understander.need(understood, session.language)
@@ -227,22 +232,22 @@ class Engine:
             # not told they were not understood.
             self._reprompt(turn, step, self.flow.noted)
             return
-        self._unsure(turn, step, understood)
+        self._unsure(turn, step, understood, misses + 1)
 
-    def _unsure(self, turn: TurnBuilder, step: Step, understood: Understanding) -> None:
+    def _unsure(self, turn: TurnBuilder, step: Step, understood: Understanding, misses: int) -> None:
         """The best guesses as numbered choices, with a person and the menu; a person first on
         the second miss in a row. With nothing to guess, the step's choices (and a person, the
         second time)."""
         session = turn.session
-        session.misses += 1
+        session.misses = misses
         intents = self.flow.intents
         guesses = [f"intent:{g}" for g in understood.guesses if g in intents and intents[g] != session.state]
-        if not guesses and session.misses < 2:
+        if not guesses and misses < 2:
             self._reprompt(turn, step)
             return
         person = [f"intent:{PERSON}"] if PERSON in intents and intents[PERSON] != session.state else []
         if guesses:
-            rest = [*guesses, *person, "menu"] if session.misses < 2 else [*person, *guesses, "menu"]
+            rest = [*guesses, *person, "menu"] if misses < 2 else [*person, *guesses, "menu"]
         else:  # the step's own choices keep their numbers ("1" stays "I'm in danger now")
             rest = [*(f"choice:{i}" for i in range(len(step.choices))), *person] or ["menu"]
         targets: set[str] = set()
@@ -293,12 +298,10 @@ class Engine:
         elif kind == "choice" and int(value) < len(choices):
             self._choose(turn, model, choices[int(value)])
         else:
-            session.misses = 0
             self._go(turn, model, "command", self.flow.menu)
 
     def _choose(self, turn: TurnBuilder, model: Conversation, choice: Choice) -> None:
         """Take one of the step's choices: its actions, then its target."""
-        turn.session.misses = 0
         for action in choice.actions:
             EXECUTORS[action.type](action, turn)
         self._follow(turn, model, choice.goto)
