@@ -21,7 +21,7 @@ from typing import Protocol
 
 from bot.config import HandoffSettings, Settings
 from bot.channels.base import Delivery
-from bot.domain.events import EmergencyDetected, HandoffRequested
+from bot.domain.events import ConversationExpired, EmergencyDetected, HandoffRequested
 from bot.domain.messages import Channel, ChoiceView, Inbound, InboundKind, Outbound, render_plain
 from bot.domain.problems import ContentInvalid, Problem, errors
 from bot.engine import Engine, Turn
@@ -324,6 +324,9 @@ class Service:
             # truth: an advocate may have claimed, released or closed it since.
             active = self.handoffs.active(held.cursor, held.id)
             session = replace(session, handoff=active.status if active else None)
+        # Lines may wait for this person: they chose to check back rather than be written to, or
+        # an advocate handed the chat back since they last wrote.
+        waiting_lines = session is not None and (session.handed_back or (active is not None and not active.may_write))
         turn = engine.resume(session, inbound, now)
         if turn.session is None or turn.restarted:
             carried = held.channel_state if turn.restarted else {}
@@ -335,6 +338,8 @@ class Service:
             held.save(turn.session, now + engine.flow.idle_timeout, keep_until(held.channel_state))
             if self.handoffs is not None:
                 turn, active = self._handoff_turn(held, inbound, turn, None if turn.restarted else active, now)
+                if waiting_lines and not turn.restarted and not any(isinstance(e, ConversationExpired) for e in turn.events):
+                    turn = self._with_waiting_lines(held, turn)
                 status = active.status if active else None
                 if turn.session.handoff != status:  # a handoff opened in this turn: remember it
                     turn = Turn(replace(turn.session, handoff=status), turn.outputs, turn.events)
@@ -362,19 +367,33 @@ class Service:
             if active is not None:
                 extra = self._text("handoff.already_waiting", language)
             else:
-                urgent = any(e.urgent for e in turn.events if isinstance(e, HandoffRequested))
-                active = self.handoffs.open(held.cursor, held.id, inbound.channel.value, language, inbound.address, urgent, now, new_label())
+                request = next(e for e in turn.events if isinstance(e, HandoffRequested))
+                urgent = request.urgent
+                active = self.handoffs.open(
+                    held.cursor, held.id, inbound.channel.value, language, inbound.address, urgent, now, new_label(), request.may_write
+                )
                 open_now = self.office_hours.open_at(now)
                 extra = self._text("handoff.waiting" if open_now else "handoff.after_hours", language, minutes=self.handoff_settings.wait_minutes)
                 log.info("a chat is waiting for an advocate%s", " (urgent)" if urgent else "")
                 self._notify_advocates(held, active, urgent)
-                self.handoffs.record(held.cursor, active, "system", "The person asked to talk with someone." + (" Urgent." if urgent else ""), now)
+                self.handoffs.record(held.cursor, active, "system", "The person asked to talk with someone." + (" Urgent." if urgent else "") + (
+                    " They may be written to here." if request.may_write else " They will check back: what you write waits for their next message."
+                ), now)
                 return self._with_extra(turn, extra, active, held, inbound, now), active
         if active is None:
             return turn, None
         if any(isinstance(e, EmergencyDetected) for e in turn.events):
             self.handoffs.mark_urgent(held.cursor, active, now)
         return self._with_extra(turn, extra, active, held, inbound, now), active
+
+    def _with_waiting_lines(self, held, turn: Turn) -> Turn:
+        """The turn's outputs after the lines that waited for this message, oldest first, each a
+        message of its own as it was written (they are in the transcript already). Not after an
+        expiry or a restart: the phone may be in other hands by then (DESIGN rule 8)."""
+        lines = self.handoffs.take_pending(held.cursor, held.id)
+        if not lines:
+            return turn
+        return Turn(turn.session, (*(Outbound(line) for line in lines), *turn.outputs), turn.events)
 
     def _with_extra(self, turn: Turn, extra: str | None, active: Active, held, inbound: Inbound, now: datetime) -> Turn:
         """The turn's outputs with ``extra`` added, and the exchange kept in the transcript."""
@@ -414,9 +433,10 @@ class Service:
     # in the transaction that acts (the row may have changed since).
 
     def claim_handoff(self, handoff_id: str, user_id: int, actor: str) -> Handoff:
-        """Take a waiting chat; the person is told someone is here (only by the claim that took it)."""
-        handoff, taken = self.handoffs.claim(handoff_id, user_id, actor, self.clock())
-        if taken:
+        """Take a waiting chat; the person is told someone is here, once per handoff (by its first
+        claim), the way they chose: now, or in the reply to their next message."""
+        handoff, tell = self.handoffs.claim(handoff_id, user_id, actor, self.clock())
+        if tell:
             text = self._text("handoff.joined", handoff.language)
             try:
                 self._message_person(handoff, text, "system", None, actor, status="held", holder=user_id)
@@ -436,19 +456,26 @@ class Service:
         self._message_person(handoff, text, "advocate", user_id, actor, status="held", holder=user_id)
 
     def _message_person(self, handoff: Handoff, text: str, sender: str, user_id: int | None, actor: str, *, status: str, holder: int | None = None) -> None:
+        """``text`` for the person, kept in the transcript: sent through the outbox if they chose
+        to be written to, else waiting for their next message (DESIGN rule 1)."""
         now = self.clock()
-        address = self.handoffs.address(handoff.id)
-        if address is None or handoff.conversation_id is None:
+        if handoff.conversation_id is None:
             raise HandoffError(409, "the person has left")
-        row = new_message(self.store.keys, handoff.conversation_id, handoff.channel, "send", self._payload(address, Outbound(text), handoff.language), now)
-        self.handoffs.add(handoff.id, sender, text, user_id, actor, now, send=row, status=status, holder=holder)
-        if self.on_enqueued:
+        row = None
+        if handoff.may_write:
+            address = self.handoffs.address(handoff.id)
+            if address is None:
+                raise HandoffError(409, "the person has left")
+            row = new_message(self.store.keys, handoff.conversation_id, handoff.channel, "send", self._payload(address, Outbound(text), handoff.language), now)
+        self.handoffs.add(handoff.id, sender, text, user_id, actor, now, send=row, status=status, holder=holder, pending=row is None)
+        if row is not None and self.on_enqueued:
             self.on_enqueued()
 
     def end_handoff(self, handoff: Handoff, how: str, actor: str, by: int | None = None, tell_person: bool = True) -> None:
         """``release`` (the bot answers again) or ``close``. ``by``: the holder doing it (None
-        for an admin or the system). A person still in this handoff is told the bot is back and
-        gets the menu (unless ``tell_person`` is False), and their next reply is read against it."""
+        for an admin or the system). Nothing is sent: a person still in this handoff gets, in the
+        reply to their next message, what waited for them, a note that the bot is back and the menu
+        (unless ``tell_person`` is False: then nothing waiting is ever delivered)."""
         now = self.clock()
         pseudonym = self.store.pseudonym_of(handoff.conversation_id) if handoff.conversation_id else None
         if pseudonym is None:
@@ -456,23 +483,20 @@ class Service:
                 if self.handoffs.finish(cursor, handoff.id, how, actor, now, by) is None:
                     raise HandoffError(409, "this conversation is no longer yours to end")
             return
-        address = self.handoffs.address(handoff.id)  # before the lock: SQLite allows one writer
         with self.store.conversation(pseudonym, now) as held:
             active = self.handoffs.active(held.cursor, held.id)
             if self.handoffs.finish(held.cursor, handoff.id, how, actor, now, by) is None:
                 raise HandoffError(409, "this conversation is no longer yours to end")
             # Only if this very handoff was the active one: closing an old, released handoff
             # must not touch a newer request of the same person.
-            if not tell_person or active is None or active.id != handoff.id or held.session is None or address is None:
+            if not tell_person or active is None or active.id != handoff.id or held.session is None:
                 return
             engine = self.content.engines.get(held.session.flow) or self.content.engines[DEFAULT_FLOW]
-            session = replace(held.session, state=engine.flow.menu, return_to=None, handoff=None, advocate_requested=False)
+            session = replace(
+                held.session, state=engine.flow.menu, return_to=None, handoff=None, advocate_requested=False, handed_back=True
+            )
             held.save(session, now + engine.flow.idle_timeout, keep_until(held.channel_state))
-            menu = engine.preview(engine.flow.menu, session.language)
-            back = Outbound(f"{self._text('handoff.back', session.language)}\n\n{menu.text}", menu.choices, menu.offer)
-            held.enqueue(handoff.channel, "send", self._payload(address, back, session.language))
-        if self.on_enqueued:
-            self.on_enqueued()
+            self.handoffs.record(held.cursor, active, "system", self._text("handoff.back", session.language), now, pending=True)
 
     def remind_waiting(self) -> int:
         """People waiting longer than the configured wait, not yet told: sent the 24/7 line

@@ -2,7 +2,8 @@
 
 An advocate logs in with a TOTP code, a chat escalated through the Telegram webhook appears in
 the open console without a reload (timed), they claim it, answer, the answer reaches the fake Bot
-API, the person's next message appears, they release it, and the bot answers the person again.
+API, the person's next message appears, they release it (nothing is sent), and the person's next
+message gets the bot's note and menu.
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ def test_an_advocate_takes_a_chat_from_the_telegram_webhook_and_hands_it_back(si
             # The person asks for someone through the Telegram webhook; the page is not reloaded.
             person.say("hi")
             person.say("advocate")
-            asked = person.say("yes")
+            asked = person.say("2")  # "You may write to me here"
             page.wait_for_selector("#waiting-list li button", timeout=5000)
             appeared_ms = (time.monotonic() - asked) * 1000
             label = page.inner_text("#waiting-list li button span")
@@ -118,7 +119,7 @@ def test_an_advocate_takes_a_chat_from_the_telegram_webhook_and_hands_it_back(si
             page.click("#waiting-list li button")
             page.click("#claim-btn")
             page.wait_for_selector("#send-btn:not([disabled])")
-            wait_until(lambda: any(t.startswith("Hi again.") for t in sent_texts(fake)), what="the joined message")
+            wait_until(lambda: any(t.startswith("Hi. Someone from our team is here now") for t in sent_texts(fake)), what="the joined message")
 
             # Answer, with the SMS-free Telegram counter and a canned reply in the person's language.
             page.click("#canned button:has-text('Are you safe to talk now?')")
@@ -135,13 +136,15 @@ def test_an_advocate_takes_a_chat_from_the_telegram_webhook_and_hands_it_back(si
             time.sleep(0.3)
             assert len(sent_texts(fake)) == before
 
-            # Release: the bot says it is back with the menu, and answers the person again.
-            page.click("#release-btn")
-            wait_until(lambda: any(t.startswith("Thank you for writing. You are back") for t in sent_texts(fake)), what="the back message")
+            # Release: nothing is sent then; the person's next message gets the note and the menu.
             answered = len(sent_texts(fake))
-            person.say("1")
-            wait_until(lambda: len(sent_texts(fake)) > answered, what="the bot's answer after release")
+            page.click("#release-btn")
             page.wait_for_selector("#chat-meta:has-text('Status: released')", timeout=5000)
+            time.sleep(0.3)
+            assert len(sent_texts(fake)) == answered
+            person.say("ok")
+            wait_until(lambda: any(t.startswith("Thank you for writing. You are back") for t in sent_texts(fake)), what="the back note")
+            wait_until(lambda: any(t.startswith("Here are some options.") for t in sent_texts(fake)[answered:]), what="the menu")
             assert errors == [], errors
         finally:
             browser.close()
@@ -155,7 +158,7 @@ def test_an_advocate_takes_a_chat_from_the_telegram_webhook_and_hands_it_back(si
 def test_on_a_tablet_the_console_works_from_the_keyboard(site):
     url, client, fake, secret = site
     person = Person(client)
-    for text in ("hi", "advocate", "yes"):
+    for text in ("hi", "advocate", "2"):
         person.say(text)
     with playwright_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])

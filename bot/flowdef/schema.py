@@ -29,8 +29,10 @@ ACTION_SCHEMAS: dict[str, dict] = {
     },
     # {type: mark_urgent}: the person may be in danger; a handoff they ask for is urgent.
     "mark_urgent": {"properties": {}},
-    # {type: request_advocate}: the person consented to talk to a person.
-    "request_advocate": {"properties": {}},
+    # {type: request_advocate, replies: check_back}: the person consented to talk to a person;
+    # ``write``: they may be written to when an advocate answers; ``check_back`` (the default):
+    # what the advocate writes waits for their next message.
+    "request_advocate": {"properties": {"replies": {"enum": ["write", "check_back"]}}},
     # {type: erase}: quick exit; everything held about the person is destroyed now.
     "erase": {"properties": {}},
     # {type: end}: the conversation is over; nothing about it is kept.
