@@ -36,7 +36,7 @@ NOT_GUESSED = frozenset({"exit"})
 MAX_SEGMENTS = 3
 # Phones show about two lines of a new message on the lock screen (iOS up to four, Android one
 # or two): everything in this many characters must be neutral, not only the first line.
-PREVIEW_CHARS = 100
+PREVIEW_CHARS = 178
 # Messages the service or an advocate sends on their own, outside any step (handing the chat to a
 # person, the console's canned replies): each opens a message, so its preview must be neutral too.
 STANDALONE_PREFIXES = ("handoff.", "canned.")

@@ -5,7 +5,7 @@ Adding an action type: add its fields here, its executor in ``bot/engine/actions
 
 from __future__ import annotations
 
-from bot.domain.problems import CATEGORIES
+from bot.domain.problems import AUDIENCES, CATEGORIES
 
 SPEC_VERSION = 1
 KEY = {"type": "string", "pattern": r"^[a-z0-9_]+(\.[a-z0-9_]+)*$"}
@@ -20,10 +20,13 @@ ACTION_SCHEMAS: dict[str, dict] = {
         "properties": {"language": {"type": "string", "pattern": "^[a-z]{2,3}(-[a-z0-9]{2,8})?$"}},
     },
     # {type: list_resources, category: legal, limit: 3}: append directory entries for a need.
+    # {type: list_resources, audience: youth}: the entries only for that audience (any need).
     "list_resources": {
-        "required": ["category"],
+        "required": [],
+        "anyOf": [{"required": ["category"]}, {"required": ["audience"]}],
         "properties": {
             "category": {"enum": list(CATEGORIES)},
+            "audience": {"enum": list(AUDIENCES)},
             "limit": {"type": "integer", "minimum": 1, "maximum": 6},
         },
     },
@@ -48,6 +51,7 @@ def _action_schema() -> dict:
                     "required": ["type", *spec.get("required", [])],
                     "additionalProperties": False,
                     "properties": {"type": {"const": name}, **spec["properties"]},
+                    **({"anyOf": spec["anyOf"]} if "anyOf" in spec else {}),
                 },
             }
         )
