@@ -18,15 +18,14 @@ person's language (``text_languages``) is left out: the call, with interpreters,
 
 from bot.domain.messages import hours_in, name_in, texts_in
 from bot.engine.actions import action
-
-DEFAULT_LIMIT = 3
+from bot.flowdef.schema import LIST_RESOURCES_LIMIT
 
 
 @action("list_resources")
 def run(act, turn) -> None:
     category = str(act.get("category") or "")
     audience = str(act.get("audience") or "")
-    limit = int(act.get("limit", DEFAULT_LIMIT))
+    limit = int(act.get("limit", LIST_RESOURCES_LIMIT))
     lang = turn.session.language
     found = turn.engine.directory.find(category, lang, limit, audience) if turn.engine.directory else ()
     if not found:
