@@ -255,3 +255,23 @@ def test_the_lock_screen_words_include_the_hotline_numbers_and_papers():
     assert {fold(w) for w in ("papers", "undocumented", "green card", "373-7888", "233733")} <= set(catalog.reveal_words("en"))
     assert {fold(w) for w in ("papeles", "indocumentad", "373-7888", "233733")} <= set(catalog.reveal_words("es"))
     assert PREVIEW_CHARS == 178
+
+
+@pytest.mark.parametrize(
+    ("action", "fragment"),
+    [
+        ("{type: list_resources}", "'category' is a required property"),  # or an audience
+        ("{type: list_resources, audience: elders}", "'elders' is not one of ['youth']"),
+    ],
+)
+def test_a_listing_must_name_a_need_or_an_audience(tmp_path, action, fragment):
+    from bot.flowdef import read_flows
+
+    folder = tmp_path / "flows"
+    folder.mkdir()
+    text = (REPO / "flows" / "main.yaml").read_text(encoding="utf-8")
+    (folder / "main.yaml").write_text(text.replace("{type: list_resources, audience: youth, limit: 2}", action), encoding="utf-8")
+
+    _, problems = read_flows(folder)
+
+    assert any(p.where.startswith("flows/main.yaml: steps.help_youth.actions[0]") and fragment in p.what for p in problems), [str(p) for p in problems]

@@ -7,7 +7,7 @@ Example of the lines added (English)::
 
 and in Spanish, with the names the directory gives per language::
 
-    - Línea Nacional Contra la Trata de Personas: Llama al 1-888-373-7888, Mensaje al 233733 (24/7)
+    - Línea Nacional Contra la Trata de Personas: Tel. 1-888-373-7888, SMS 233733 (24/7)
 
 ``{type: list_resources, audience: youth}`` lists only the entries for that audience (entries with
 an audience never appear in the lists for everyone). Entries come from the directory the engine
