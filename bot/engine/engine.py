@@ -51,7 +51,7 @@ MAX_NUMBER = 9  # choices are one digit each on SMS
 class ResourceLookup(Protocol):
     """What the engine needs of the resource directory (the store's ``Directory`` is one)."""
 
-    def find(self, category: str, language: str, limit: int) -> Sequence[Resource]: ...
+    def find(self, category: str, language: str, limit: int, audience: str = "") -> Sequence[Resource]: ...
 
 
 class Engine:

@@ -5,9 +5,10 @@ Adding an action type: add its fields here, its executor in ``bot/engine/actions
 
 from __future__ import annotations
 
-from bot.domain.problems import CATEGORIES
+from bot.domain.problems import AUDIENCES, CATEGORIES
 
 SPEC_VERSION = 1
+LIST_RESOURCES_LIMIT = 3  # entries a list_resources action shows when it gives no `limit`
 KEY = {"type": "string", "pattern": r"^[a-z0-9_]+(\.[a-z0-9_]+)*$"}
 STEP_ID = {"type": "string", "pattern": r"^[a-z][a-z0-9_]*$"}
 TARGET = {"type": "string", "pattern": r"^([a-z][a-z0-9_]*|@back)$"}
@@ -19,11 +20,15 @@ ACTION_SCHEMAS: dict[str, dict] = {
         "required": ["language"],
         "properties": {"language": {"type": "string", "pattern": "^[a-z]{2,3}(-[a-z0-9]{2,8})?$"}},
     },
-    # {type: list_resources, category: legal, limit: 3}: append directory entries for a need.
+    # {type: list_resources, category: legal, limit: 3}: append directory entries for a need
+    # (LIST_RESOURCES_LIMIT of them when no limit is given).
+    # {type: list_resources, audience: youth}: the entries only for that audience (any need).
     "list_resources": {
-        "required": ["category"],
+        "required": [],
+        "anyOf": [{"required": ["category"]}, {"required": ["audience"]}],
         "properties": {
             "category": {"enum": list(CATEGORIES)},
+            "audience": {"enum": list(AUDIENCES)},
             "limit": {"type": "integer", "minimum": 1, "maximum": 6},
         },
     },
@@ -50,6 +55,7 @@ def _action_schema() -> dict:
                     "required": ["type", *spec.get("required", [])],
                     "additionalProperties": False,
                     "properties": {"type": {"const": name}, **spec["properties"]},
+                    **({"anyOf": spec["anyOf"]} if "anyOf" in spec else {}),
                 },
             }
         )
