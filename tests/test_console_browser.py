@@ -424,8 +424,10 @@ def test_a_session_that_ends_on_the_server_clears_the_open_chat(site):
             other_tab = context.new_page()
             csrf = other_tab.request.get(f"{url}/api/me").json()["csrf_token"]
             assert other_tab.request.post(f"{url}/api/auth/logout", headers={"X-CSRF-Token": csrf}).status == 204
+            ended = time.monotonic()
             other_tab.close()
             page.wait_for_selector("#login-view:not([hidden])", timeout=10000)
+            print(f"\nthe open console cleared itself {time.monotonic() - ended:.1f} s after a logout in another tab")
             assert "Your session ended" in page.inner_text("#login-error")
             assert_nothing_of_the_chat(page, label)
         finally:
@@ -465,6 +467,23 @@ def test_an_answer_that_arrives_after_the_logout_goes_nowhere(site_with_slow_tra
             assert_nothing_of_the_chat(page, label)
             assert BEN not in page.evaluate("document.documentElement.outerHTML")
             assert errors == [], errors
+        finally:
+            browser.close()
+
+
+def test_a_logout_the_server_never_hears_of_still_clears_the_page_and_says_so(site):
+    url, client, fake, secret = site
+    person = Person(client)
+    with playwright_api.sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            page = browser.new_page()
+            log_in(page, url, secret)
+            label = take_a_chat(page, person)
+            page.route("**/api/auth/logout", lambda route: route.abort("internetdisconnected"))
+            page.click("#logout-btn")
+            page.wait_for_selector("#login-error:has-text('may still be logged in')")
+            assert_nothing_of_the_chat(page, label)
         finally:
             browser.close()
 

@@ -16,7 +16,8 @@ const TITLE = document.title;
 const LOGIN = "/api/auth/login";
 const LOGOUT = "/api/auth/logout";
 const SESSION_ENDED = "Your session ended. Please log in again.";
-const LOGOUT_UNCONFIRMED = "The server did not confirm the logout. Close this browser window to be sure the session has ended.";
+// (Closing the browser would not end it: the session cookie outlives the window.)
+const LOGOUT_UNCONFIRMED = "The server did not confirm the logout, so this browser may still be logged in. When the connection is back, reload this page and log out again.";
 
 // The logged-in session, or null: { me, csrf, current, seenWaiting, firstLoad, events, aborter, timer, notification }.
 let session = null;
