@@ -56,16 +56,16 @@ def backoff(attempts: int, retry_after: float | None = None, rng: Callable[[], f
 
 def twilio_delete_backoff(attempts: int, retry_after: float | None = None, rng: Callable[[], float] = random.random) -> timedelta:
     """Wait before trying again to delete messages at Twilio: the provider's Retry-After when
-    given, else one minute doubled each attempt up to six hours, plus up to half again (jitter:
-    never under Twilio's minute).
+    given, else one minute doubled each attempt plus up to half again (jitter, never under
+    Twilio's minute), at most six hours.
 
     >>> [twilio_delete_backoff(n, rng=lambda: 0.0).total_seconds() for n in (0, 1, 2, 12)]
     [60.0, 120.0, 240.0, 21600.0]
     """
     if retry_after is not None:
         return timedelta(seconds=min(max(TWILIO_FIRST_RETRY.total_seconds(), retry_after), TWILIO_MAX_RETRY.total_seconds()))
-    base = min(TWILIO_MAX_RETRY.total_seconds(), TWILIO_FIRST_RETRY.total_seconds() * 2.0**attempts)
-    return timedelta(seconds=base * (1.0 + 0.5 * rng()))
+    base = TWILIO_FIRST_RETRY.total_seconds() * 2.0 ** min(attempts, 32)
+    return timedelta(seconds=min(TWILIO_MAX_RETRY.total_seconds(), base * (1.0 + 0.5 * rng())))
 
 
 class Worker:

@@ -30,6 +30,9 @@ from bot.channels.twilio_sms._parse import MESSAGE_SID
 # twilio's HTTP client logs every request at INFO: URLs (with the account SID) and, for a GET, the
 # query (which could carry a number). Nothing of a request belongs in our logs.
 logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
+# Below it, urllib3 logs each request line at DEBUG: the path names the account and, for a
+# deletion, the message's SID (which opens that message at Twilio).
+logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO)
 
 DEFAULT_API_BASE_URL = "https://api.twilio.com"
 UNSUBSCRIBED_RECIPIENT = 21610  # "Attempt to send to unsubscribed recipient": the person sent STOP
