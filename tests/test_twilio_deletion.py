@@ -189,6 +189,23 @@ def test_a_21610_on_a_rest_send_erases_and_deletes_at_twilio(service, api, setti
     assert sorted(api.deleted) == sorted([sid(1), sid(101)])
 
 
+def test_an_advocates_reply_sent_by_the_worker_is_kept_then_deleted_with_the_conversation(service, api):
+    say(service, "hola", sid(1))
+    with service.store.conversation(service.pseudonyms.of("sms", PERSON), service.clock()) as held:
+        held.enqueue("sms", "send", {"to": PERSON, "text": "Hi, this is Ana.", "choices": []})
+
+    class Sends(TwilioSender):
+        def send(self, to: str, body: str) -> str:
+            return sid(500)  # the SID Twilio's answer to the POST carries
+
+    worker = worker_for(service, api, Sends(ACCOUNT, TOKEN, from_number=OURS, api_base_url=api.url))
+    drain(worker)
+    assert kept(service) == [sid(1), sid(500)] and api.deleted == []
+    say(service, "salir", sid(2))
+    drain(worker)
+    assert sorted(api.deleted) == sorted([sid(1), sid(2), sid(500)])
+
+
 def test_an_idle_conversation_that_expires_is_deleted_at_twilio_in_the_same_purge(service, api, clock, settings):
     say(service, "hola", sid(1))
     replied(service, sid(101))
