@@ -302,13 +302,16 @@ def test_delete_maps_twilio_answers(api):
     assert sender.delete(sid(1)) is True
     assert sender.delete(sid(1)) is False  # already gone (404): nothing left to delete
     assert sender.delete(sid(2, "MM")) is True  # a media message
-    api.script(sid(3), [(400, 20009), (503, 20503), (401, 20003)])
+    api.script(sid(3), [(400, 20009), (503, 20503), (401, 20003), (400, 21000)])
     with pytest.raises(NotYetDeletable) as not_yet:
         sender.delete(sid(3))
     assert not not_yet.value.permanent and "20009" in str(not_yet.value) and sid(3) not in str(not_yet.value)
     with pytest.raises(SendError) as busy:
         sender.delete(sid(3))
     assert not busy.value.permanent and not isinstance(busy.value, NotYetDeletable)
+    with pytest.raises(SendError) as credentials:  # fixable by the operator: retried, not given up
+        sender.delete(sid(3))
+    assert not credentials.value.permanent and "401" in str(credentials.value)
     with pytest.raises(SendError) as refused:
         sender.delete(sid(3))
     assert refused.value.permanent

@@ -134,9 +134,11 @@ class TwilioSender:
         in this account).
 
         Raises ``NotYetDeletable`` (a transient ``SendError``) for 20009, not final yet ("wait at
-        least 1 minute"); ``SendError``: transient for timeouts, connection errors, 5xx and 429 (``retry_after`` from ``Retry-After``); permanent
-        for a SID that is not a Message SID (nothing is sent) and for other 4xx (bad
-        credentials...). The reason names the HTTP status and error code, never the SID.
+        least 1 minute"); ``SendError``: transient for timeouts, connection errors, 5xx, 429
+        (``retry_after`` from ``Retry-After``) and refused credentials (401, 403: the operator can
+        fix them, and a deletion given up leaves the message there); permanent for a SID that
+        is not a Message SID (nothing is sent) and for other 4xx. The reason names the HTTP
+        status and error code, never the SID.
         """
         if not MESSAGE_SID.fullmatch(sid or ""):
             raise SendError("not a Twilio Message SID", permanent=True)
@@ -149,6 +151,10 @@ class TwilioSender:
                 return False
             if error.code == NOT_YET_DELETABLE:
                 raise NotYetDeletable(f"twilio answered HTTP {int(error.status or 0)} (error {NOT_YET_DELETABLE}): not final yet") from None
+            if int(error.status or 0) in (401, 403):
+                # Credentials rotated or revoked: fixable by the operator, and a deletion given up
+                # would leave the message at Twilio for good, so it is worth retrying.
+                raise SendError(f"twilio refused the credentials (HTTP {int(error.status or 0)})") from None
             raise _api_error(error) from None
         return True
 
