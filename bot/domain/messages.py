@@ -41,7 +41,7 @@ class Inbound:
     text: str
     language_hint: str | None = None
     kind: InboundKind = InboundKind.TEXT
-    message_ref: int | None = None  # the provider's id of this message, where it can be deleted (Telegram)
+    message_ref: int | str | None = None  # the provider's id of this message, where it can be deleted (Telegram's id, Twilio's SID)
     offer: str | None = None  # a pressed button's ``Outbound.offer``: which choices it answers
 
     def __repr__(self) -> str:  # keep addresses and bodies out of tracebacks and logs
