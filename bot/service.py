@@ -528,7 +528,9 @@ class Service:
             address = self.handoffs.address(handoff.id)
             if address is None:
                 raise HandoffError(409, "the person has left")
-            row = new_message(self.store.keys, handoff.conversation_id, handoff.channel, "send", self._payload(address, Outbound(text), handoff.language), now)
+            # Not an answer to anything the person just wrote: on Telegram it arrives without a sound.
+            payload = {**self._payload(address, Outbound(text), handoff.language), "quiet": True}
+            row = new_message(self.store.keys, handoff.conversation_id, handoff.channel, "send", payload, now)
         self.handoffs.add(handoff.id, sender, text, user_id, actor, now, send=row, status=status, holder=holder, pending=row is None)
         if row is not None and self.on_enqueued:
             self.on_enqueued()

@@ -240,7 +240,10 @@ class Worker:
             from bot.channels import telegram
 
             if job.kind == "send":
-                return await sender.send_message(telegram.render(decode_output(payload), payload["to"]))
+                params = telegram.render(decode_output(payload), payload["to"])
+                if payload.get("quiet"):  # sent on its own, not as an answer: no sound (DESIGN rule 2)
+                    params["disable_notification"] = True
+                return await sender.send_message(params)
             if job.kind == "delete":
                 await sender.delete_messages(payload["to"], payload["message_ids"])
                 return None

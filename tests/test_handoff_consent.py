@@ -39,6 +39,7 @@ class Audit:
     service: Service
     channel: Channel
     sent: list[tuple[str, str]] = field(default_factory=list)
+    quiet: dict[str, bool] = field(default_factory=dict)  # outbox text -> sent without a sound (Telegram)
 
     @property
     def address(self) -> str:
@@ -66,7 +67,10 @@ class Audit:
             for job in taken:
                 outbox.sent(job)
                 jobs.append(job)
-        return [render_plain(decode_output(j.payload)) for j in sorted(jobs, key=lambda j: j.id) if j.kind == "send" and j.payload.get("to") == self.address]
+        mine = [j for j in sorted(jobs, key=lambda j: j.id) if j.kind == "send" and j.payload.get("to") == self.address]
+        for job in mine:
+            self.quiet[render_plain(decode_output(job.payload))] = bool(job.payload.get("quiet"))
+        return [render_plain(decode_output(j.payload)) for j in mine]
 
     def unprompted(self) -> list[str]:
         return [text for kind, text in self.sent if kind == "unprompted"]
@@ -154,6 +158,9 @@ def test_you_may_write_to_me_allows_only_replies_one_hello_and_one_neutral_remin
     assert [t for t in unprompted if t not in reminders + joined] == advocate  # and nothing else: no release message
     assert unprompted.index(joined[0]) < unprompted.index(advocate[0])
     assert seen["rejoined"] == []
+    # Unprompted messages arrive without a sound on Telegram; answers are not made quiet.
+    assert all(audit.quiet[t] for t in unprompted)
+    assert not any(audit.quiet.get(t) for kind, t in audit.sent if kind == "answer")
     # What arrives unprompted is neutral in what a lock screen shows, numbers included.
     for text in reminders + joined:
         assert revealing_words(lock_screen_preview(text), audit.service.content.catalog.reveal_words("en")) == []
