@@ -261,7 +261,7 @@ def test_with_nothing_to_guess_the_steps_own_numbers_stay_and_a_person_comes_las
     twice, _ = reply(engine, "qqqq", once.session)
     labels = [c.label for c in twice.outputs[0].choices]
     if twice.session.offered and all(o.startswith("choice:") or o == "intent:need.human" for o in twice.session.offered):
-        assert labels[0] == "I'm in danger now"
+        assert labels[0] == "I need help now"
     assert "Talk to a person" in labels
 
 
