@@ -176,7 +176,7 @@ def test_a_crisis_while_an_advocate_holds_the_chat_is_answered_and_marked_urgent
 @pytest.mark.parametrize(
     ("text", "state", "language"),
     [
-        ("my boss has my passport", "rights_debt", "en"),
+        ("my boss has my passport", "rights_documents", "en"),
         ("no me pagan", "rights_wages", "es"),
         ("I have nowhere to sleep", "help_shelter", "en"),
         ("la migra", "help_immigration", "es"),
