@@ -4,7 +4,7 @@
     safeharbor worker
     safeharbor telegram set-webhook
     safeharbor chat [--lang CODE] [--from ADDRESS] [--channel sms|telegram]
-    safeharbor flows check [--strict] [--costs]
+    safeharbor flows check [--strict] [--costs] [--max-age-months N]
     safeharbor flows graph [FLOW] [--lang CODE]
     safeharbor keys generate | keys rotate
     safeharbor purge
@@ -26,6 +26,9 @@ from bot.domain.problems import ContentInvalid, errors
 from bot.store.schema import SchemaBehind
 
 DEFAULT_CHAT_ADDRESS = "local"
+# `flows check`: a resource entry checked longer ago than this is due for a re-check (a warning).
+MAX_AGE_ENV = "SAFEHARBOR_RESOURCE_MAX_AGE_MONTHS"
+DEFAULT_MAX_AGE_MONTHS = 12  # the same as bot.flowdef.DEFAULT_RESOURCE_MAX_AGE_MONTHS (not imported here: cli loads lazily)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -87,6 +90,11 @@ def _parser() -> argparse.ArgumentParser:
     check = flows.add_parser("check", help="validate flows, locales and resources")
     check.add_argument("--strict", action="store_true", help="warnings fail too")
     check.add_argument("--costs", action="store_true", help="list the SMS cost of every step in every language")
+    check.add_argument(
+        "--max-age-months", type=int, metavar="N", default=None,
+        help=f"warn about resource entries checked more than N months ago (default ${MAX_AGE_ENV} or "
+        f"{DEFAULT_MAX_AGE_MONTHS})",
+    )
     check.set_defaults(run=_flows_check)
     graph = flows.add_parser("graph", help="print a flow as Mermaid text")
     graph.add_argument("flow", nargs="?", default="main")
@@ -322,11 +330,35 @@ def _chat(args) -> int:
         service.close()
 
 
+def _max_age_months(given: int | None) -> int:
+    """``--max-age-months``, else ``SAFEHARBOR_RESOURCE_MAX_AGE_MONTHS``, else 12; 0 or more."""
+    if given is None:
+        text = os.environ.get(MAX_AGE_ENV, "").strip()
+        if not text:
+            return DEFAULT_MAX_AGE_MONTHS
+        try:
+            given = int(text)
+        except ValueError:
+            raise ConfigError(f"{MAX_AGE_ENV}={text!r}: give a whole number of months, e.g. 12") from None
+        source = MAX_AGE_ENV
+    else:
+        source = "--max-age-months"
+    if given < 0:
+        raise ConfigError(f"{source}={given}: give 0 months or more")
+    return given
+
+
 def _flows_check(args) -> int:
-    from bot.flowdef import step_costs
+    import datetime as dt
+
+    from bot.flowdef import resource_problems, step_costs
     from bot.service import read_content
 
-    content, problems = read_content(Settings.content_dir_from_env(), Settings.regions_from_env())
+    max_age = _max_age_months(args.max_age_months)
+    today = dt.date.today()  # the one clock read: the checks below take it as an argument
+    root, regions = Settings.content_dir_from_env(), Settings.regions_from_env()
+    content, problems = read_content(root, regions)
+    problems = problems + _resource_checks(root, regions, today, max_age, resource_problems)
     for problem in problems:  # `where: what`; warnings say so after the location
         print(problem if problem.severity == "error" else f"{problem.where}: warning: {problem.what}", file=sys.stderr)
     if content is None or errors(problems):
@@ -347,6 +379,23 @@ def _flows_check(args) -> int:
         f"0 errors, {warnings} warning(s)"
     )
     return 1 if args.strict and warnings else 0
+
+
+def _resource_checks(root, regions, today, max_age: int, resource_problems) -> list:
+    """The directory against the flows (entries no step shows, entries due for a re-check).
+
+    Read on their own, so these warnings are reported even when another file has errors; when
+    the flows, locales or directory cannot be read, ``read_content`` has reported why."""
+    from bot.flowdef import read_flows
+    from bot.i18n import read_catalog
+    from bot.store import read_directory
+
+    catalog, found = read_catalog(root / "locales")
+    flows, more = read_flows(root / "flows")
+    directory, rest = read_directory(root / "flows" / "resources", regions=regions)
+    if catalog is None or errors([*found, *more, *rest]):
+        return []
+    return resource_problems(flows.values(), catalog, directory, today, max_age)
 
 
 def _flows_graph(args) -> int:

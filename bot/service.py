@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
@@ -21,7 +22,7 @@ from typing import Protocol
 
 from bot.config import HandoffSettings, Settings
 from bot.channels.base import Delivery
-from bot.domain.events import EmergencyDetected, HandoffRequested
+from bot.domain.events import ConversationExpired, EmergencyDetected, HandoffRequested
 from bot.domain.messages import Channel, ChoiceView, Inbound, InboundKind, Outbound, render_plain
 from bot.domain.problems import ContentInvalid, Problem, errors
 from bot.engine import Engine, Turn
@@ -32,7 +33,7 @@ from bot.handoff import Active, Handoff, HandoffError, HandoffRecords, OfficeHou
 from bot.store import Directory, KeyRing, Pseudonyms, SessionStore, open_database, read_directory
 from bot.store import schema
 from bot.store.accounts import Accounts
-from bot.store.outbox import new_message
+from bot.store.outbox import TWILIO_DELETES, new_message, sid_batches
 
 log = logging.getLogger("safeharbor.service")
 
@@ -54,6 +55,12 @@ NOTICE_STREAM = "advocates-notices"  # the outbox stream of messages to the advo
 # Telegram lets a bot delete both sides of a private chat for 48 hours: keep ids that long.
 DELETABLE_FOR = timedelta(hours=48)
 MAX_KEPT_MESSAGES = 300
+# Twilio keeps every message (body and numbers) until it is deleted through its API, whenever
+# that is: the SIDs of a conversation's messages are kept (sealed, in its ``channel_state``)
+# until it ends, then deleted at Twilio by the outbox. Past this many, the oldest are deleted
+# at once, so the sealed state stays small.
+TWILIO_CHANNELS = frozenset({Channel.SMS, Channel.WHATSAPP})
+MAX_KEPT_SIDS = 500
 
 
 def utc_now() -> datetime:
@@ -74,6 +81,7 @@ class Reception:
     alphabet: str = "gsm7"
     queued: bool = False
     failed: bool = False
+    enqueued: bool = False  # other work for the outbox (deletions at Twilio): wake the worker
 
 
 def encode_output(output: Outbound) -> dict:
@@ -89,19 +97,38 @@ def decode_outputs(blob: bytes) -> tuple[Outbound, ...]:
 
 
 def keep_until(channel_state: dict) -> datetime | None:
-    """Until when the conversation's message ids must be kept: 48 h after the newest."""
+    """Until when the conversation's Telegram message ids must be kept: 48 h after the newest.
+    Twilio SIDs set no such time: Twilio keeps the messages until they are deleted, so their SIDs
+    go with the conversation (``kept_sids``), each one deleted at Twilio then."""
     messages = channel_state.get("messages")
     if not messages:
         return None
     return datetime.fromtimestamp(max(ts for _, ts in messages), timezone.utc) + DELETABLE_FOR
 
 
-def remember_message(channel_state: dict, message_id: int, now: datetime) -> None:
-    """Add a message id to the kept list: only those still deletable, at most the last few hundred."""
+def remember_message(channel_state: dict, message_id: int | str, now: datetime) -> None:
+    """Add a message id to the kept list. A Telegram id (int): only those still deletable, at
+    most the last few hundred. A Twilio SID (str): every one, once (``kept_sids``)."""
+    if isinstance(message_id, str):
+        sids = channel_state.setdefault("sids", [])
+        if message_id not in sids:
+            sids.append(message_id)
+        return
     cutoff = int((now - DELETABLE_FOR).timestamp())
     kept = [m for m in channel_state.get("messages", []) if m[1] > cutoff]
     kept.append([int(message_id), int(now.timestamp())])
     channel_state["messages"] = kept[-MAX_KEPT_MESSAGES:]
+
+
+def kept_sids(channel_state: dict) -> list[str]:
+    """The Twilio SIDs of the conversation's messages, oldest first (inbound and outbound).
+
+    >>> state = {}
+    >>> remember_message(state, "SM" + "a" * 32, utc_now()); remember_message(state, "SM" + "a" * 32, utc_now())
+    >>> kept_sids(state) == ["SM" + "a" * 32]
+    True
+    """
+    return list(channel_state.get("sids", ()))
 
 
 @dataclass(frozen=True)
@@ -220,12 +247,18 @@ class Service:
             )
         self.fallback = Outbound(FALLBACK_TEXT.format_map(content.engines[DEFAULT_FLOW].flow.vars))
         self.on_enqueued: Callable[[], None] | None = None  # wakes an in-process worker
+        # Whether what Twilio keeps is deleted through its REST API (account SID and token set:
+        # ``from_settings``); off, no SID is kept and no deletion queued. Needs the SQL store.
+        self.twilio_deletes: bool = False
         # Whether a turn waits on nothing but this machine (SQLite, memory), see web.webhooks.
         self.local_database: bool = getattr(store, "local", False)
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Callable[[], datetime] = utc_now) -> Service:
-        return cls(load_content(settings), open_store(settings), Pseudonyms(settings.pepper), clock, settings.handoff)
+        service = cls(load_content(settings), open_store(settings), Pseudonyms(settings.pepper), clock, settings.handoff)
+        # The worker deletes with the sender it builds for these settings (runtime.build_senders).
+        service.twilio_deletes = settings.channels.twilio_sends
+        return service
 
     def handle(self, inbound: Inbound) -> list[Outbound]:
         """Replies to ``inbound``, in order. Never raises for anything a person can send."""
@@ -259,7 +292,7 @@ class Service:
         except Exception as exc:  # noqa: BLE001 - the person must get an answer whatever failed
             log.error("delivery failed: %s", type(exc).__name__)
             return Reception((self.fallback,), failed=True)
-        if reception.queued and self.on_enqueued:
+        if (reception.queued or reception.enqueued) and self.on_enqueued:
             self.store.after_commit(self.on_enqueued)  # once committed, or the worker finds nothing
         return reception
 
@@ -288,14 +321,31 @@ class Service:
 
     def _apply(self, delivery: Delivery, inbound: Inbound, key: str, pseudonym: str, now: datetime) -> Reception:
         queued = inbound.channel in QUEUED_CHANNELS
+        twilio = self.twilio_deletes and inbound.channel in TWILIO_CHANNELS
+        if not twilio and isinstance(inbound.message_ref, str):
+            inbound = replace(inbound, message_ref=None)  # nothing is deleted at Twilio: keep no SID
+        inbound_sid = [inbound.message_ref] if twilio and inbound.message_ref else []
+        deleting = False
         with self.store.conversation(pseudonym, now) as held:
             if inbound.kind is InboundKind.OPT_OUT:
+                sids = kept_sids(held.channel_state) + inbound_sid
                 held.erase()  # the carrier blocked the number: nothing can reach them, keep nothing
+                deleting = self._delete_at_twilio(held, sids)  # what Twilio keeps of it too, STOP included
                 if not held.record_delivery(delivery.provider, key, None):
                     raise _Redelivery
-                return Reception(())
+                return Reception((), enqueued=deleting)
             kept_ids = [message_id for message_id, _ in held.channel_state.get("messages", [])]
-            turn = self._turn(held, inbound, now)
+            sids = kept_sids(held.channel_state) if twilio else []
+            if len(sids) >= MAX_KEPT_SIDS:  # a very long conversation: the oldest go now
+                spill = len(sids) - MAX_KEPT_SIDS + 1
+                deleting = self._delete_at_twilio(held, sids[:spill])
+                sids = held.channel_state["sids"] = sids[spill:]
+            turn = self._turn(held, inbound, now)  # keeps the inbound's SID when it keeps the conversation
+            if twilio and turn.session is None:
+                # Nothing of the conversation is kept now (a quick exit, an end, or nothing to keep
+                # at all): nor at Twilio. Its replies' SIDs, learned later from their status
+                # callbacks, find no conversation and are deleted then (``message_sent``).
+                deleting = self._delete_at_twilio(held, sids + inbound_sid) or deleting
             language = turn.session.language if turn.session else self.content.catalog.default
             if queued:
                 channel = inbound.channel.value
@@ -312,7 +362,19 @@ class Service:
             if not held.record_delivery(delivery.provider, key, reply):
                 raise _Redelivery  # applied before: roll this turn back whole
         alphabet = self.content.catalog.locales[language].sms_alphabet
-        return Reception(turn.outputs, alphabet=alphabet, queued=queued)
+        return Reception(turn.outputs, alphabet=alphabet, queued=queued, enqueued=deleting)
+
+    def _delete_at_twilio(self, held, sids: list[str]) -> bool:
+        """Queue the deletion at Twilio of messages ``sids`` in ``held``'s transaction (sealed in
+        the outbox, each batch on a stream of its own: an erasure of the conversation must not
+        take its deletions with it, and one message not yet deletable must not hold up the
+        others). Returns whether anything was queued."""
+        sids = list(dict.fromkeys(sid for sid in sids if isinstance(sid, str)))
+        if not self.twilio_deletes or not sids:
+            return False
+        for batch in sid_batches(sids):
+            held.enqueue(TWILIO_DELETES, "delete", {"sids": batch}, stream=secrets.token_hex(16))
+        return True
 
     def _turn(self, held, inbound: Inbound, now: datetime) -> Turn:
         session = held.session
@@ -324,6 +386,9 @@ class Service:
             # truth: an advocate may have claimed, released or closed it since.
             active = self.handoffs.active(held.cursor, held.id)
             session = replace(session, handoff=active.status if active else None)
+        # Lines may wait for this person: they chose to check back rather than be written to, or
+        # an advocate handed the chat back since they last wrote.
+        waiting_lines = session is not None and (session.handed_back or (active is not None and not active.may_write))
         turn = engine.resume(session, inbound, now)
         if turn.session is None or turn.restarted:
             carried = held.channel_state if turn.restarted else {}
@@ -335,6 +400,8 @@ class Service:
             held.save(turn.session, now + engine.flow.idle_timeout, keep_until(held.channel_state))
             if self.handoffs is not None:
                 turn, active = self._handoff_turn(held, inbound, turn, None if turn.restarted else active, now)
+                if waiting_lines and not turn.restarted and not any(isinstance(e, ConversationExpired) for e in turn.events):
+                    turn = self._with_waiting_lines(held, turn)
                 status = active.status if active else None
                 if turn.session.handoff != status:  # a handoff opened in this turn: remember it
                     turn = Turn(replace(turn.session, handoff=status), turn.outputs, turn.events)
@@ -362,19 +429,33 @@ class Service:
             if active is not None:
                 extra = self._text("handoff.already_waiting", language)
             else:
-                urgent = any(e.urgent for e in turn.events if isinstance(e, HandoffRequested))
-                active = self.handoffs.open(held.cursor, held.id, inbound.channel.value, language, inbound.address, urgent, now, new_label())
+                request = next(e for e in turn.events if isinstance(e, HandoffRequested))
+                urgent = request.urgent
+                active = self.handoffs.open(
+                    held.cursor, held.id, inbound.channel.value, language, inbound.address, urgent, now, new_label(), request.may_write
+                )
                 open_now = self.office_hours.open_at(now)
                 extra = self._text("handoff.waiting" if open_now else "handoff.after_hours", language, minutes=self.handoff_settings.wait_minutes)
                 log.info("a chat is waiting for an advocate%s", " (urgent)" if urgent else "")
                 self._notify_advocates(held, active, urgent)
-                self.handoffs.record(held.cursor, active, "system", "The person asked to talk with someone." + (" Urgent." if urgent else ""), now)
+                self.handoffs.record(held.cursor, active, "system", "The person asked to talk with someone." + (" Urgent." if urgent else "") + (
+                    " They may be written to here." if request.may_write else " They will check back: what you write waits for their next message."
+                ), now)
                 return self._with_extra(turn, extra, active, held, inbound, now), active
         if active is None:
             return turn, None
         if any(isinstance(e, EmergencyDetected) for e in turn.events):
             self.handoffs.mark_urgent(held.cursor, active, now)
         return self._with_extra(turn, extra, active, held, inbound, now), active
+
+    def _with_waiting_lines(self, held, turn: Turn) -> Turn:
+        """The turn's outputs after the lines that waited for this message, oldest first, each a
+        message of its own as it was written (they are in the transcript already). Not after an
+        expiry or a restart: the phone may be in other hands by then (DESIGN rule 8)."""
+        lines = self.handoffs.take_pending(held.cursor, held.id)
+        if not lines:
+            return turn
+        return Turn(turn.session, (*(Outbound(line) for line in lines), *turn.outputs), turn.events)
 
     def _with_extra(self, turn: Turn, extra: str | None, active: Active, held, inbound: Inbound, now: datetime) -> Turn:
         """The turn's outputs with ``extra`` added, and the exchange kept in the transcript."""
@@ -414,9 +495,10 @@ class Service:
     # in the transaction that acts (the row may have changed since).
 
     def claim_handoff(self, handoff_id: str, user_id: int, actor: str) -> Handoff:
-        """Take a waiting chat; the person is told someone is here (only by the claim that took it)."""
-        handoff, taken = self.handoffs.claim(handoff_id, user_id, actor, self.clock())
-        if taken:
+        """Take a waiting chat; the person is told someone is here, once per handoff (by its first
+        claim), the way they chose: now, or in the reply to their next message."""
+        handoff, tell = self.handoffs.claim(handoff_id, user_id, actor, self.clock())
+        if tell:
             text = self._text("handoff.joined", handoff.language)
             try:
                 self._message_person(handoff, text, "system", None, actor, status="held", holder=user_id)
@@ -436,19 +518,26 @@ class Service:
         self._message_person(handoff, text, "advocate", user_id, actor, status="held", holder=user_id)
 
     def _message_person(self, handoff: Handoff, text: str, sender: str, user_id: int | None, actor: str, *, status: str, holder: int | None = None) -> None:
+        """``text`` for the person, kept in the transcript: sent through the outbox if they chose
+        to be written to, else waiting for their next message (DESIGN rule 1)."""
         now = self.clock()
-        address = self.handoffs.address(handoff.id)
-        if address is None or handoff.conversation_id is None:
+        if handoff.conversation_id is None:
             raise HandoffError(409, "the person has left")
-        row = new_message(self.store.keys, handoff.conversation_id, handoff.channel, "send", self._payload(address, Outbound(text), handoff.language), now)
-        self.handoffs.add(handoff.id, sender, text, user_id, actor, now, send=row, status=status, holder=holder)
-        if self.on_enqueued:
+        row = None
+        if handoff.may_write:
+            address = self.handoffs.address(handoff.id)
+            if address is None:
+                raise HandoffError(409, "the person has left")
+            row = new_message(self.store.keys, handoff.conversation_id, handoff.channel, "send", self._payload(address, Outbound(text), handoff.language), now)
+        self.handoffs.add(handoff.id, sender, text, user_id, actor, now, send=row, status=status, holder=holder, pending=row is None)
+        if row is not None and self.on_enqueued:
             self.on_enqueued()
 
     def end_handoff(self, handoff: Handoff, how: str, actor: str, by: int | None = None, tell_person: bool = True) -> None:
         """``release`` (the bot answers again) or ``close``. ``by``: the holder doing it (None
-        for an admin or the system). A person still in this handoff is told the bot is back and
-        gets the menu (unless ``tell_person`` is False), and their next reply is read against it."""
+        for an admin or the system). Nothing is sent: a person still in this handoff gets, in the
+        reply to their next message, what waited for them, a note that the bot is back and the menu
+        (unless ``tell_person`` is False: then nothing waiting is ever delivered)."""
         now = self.clock()
         pseudonym = self.store.pseudonym_of(handoff.conversation_id) if handoff.conversation_id else None
         if pseudonym is None:
@@ -456,23 +545,20 @@ class Service:
                 if self.handoffs.finish(cursor, handoff.id, how, actor, now, by) is None:
                     raise HandoffError(409, "this conversation is no longer yours to end")
             return
-        address = self.handoffs.address(handoff.id)  # before the lock: SQLite allows one writer
         with self.store.conversation(pseudonym, now) as held:
             active = self.handoffs.active(held.cursor, held.id)
             if self.handoffs.finish(held.cursor, handoff.id, how, actor, now, by) is None:
                 raise HandoffError(409, "this conversation is no longer yours to end")
             # Only if this very handoff was the active one: closing an old, released handoff
             # must not touch a newer request of the same person.
-            if not tell_person or active is None or active.id != handoff.id or held.session is None or address is None:
+            if not tell_person or active is None or active.id != handoff.id or held.session is None:
                 return
             engine = self.content.engines.get(held.session.flow) or self.content.engines[DEFAULT_FLOW]
-            session = replace(held.session, state=engine.flow.menu, return_to=None, handoff=None, advocate_requested=False)
+            session = replace(
+                held.session, state=engine.flow.menu, return_to=None, handoff=None, advocate_requested=False, handed_back=True
+            )
             held.save(session, now + engine.flow.idle_timeout, keep_until(held.channel_state))
-            menu = engine.preview(engine.flow.menu, session.language)
-            back = Outbound(f"{self._text('handoff.back', session.language)}\n\n{menu.text}", menu.choices, menu.offer)
-            held.enqueue(handoff.channel, "send", self._payload(address, back, session.language))
-        if self.on_enqueued:
-            self.on_enqueued()
+            self.handoffs.record(held.cursor, active, "system", self._text("handoff.back", session.language), now, pending=True)
 
     def remind_waiting(self) -> int:
         """People waiting longer than the configured wait, not yet told: sent the 24/7 line
@@ -508,25 +594,54 @@ class Service:
             except HandoffError:
                 continue
         return closed
-    def record_status(self, provider: str, message_id: str, status: str, error_code: str | None) -> bool:
+    def record_status(
+        self, provider: str, message_id: str, status: str, error_code: str | None,
+        channel: Channel | str | None = None, address: str | None = None,
+    ) -> bool:
         """A provider's delivery outcome for one of our messages, once per (message, status),
-        with no content. Returns False for a repeat."""
-        return self.store.record_status(
+        with no content. Returns False for a repeat.
+
+        With ``channel`` and ``address`` (whom a Twilio message went to: its status callback's
+        ``To``) the SID is also kept with that person's conversation, or, with none kept (the
+        line after a quick exit, a reply to someone of whom nothing is kept), its deletion at
+        Twilio is queued (``message_sent``). This is how the SIDs of TwiML replies are learned."""
+        new = self.store.record_status(
             self.pseudonyms.of(f"sent:{provider}", message_id), status[:24], (error_code or None) and str(error_code)[:12], self.clock()
         )
+        if provider == "twilio" and self.twilio_deletes and channel is not None and address:
+            self.message_sent(Channel(channel).value, address, message_id)
+        return new
 
-    def message_sent(self, channel: str, address: str, message_id: int) -> None:
-        """The worker sent message ``message_id`` to ``address``: keep its id (sealed) so a quick
-        exit can delete it. If the person quick-exited while it was on its way, delete it now."""
+    def message_sent(self, channel: str, address: str, message_id: int | str) -> None:
+        """Message ``message_id`` went to ``address``: keep its id (sealed) so that the end of
+        the conversation can delete it. If nothing of the conversation is kept (a quick exit
+        while it was on its way, or after), delete it now.
+
+        ``message_id``: a Telegram message id (int; the worker's sends), or a Twilio SID (str;
+        the worker's REST sends, and every status callback, ``record_status``). A SID already
+        kept costs no write, and one with no conversation is queued for deletion once (a claim
+        in ``deliveries``: its ``sent`` and ``delivered`` callbacks queue one deletion)."""
+        twilio = isinstance(message_id, str)
+        if twilio and not self.twilio_deletes:
+            return
         now = self.clock()
+        queued = False
         with self.store.conversation(self.pseudonyms.of(channel, address), now) as held:
             if held.id is not None:
+                if twilio and message_id in kept_sids(held.channel_state):
+                    return
                 remember_message(held.channel_state, message_id, now)
+                if twilio and len(kept_sids(held.channel_state)) > MAX_KEPT_SIDS:
+                    queued = self._delete_at_twilio(held, [held.channel_state["sids"].pop(0)])
                 held.save_channel_state(keep_until(held.channel_state))
+            elif twilio:
+                if held.record_delivery("twilio-delete", self.pseudonyms.of("delete:twilio", message_id), None):
+                    queued = self._delete_at_twilio(held, [message_id])
             else:
                 held.enqueue(channel, "delete", {"to": address, "message_ids": [message_id]})
-        if self.on_enqueued and held.id is None:
-            self.on_enqueued()
+                queued = True
+        if queued and self.on_enqueued:
+            self.store.after_commit(self.on_enqueued)
 
     def close(self) -> None:
         """Finish what the store has pending (the last erasure's shredding) and close it."""
@@ -540,10 +655,19 @@ class Service:
 
     def opted_out(self, channel: Channel | str, address: str) -> None:
         """The person opted out at the carrier (Twilio 21610, on a send or in a status callback):
-        keep nothing, send nothing more."""
+        keep nothing, send nothing more, and delete what Twilio keeps of the conversation."""
         channel = Channel(channel)
         with self.store.conversation(self.pseudonyms.of(channel.value, address), self.clock()) as held:
+            sids = kept_sids(held.channel_state) if channel in TWILIO_CHANNELS else []
             held.erase()
+            queued = self._delete_at_twilio(held, sids)
+        if queued and self.on_enqueued:
+            self.store.after_commit(self.on_enqueued)
 
     def purge_expired(self) -> int:
+        """Erase the conversations idle past their expiry (and their handoffs); returns how many.
+        The Twilio SIDs they kept are read before their rows go, and their deletions queued, in
+        the same transaction."""
+        if self.twilio_deletes:
+            return self.store.purge_expired(self.clock(), twilio_deletes=True)
         return self.store.purge_expired(self.clock())

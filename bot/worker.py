@@ -8,7 +8,12 @@ Runs inside ``safeharbor serve`` (woken at once when a turn queues a message) or
   after the provider's Retry-After, up to ``MAX_ATTEMPTS``;
 - refused for good: marked failed; if the person is unreachable (Twilio 21610, unsubscribed),
   their whole stream stops and their conversation is erased.
-Logs say what kind of thing happened, never to whom or what.
+Deleting what Twilio keeps (``delete`` jobs on ``sms``: a batch of Message SIDs) is retried per
+message: the ones deleted (or already gone) leave the job, the others (Twilio error 20009, "not
+final yet", or a transient failure) are tried again with ``twilio_delete_backoff``, from a minute
+up to six hours apart, for ``TWILIO_DELETE_FOR`` (14 days, the longest Twilio says a message
+can take to be final); what is still there then, or refused for good, is counted and logged.
+Logs say what kind of thing happened, never to whom or what (never a SID: it opens a message).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from datetime import datetime, timedelta
 
 from bot.channels.base import SendError
 from bot.service import Service, decode_output
-from bot.store.outbox import Job, Outbox
+from bot.store.outbox import TWILIO_DELETES, Job, Outbox
 
 log = logging.getLogger("safeharbor.worker")
 
@@ -32,6 +37,12 @@ PURGE_EVERY = timedelta(minutes=1)
 # (DESIGN rule 1): it is dropped instead. A quick exit's deletions stay useful for 48 hours.
 MAX_REPLY_AGE = timedelta(minutes=10)
 MAX_DELETE_AGE = timedelta(hours=47)
+# Twilio: "wait at least 1 minute" after a message was sent or received, then "several minutes";
+# "in rare cases, a message or call record may take up to 14 days to be finalized and able to be
+# deleted" (https://www.twilio.com/docs/api/errors/20009).
+TWILIO_DELETE_FOR = timedelta(days=14)
+TWILIO_FIRST_RETRY = timedelta(minutes=1)
+TWILIO_MAX_RETRY = timedelta(hours=6)
 
 
 def backoff(attempts: int, retry_after: float | None = None, rng: Callable[[], float] = random.random) -> timedelta:
@@ -41,6 +52,20 @@ def backoff(attempts: int, retry_after: float | None = None, rng: Callable[[], f
         return timedelta(seconds=min(max(0.0, retry_after), MAX_BACKOFF.total_seconds()))
     base = min(MAX_BACKOFF.total_seconds(), 2.0**attempts)
     return timedelta(seconds=base * (0.5 + rng()))
+
+
+def twilio_delete_backoff(attempts: int, retry_after: float | None = None, rng: Callable[[], float] = random.random) -> timedelta:
+    """Wait before trying again to delete messages at Twilio: the provider's Retry-After when
+    given, else one minute doubled each attempt plus up to half again (jitter, never under
+    Twilio's minute), at most six hours.
+
+    >>> [twilio_delete_backoff(n, rng=lambda: 0.0).total_seconds() for n in (0, 1, 2, 12)]
+    [60.0, 120.0, 240.0, 21600.0]
+    """
+    if retry_after is not None:
+        return timedelta(seconds=min(max(TWILIO_FIRST_RETRY.total_seconds(), retry_after), TWILIO_MAX_RETRY.total_seconds()))
+    base = TWILIO_FIRST_RETRY.total_seconds() * 2.0 ** min(attempts, 32)
+    return timedelta(seconds=min(TWILIO_MAX_RETRY.total_seconds(), base * (1.0 + 0.5 * rng())))
 
 
 class Worker:
@@ -54,6 +79,9 @@ class Worker:
         self.wake = asyncio.Event()
         self._last_purge: datetime | None = None
         self._in_flight: set[int] = set()
+        # Messages deleted at Twilio (or found gone), and those given up on: counts only.
+        self.twilio_deleted = 0
+        self.twilio_undeleted = 0
 
     def nudge(self) -> None:
         """Thread-safe: a turn queued something, send it now rather than at the next poll."""
@@ -118,6 +146,13 @@ class Worker:
             await asyncio.to_thread(self.outbox.failed, job, "channel not configured")
             log.error("no sender for channel %s; message dropped", job.channel)
             return
+        if job.channel == TWILIO_DELETES and job.kind == "delete":
+            self._in_flight.add(job.id)
+            try:
+                await self._delete_at_twilio(sender, job)
+            finally:
+                self._in_flight.discard(job.id)
+            return
         age = self.clock() - job.created_at
         if age > (MAX_DELETE_AGE if job.kind == "delete" else MAX_REPLY_AGE):
             log.warning("a %s %s was %d s old and was dropped, not sent", job.channel, job.kind, age.total_seconds())
@@ -137,6 +172,48 @@ class Worker:
         finally:
             self._in_flight.discard(job.id)
 
+    async def _delete_at_twilio(self, sender, job: Job) -> None:
+        """Delete each message of the job at Twilio; what is left is retried, or given up on
+        (counted and logged) once ``TWILIO_DELETE_FOR`` has passed since the job was queued."""
+        from bot.channels.twilio_sms import NotYetDeletable
+
+        left: list[str] = []
+        refused = 0
+        retry_after: float | None = None
+        sids = list(job.payload.get("sids", ()))
+        for index, sid in enumerate(sids):
+            try:
+                await asyncio.to_thread(sender.delete, sid)  # False (already gone) counts as done
+                self.twilio_deleted += 1
+            except NotYetDeletable:
+                left.append(sid)  # this one is still being sent or received; the others may be final
+            except SendError as exc:
+                if exc.permanent:
+                    refused += 1
+                    continue
+                # Twilio is unreachable, failing or asking to slow down: the rest wait too.
+                retry_after = exc.retry_after
+                left.extend(sids[index:])
+                break
+            except Exception:  # noqa: BLE001 - an unexpected error is retried like a transient one
+                left.extend(sids[index:])
+                break
+        if refused:
+            self.twilio_undeleted += refused
+            log.warning("%d message(s) could not be deleted at Twilio: refused", refused)
+        now = self.clock()
+        if not left:
+            await asyncio.to_thread(self.outbox.sent, job)
+        elif now - job.created_at >= TWILIO_DELETE_FOR:
+            self.twilio_undeleted += len(left)
+            log.warning("%d message(s) could not be deleted at Twilio in %d days: given up", len(left), TWILIO_DELETE_FOR.days)
+            await asyncio.to_thread(self.outbox.failed, job, "attempts")
+        else:
+            wait = twilio_delete_backoff(job.attempts, retry_after)
+            log.info("%d message(s) not yet deletable at Twilio; trying again in %.0f s", len(left), wait.total_seconds())
+            payload = {"sids": left} if len(left) < len(sids) else None
+            await asyncio.to_thread(self.outbox.retry, job, now + wait, "not deleted yet", payload)
+
     async def _record_sent(self, job: Job, reference: int | str | None) -> None:
         """Mark it sent (retrying: an unrecorded success would be sent again after its claim
         expires); keep a Telegram message's id for a later quick exit."""
@@ -149,6 +226,11 @@ class Worker:
                 log.error("could not record a sent message (%s); retrying", type(exc).__name__)
                 await asyncio.sleep(0.2 * 2**attempt)
         if isinstance(reference, int) and not job.payload.get("after_exit") and not job.payload.get("notice"):
+            await asyncio.to_thread(self.service.message_sent, job.channel, job.payload["to"], reference)
+        elif isinstance(reference, str) and job.channel in ("sms", "whatsapp"):
+            # Twilio keeps what was sent until it is deleted: kept with the conversation, or, if it
+            # is gone (a quick exit while this was on its way), deleted (after_exit included: the
+            # phone keeps its copy whatever Twilio does).
             await asyncio.to_thread(self.service.message_sent, job.channel, job.payload["to"], reference)
 
     async def _send(self, sender, job: Job) -> int | str | None:

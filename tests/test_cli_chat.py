@@ -36,7 +36,7 @@ def test_a_scripted_conversation_prints_one_reply_per_line_with_numbered_choices
     assert out[0].startswith("Hi, thanks for writing. / Hola, gracias por escribir.")
     assert out[0].endswith("1 English\n2 Español")
     assert out[2].startswith("Aqui tienes algunas opciones.") and "\n7 Idioma / Language" in out[2]  # as SMS sends it
-    assert "National Human Trafficking Hotline: Llama al 1-888-373-7888" in out[4]
+    assert "Linea Nacional Contra la Trata de Personas: Tel. 1-888-373-7888" in out[4]  # the name in Spanish, folded
     assert "Traceback" not in done.stderr.decode()
 
 

@@ -156,8 +156,10 @@ def test_resource_lists_name_confirmed_numbers_and_come_national_first(engine):
 
 
 def test_opening_hours_are_shown_in_the_persons_language(engine):
-    assert "Wage and Hour Division: Call 1-866-487-9243 (Mon-Fri 8am-4:30pm local time)" in engine.preview("help_legal", "en").text
-    assert "Wage and Hour Division: Llama al 1-866-487-9243 (lun-vie 8am-4:30pm hora local)" in engine.preview("help_legal", "es").text
+    # the Department of Labor is listed under work (it enforces pay laws; it is not a lawyer), and
+    # its name is given per language too
+    assert "Wage and Hour Division (US Dept. of Labor): Call 1-866-487-9243 (Mon-Fri 8am-4:30pm local time)" in engine.preview("help_work", "en").text
+    assert "División de Horas y Salarios (Depto. de Trabajo): Tel. 1-866-487-9243 (lun-vie 8am-4:30pm hora local)" in engine.preview("help_work", "es").text
 
 
 @pytest.mark.parametrize("text", ["exit now", "Exit please!", "salir ya", "SALIR, por favor", "Salir ahora"])

@@ -105,8 +105,8 @@ def test_national_entries_come_before_regional_ones(with_region):
 
     regions = [r.region for r in found]
     assert regions == sorted(regions, key=lambda region: region != "us-national")
-    assert [r.id for r in found[:3]] == ["nhth", "lawhelp_org", "dol_whd"]
-    assert [r.id for r in found[3:]] == ["local_legal_en", "local_legal_vi", "local_legal_interp", "local_legal_any"]
+    assert [r.id for r in found[:2]] == ["nhth", "lawhelp_org"]
+    assert [r.id for r in found[2:]] == ["local_legal_en", "local_legal_vi", "local_legal_interp", "local_legal_any"]
 
 
 def test_find_respects_the_limit_and_the_category(with_region):
@@ -119,7 +119,7 @@ def test_find_respects_the_limit_and_the_category(with_region):
 
 def test_a_deployments_regional_entries_are_never_crowded_out_by_the_national_list(with_region):
     directory, _ = read_directory(with_region)
-    # three national legal entries exist; with a regional file, one place (up to half) is theirs
+    # two national legal entries exist; with a regional file, one place (up to half) is theirs
     assert [r.id for r in directory.find("legal", "en", limit=2)] == ["nhth", "local_legal_en"]
     assert [r.id for r in directory.find("legal", "en", limit=3)] == ["nhth", "lawhelp_org", "local_legal_en"]
     assert [r.id for r in directory.find("legal", "en", limit=4)] == ["nhth", "lawhelp_org", "local_legal_en", "local_legal_vi"]
@@ -132,10 +132,10 @@ def test_entries_serving_the_language_or_with_interpreters_rank_first(with_regio
 
     found = [r.id for r in directory.find("legal", "vi", limit=10)]
 
-    # national: the hotline and the Department of Labor have interpreters, LawHelp is en/es only;
+    # national: the hotline has interpreters, LawHelp is en/es only;
     # regional: Vietnamese, interpreters, no languages listed (anyone), then English only.
     assert found == [
-        "nhth", "dol_whd", "lawhelp_org",
+        "nhth", "lawhelp_org",
         "local_legal_vi", "local_legal_interp", "local_legal_any", "local_legal_en",
     ]
 
@@ -143,7 +143,7 @@ def test_entries_serving_the_language_or_with_interpreters_rank_first(with_regio
 def test_spanish_keeps_file_order_where_everyone_speaks_it():
     directory, _ = read_directory(RESOURCES)
 
-    assert [r.id for r in directory.find("legal", "es", limit=10)] == ["nhth", "lawhelp_org", "dol_whd"]
+    assert [r.id for r in directory.find("legal", "es", limit=10)] == ["nhth", "lawhelp_org"]
 
 
 def test_regions_filter_keeps_only_the_named_files(with_region):
@@ -246,3 +246,164 @@ def test_bad_file_does_not_hide_the_good_ones(tmp_path):
 
     assert [r.id for r in directory.resources] == ["good"]
     assert len(problems) == 1 and problems[0].where.startswith("flows/resources/bb-region.yaml: line ")
+
+
+# -- localized names, text languages, audiences ---------------------------------------------------
+
+
+def test_a_name_can_be_given_per_language_and_a_plain_string_still_works(tmp_path):
+    from bot.domain.messages import name_in
+
+    write_region(tmp_path, "aa-region", [
+        entry("both", name={"en": "Legal Aid Line", "es": "Línea de Ayuda Legal"}),
+        entry("plain", name="LawHelp.org"),
+        entry("english_only", name={"en": "Only English"}),
+    ])
+
+    directory, problems = read_directory(tmp_path)
+
+    assert problems == []
+    both, plain, english_only = directory.resources
+    assert (name_in(both, "es", "en"), name_in(both, "en", "en"), name_in(both, "vi", "en")) == (
+        "Línea de Ayuda Legal", "Legal Aid Line", "Legal Aid Line",
+    )
+    assert name_in(plain, "es", "en") == "LawHelp.org"
+    assert name_in(english_only, "es", "en") == "Only English"  # the default language's name, never blank
+
+
+@pytest.mark.parametrize(
+    ("name", "where"),
+    [
+        ({"en": ""}, "resources[0].name"),
+        ({"EN": "Shouting"}, "resources[0].name"),
+        ({}, "resources[0].name"),
+        ("x" * 61, "resources[0].name"),
+    ],
+)
+def test_a_bad_localized_name_is_located(tmp_path, name, where):
+    write_region(tmp_path, "aa-region", [entry("bad", name=name)])
+
+    _, problems = read_directory(tmp_path)
+
+    assert [p.where for p in problems] == [f"flows/resources/aa-region.yaml: {where}"]
+
+
+def test_text_languages_need_a_text_line(tmp_path):
+    write_region(tmp_path, "aa-region", [entry("no_text", text_languages=["en"])])
+
+    _, problems = read_directory(tmp_path)
+
+    assert len(problems) == 1 and "'text' is a dependency of 'text_languages'" in problems[0].what
+
+
+def test_an_entry_for_an_audience_is_listed_only_when_asked_for(tmp_path):
+    write_region(tmp_path, "aa-region", [
+        entry("for_anyone", categories=["shelter"]),
+        entry("for_youth", categories=["shelter"], audiences=["youth"]),
+    ], scope="national")
+
+    directory, problems = read_directory(tmp_path)
+
+    assert problems == []
+    assert [r.id for r in directory.find("shelter", "en", limit=5)] == ["for_anyone"]
+    assert [r.id for r in directory.find("", "en", limit=5, audience="youth")] == ["for_youth"]
+    assert [r.id for r in directory.find("shelter", "en", limit=5, audience="youth")] == ["for_youth"]
+    assert directory.find("legal", "en", limit=5, audience="youth") == []
+
+
+def test_an_unknown_audience_is_an_error(tmp_path):
+    write_region(tmp_path, "aa-region", [entry("odd", audiences=["elders"])])
+
+    _, problems = read_directory(tmp_path)
+
+    assert [p.where for p in problems] == ["flows/resources/aa-region.yaml: resources[0].audiences[0]"]
+
+
+def _engine_with(tmp_path, entries):
+    from bot.engine import Engine
+    from bot.flowdef import load_flows
+    from bot.i18n import load_catalog
+
+    write_region(tmp_path, "aa-region", entries, scope="national")
+    return Engine(load_flows(REPO / "flows")["main"], load_catalog(REPO / "locales"), load_directory(tmp_path))
+
+
+def test_a_text_line_that_does_not_answer_in_the_persons_language_is_left_out(tmp_path):
+    engine = _engine_with(tmp_path, [
+        entry("line", categories=["legal"], phone="1-800-555-0100", text="55555", languages=["en", "es"],
+              interpreters=True, text_languages=["en"], name={"en": "Line", "es": "Línea"}),
+    ])
+
+    english = engine.preview("help_legal", "en").text
+    spanish = engine.preview("help_legal", "es").text
+
+    assert "- Line: Call 1-800-555-0100, Text 55555" in english
+    assert "- Línea: Tel. 1-800-555-0100\n" in spanish + "\n"  # the call, with interpreters, still is offered
+    assert "55555" not in spanish
+
+
+def test_replies_show_each_entry_under_its_name_in_the_persons_language(tmp_path):
+    engine = _engine_with(tmp_path, [
+        entry("line", categories=["medical"], phone="1-800-555-0100", hours="24/7",
+              name={"en": "Health Line", "es": "Línea de Salud"}),
+    ])
+
+    assert "- Health Line: Call 1-800-555-0100 (24/7)" in engine.preview("help_medical", "en").text
+    assert "- Línea de Salud: Tel. 1-800-555-0100 (24/7)" in engine.preview("help_medical", "es").text
+
+
+# -- what the real directory says (checked 2026-12-01 against each organization's own page) --------
+
+
+def real(id: str):
+    directory, _ = read_directory(RESOURCES)
+    return {r.id: r for r in directory.resources}[id]
+
+
+def test_the_hotline_texts_only_in_english_and_spanish_but_calls_have_interpreters():
+    hotline = real("nhth")
+
+    assert hotline.languages == ("en", "es") and hotline.interpreters
+    assert hotline.text_languages == ("en", "es")
+    assert dict(hotline.name_translated)["es"] == "Línea Nacional Contra la Trata de Personas"
+
+
+def test_categories_say_what_each_service_does():
+    # SAMHSA: "No, we do not provide counseling"; a labor agency is not a lawyer; referral lines
+    # (211, the hotline) are not counseling.
+    assert "counseling" not in real("samhsa_helpline").categories
+    assert real("dol_whd").categories == ("work_education",)
+    assert "counseling" not in real("two_one_one").categories
+    assert "counseling" not in real("nhth").categories
+
+
+def test_immigration_help_lists_an_immigration_legal_service():
+    directory, _ = read_directory(RESOURCES)
+
+    found = directory.find("immigration", "es", limit=2)
+
+    assert "uscis_legal_services" in [r.id for r in found]
+    assert real("uscis_legal_services").web == "https://www.uscis.gov/avoid-scams/find-legal-services"
+
+
+def test_the_health_center_finder_comes_first_under_medical():
+    directory, _ = read_directory(RESOURCES)
+
+    assert directory.find("medical", "en", limit=3)[0].id == "hrsa_find_health_center"
+
+
+def test_the_youth_line_is_only_for_young_people():
+    directory, _ = read_directory(RESOURCES)
+
+    assert real("nrs").audiences == ("youth",)
+    assert "nrs" not in {r.id for c in CATEGORIES for r in directory.find(c, "en", limit=6)}
+    assert [r.id for r in directory.find("", "es", limit=2, audience="youth")] == ["nrs"]
+
+
+def test_every_real_entry_was_checked_within_a_year_of_the_review():
+    # A fixed clock: the review date. `flows check` applies the same rule with today's date.
+    directory, _ = read_directory(RESOURCES)
+
+    for resource in directory.resources:
+        assert dt.date(2025, 12, 1) <= dt.date.fromisoformat(resource.checked) <= dt.date(2026, 12, 1), resource.id
+        assert not any(host in resource.source for host in ("wyo.gov", "span.state.gov", "votervoice", "psychreg")), resource.id

@@ -390,15 +390,23 @@ def status(message_status: str, **extra: str) -> dict[str, str]:
     return fields
 
 
-def test_a_delivered_status_has_no_error():
-    assert parse_status(status("delivered")) == StatusUpdate(SMS_SID, "delivered", None)
+def test_a_delivered_status_has_no_error_and_names_whom_it_went_to():
+    update = parse_status(status("delivered"))
+    assert update == StatusUpdate(SMS_SID, "delivered", None, Channel.SMS, PERSON)
+    assert update.deletable and not update.unsubscribed
+    assert PERSON not in repr(update) and SMS_SID not in repr(update)
+
+
+def test_a_status_for_something_that_is_not_a_message_sid_is_not_deletable():
+    assert not parse_status(status("delivered", MessageSid="SM123")).deletable
+    assert not parse_status(status("delivered", MessageSid="CA" + "0" * 32)).deletable  # a call, not a message
 
 
 def test_a_failure_because_the_person_opted_out_is_marked_unsubscribed():
     update = parse_status(status("failed", ErrorCode="21610"))
-    assert update == StatusUpdate(SMS_SID, "failed", 21610, unsubscribed_channel=Channel.SMS, unsubscribed_address=PERSON)
-    assert update.unsubscribed
-    assert parse_status(status("delivered")).unsubscribed_address is None  # To is read for 21610 only
+    assert update == StatusUpdate(SMS_SID, "failed", 21610, Channel.SMS, PERSON)
+    assert update.unsubscribed and (update.unsubscribed_channel, update.unsubscribed_address) == (Channel.SMS, PERSON)
+    assert parse_status(status("delivered")).unsubscribed_address is None  # whom to stop writing to: 21610 only
     assert PERSON not in repr(update)
 
 

@@ -11,6 +11,8 @@ from bot.domain.messages import (
     Outbound,
     Resource,
     hours_in,
+    name_in,
+    texts_in,
     render_plain,
 )
 from bot.domain.events import (
@@ -46,6 +48,8 @@ __all__ = [
     "Resource",
     "SmsCost",
     "hours_in",
+    "name_in",
+    "texts_in",
     "normalize_for_sms",
     "prepare_sms",
     "render_plain",

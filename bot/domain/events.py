@@ -24,9 +24,12 @@ class LanguageChanged(Event):
 
 @dataclass(frozen=True, slots=True)
 class HandoffRequested(Event):
-    """The person consented to talk to a person; ``urgent`` when it follows emergency words."""
+    """The person consented to talk to a person; ``urgent`` when it follows emergency words.
+    ``may_write``: they chose "you may write to me here"; otherwise nothing is sent to them
+    until they write again (DESIGN rule 1)."""
 
     urgent: bool = False
+    may_write: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,7 +41,7 @@ class Inbound:
     text: str
     language_hint: str | None = None
     kind: InboundKind = InboundKind.TEXT
-    message_ref: int | None = None  # the provider's id of this message, where it can be deleted (Telegram)
+    message_ref: int | str | None = None  # the provider's id of this message, where it can be deleted (Telegram's id, Twilio's SID)
     offer: str | None = None  # a pressed button's ``Outbound.offer``: which choices it answers
 
     def __repr__(self) -> str:  # keep addresses and bodies out of tracebacks and logs
@@ -75,8 +75,11 @@ class Outbound:
 class Resource:
     """An entry of the resource directory (an organization and how to reach it).
 
-    ``about`` holds a one-line description per language code. Contact fields are empty strings
-    when they do not apply.
+    Contact fields are empty strings when they do not apply. ``name`` is the name as published
+    (in the file's default form); ``name_translated`` holds ``(language, name)`` pairs when the
+    file gives it per language (use ``name_in``). ``text_languages`` are the languages the text
+    line answers in when they differ from ``languages`` (empty: the same). ``audiences`` limit an
+    entry to people who ask as one of them (e.g. ``("youth",)``); empty: anyone.
     """
 
     id: str
@@ -94,12 +97,27 @@ class Resource:
     interpreters: bool = False
     source: str = ""
     checked: str = ""
+    name_translated: tuple[tuple[str, str], ...] = ()
+    text_languages: tuple[str, ...] = ()
+    audiences: tuple[str, ...] = ()
 
 
 def hours_in(resource: Resource, language: str, default: str) -> str:
     """The resource's opening hours in ``language``, else in ``default``, else as published."""
     translated = dict(resource.hours_translated)
     return translated.get(language) or translated.get(default) or resource.hours
+
+
+def name_in(resource: Resource, language: str, default: str) -> str:
+    """The resource's name in ``language``, else in ``default``, else as published."""
+    translated = dict(resource.name_translated)
+    return translated.get(language) or translated.get(default) or resource.name
+
+
+def texts_in(resource: Resource, language: str) -> bool:
+    """Whether the resource's text line answers in ``language`` (True when it names none)."""
+    served = resource.text_languages or resource.languages
+    return not served or language in served
 
 
 def render_plain(message: Outbound) -> str:

@@ -38,3 +38,5 @@ class ContentInvalid(Exception):
 
 # The needs a resource may serve; flows and the directory both use these ids.
 CATEGORIES = ("emergency", "legal", "shelter", "medical", "counseling", "immigration", "work_education")
+# Who a resource entry can be only for; a step lists such entries only by naming the audience.
+AUDIENCES = ("youth",)

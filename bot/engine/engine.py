@@ -51,7 +51,7 @@ MAX_NUMBER = 9  # choices are one digit each on SMS
 class ResourceLookup(Protocol):
     """What the engine needs of the resource directory (the store's ``Directory`` is one)."""
 
-    def find(self, category: str, language: str, limit: int) -> Sequence[Resource]: ...
+    def find(self, category: str, language: str, limit: int, audience: str = "") -> Sequence[Resource]: ...
 
 
 class Engine:
@@ -106,6 +106,7 @@ class Engine:
         # reply that is not a miss (``_unsure`` counts it on).
         offered, current.offered = current.offered, None
         misses, current.misses = current.misses, 0
+        handed_back, current.handed_back = current.handed_back, False
         # A photo's caption or an edit is read for the quick exit, crises and commands only.
         raw = inbound.text if inbound.kind in (InboundKind.TEXT, InboundKind.MEDIA, InboundKind.EDIT) else ""
         text = normalize(raw) if raw else ""
@@ -124,8 +125,11 @@ class Engine:
         greeting = (command is not None and command[0].restart) or (
             command is None and not first and inbound.kind is InboundKind.TEXT and understood.intent == GREETING
         )
-        if current.handoff and (inbound.kind is InboundKind.RESTART or greeting):
+        if (current.handoff and (inbound.kind is InboundKind.RESTART or greeting)) or (handed_back and not first and not fresh and command is None):
             # A greeting while waiting for a person must not cancel the request: the menu instead.
+            # And after an advocate handed the chat back, the next message was written to them
+            # (or to what the person last saw), not to a menu they never got: the menu. A command
+            # ("advocate", "menu") says what they want and is followed.
             with self.machine.attach(current.state) as model:
                 self._go(turn, model, "command", self.flow.menu)
                 current.state = model.state

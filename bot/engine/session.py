@@ -1,8 +1,8 @@
 """A conversation's state: small, explicit, and all that is kept about a person (encrypted).
 
 Stored: the flow and step, the language, whether they chose it, where ``@back`` returns, whether
-the conversation is urgent or asked for a person, what the numbers of an offer of guesses mean,
-and when they last wrote. Nothing they typed.
+the conversation is urgent or asked for a person, whether an advocate handed it back, what the
+numbers of an offer of guesses mean, and when they last wrote. Nothing they typed.
 """
 
 from __future__ import annotations
@@ -31,6 +31,9 @@ class Session:
     # understood. Intent ids and counts only, never what was written.
     offered: list[str] | None = None
     misses: int = 0
+    # An advocate handed the chat back to the bot since the person last wrote: their next message
+    # gets what waited for them and the menu (nothing was sent when it happened, DESIGN rule 1).
+    handed_back: bool = False
 
     def to_dict(self) -> dict:
         """A JSON-ready dict, e.g. ``{"v": 1, "flow": "main", "state": "main_menu", ...}``."""

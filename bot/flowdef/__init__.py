@@ -1,6 +1,13 @@
 """Flows as data: the typed document, its loader and validation, inspection, Mermaid export."""
 
-from bot.flowdef.inspect import CARRIER_OPT_OUT_WORDS, StepCost, inspect, step_costs
+from bot.flowdef.inspect import (
+    CARRIER_OPT_OUT_WORDS,
+    DEFAULT_RESOURCE_MAX_AGE_MONTHS,
+    StepCost,
+    inspect,
+    resource_problems,
+    step_costs,
+)
 from bot.flowdef.loader import load_flows, read_flow, read_flows
 from bot.flowdef.mermaid import to_mermaid
 from bot.flowdef.model import BACK, Action, Choice, Command, Flow, Route, Step
@@ -19,6 +26,8 @@ __all__ = [
     "Step",
     "StepCost",
     "inspect",
+    "resource_problems",
+    "DEFAULT_RESOURCE_MAX_AGE_MONTHS",
     "load_flows",
     "read_flow",
     "read_flows",

@@ -13,7 +13,7 @@ SMS cost and the lock-screen preview are those a person would really get, resour
 Besides the steps, every other message is checked as it is sent: the reprompt, ``text_only``,
 ``edited`` and ``noted`` answers with each step's choices, the offer of guesses (``unsure``
 followed by any label it may offer first), every standalone ``handoff.*`` and ``canned.*`` text,
-the handoff messages the service appends to a step's reply, and ``handoff.back`` with the menu.
+the handoff texts the service appends to the reply of a step that asks for a person.
 
 Text is normalized before it is read (``bot.understanding.words.fold_text``: compatibility forms,
 invisible format characters dropped, look-alike letters of other scripts mapped to Latin), so
@@ -22,16 +22,19 @@ invisible format characters dropped, look-alike letters of other scripts mapped 
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from bot.domain.messages import ChoiceView, Outbound, render_plain
+from bot.domain.messages import ChoiceView, Outbound, Resource, render_plain
 from bot.domain.problems import Problem, where
 from bot.domain.sms import SMS_REPLACEMENTS, non_gsm7, prepare_sms, sms_cost
 from bot.flowdef.model import Flow
-from bot.flowdef.schema import RESOURCE_TEXT_KEYS, RESOURCE_PLACEHOLDERS
+from bot.flowdef.schema import LIST_RESOURCES_LIMIT, RESOURCE_PLACEHOLDERS, RESOURCE_TEXT_KEYS
 from bot.i18n import PLACEHOLDER, Catalog, fold
 # The normalization free text is understood by (NFKC, format characters dropped, confusables
 # mapped): pure and stdlib-only, so the check reads a message exactly as understanding reads one.
@@ -51,12 +54,15 @@ MAX_SEGMENTS = 3
 # common preview; Android shows less), https://bestconnections.org/ios-notifications-show-previews/
 # (secondary source, checked 2026-12-01). Everything in this many characters must be neutral.
 PREVIEW_CHARS = 178
+# A resource entry whose `checked` date is older than this is due for a re-check (a warning).
+DEFAULT_RESOURCE_MAX_AGE_MONTHS = 12
+RESOURCES_FILE = "flows/resources"
 # Messages the service or an advocate sends on their own, outside any step (handing the chat to a
 # person, the console's canned replies): each opens a message, so its preview must be neutral too.
 STANDALONE_PREFIXES = ("handoff.", "canned.")
-# Texts the service appends to the reply of a step that asks for a person (bot.service).
+# Texts the service appends to the reply of a step that asks for a person, in the same message
+# (bot.service ``_with_extra``): read there, not on their own.
 HANDOFF_EXTRAS = ("handoff.waiting", "handoff.after_hours", "handoff.already_waiting")
-HANDOFF_BACK = "handoff.back"
 # The minutes a deployment waits before a reminder (bot.config's default), for ``{minutes}``.
 SAMPLE_MINUTES = 10
 
@@ -91,8 +97,8 @@ def step_costs(flow: Flow, catalog: Catalog, render: Render) -> list[StepCost]:
     return rows
 
 
-def _graph_problems(flow: Flow) -> list[Problem]:
-    problems = []
+def reachable_steps(flow: Flow) -> set[str]:
+    """Ids of the steps a person can reach: from the start, the menu, commands and intents."""
     seen, frontier = set(), [flow.start, flow.menu, *(c.goto for c in flow.commands), *flow.intents.values()]
     while frontier:
         step_id = frontier.pop()
@@ -100,6 +106,12 @@ def _graph_problems(flow: Flow) -> list[Problem]:
             continue
         seen.add(step_id)
         frontier.extend(flow.targets(flow.steps[step_id]))
+    return seen
+
+
+def _graph_problems(flow: Flow) -> list[Problem]:
+    problems = []
+    seen = reachable_steps(flow)
     for step in flow.steps.values():
         at = where(flow.file, f"steps.{step.id}")
         if step.id not in seen:
@@ -329,8 +341,8 @@ def _messages(flow: Flow, catalog: Catalog, render: Render, code: str) -> dict[s
     A step's reply on entry; each answer the engine gives in a step instead (reprompt, a photo,
     an edit, a note while waiting), with that step's choices, as ``_reprompt`` sends it; the offer
     of guesses followed by each label it may put first; the texts the service adds to the reply of
-    a step that asks for a person; ``handoff.back`` with the menu; every ``handoff.*`` and
-    ``canned.*`` text on its own.
+    a step that asks for a person (in that message, never alone); every other ``handoff.*`` and
+    ``canned.*`` text on its own (an advocate's reply, a note waiting for the next message).
     """
     default = catalog.locales[catalog.default].text
     values = {"minutes": SAMPLE_MINUTES, **flow.vars}
@@ -366,11 +378,8 @@ def _messages(flow: Flow, catalog: Catalog, render: Render, code: str) -> dict[s
             for key in HANDOFF_EXTRAS:
                 if key in default:
                     replies[f"steps.{step_id} + {key}"] = Outbound(f"{reply.text}\n\n{text(key)}", reply.choices)
-    if HANDOFF_BACK in default and flow.menu in rendered:
-        menu = rendered[flow.menu]
-        replies[f"{HANDOFF_BACK} + steps.{flow.menu}"] = Outbound(f"{text(HANDOFF_BACK)}\n\n{menu.text}", menu.choices)
     for key in default:
-        if key.startswith(STANDALONE_PREFIXES):
+        if key.startswith(STANDALONE_PREFIXES) and key not in HANDOFF_EXTRAS:
             replies[f"text.{key}"] = Outbound(text(key))
     return replies
 
@@ -415,3 +424,97 @@ def revealing_words(line: str, stems: tuple[str, ...]) -> list[str]:
     """
     folded = fold(fold_text(line))
     return [stem for stem in stems if re.search(rf"(?<![a-z0-9]){re.escape(stem)}", folded)]
+
+
+class ResourceDirectory(Protocol):
+    """What the resource checks need of the directory (the store's ``Directory`` is one)."""
+
+    resources: Sequence[Resource]
+
+    def find(self, category: str, language: str, limit: int, audience: str = "") -> Sequence[Resource]: ...
+
+
+def resource_problems(
+    flows: Iterable[Flow],
+    catalog: Catalog,
+    directory: ResourceDirectory,
+    today: dt.date,
+    max_age_months: int = DEFAULT_RESOURCE_MAX_AGE_MONTHS,
+) -> list[Problem]:
+    """Warnings about the directory against the flows that list it, as of ``today``.
+
+    Both kinds are warnings, not errors (``--strict`` fails on them, so CI cannot regress): an
+    entry no step shows, or one due for a re-check, is help a person does not get or a claim to
+    re-confirm, but it harms no one the way a broken flow would, and errors would stop a running
+    deployment from loading its content (an old date must not take the service down).
+    """
+    return [*unlisted_resources(flows, catalog, directory), *stale_resources(directory, today, max_age_months)]
+
+
+def listed_resource_ids(flows: Iterable[Flow], catalog: Catalog, directory: ResourceDirectory) -> set[str]:
+    """Ids of the entries some reachable step's ``list_resources`` shows, in any language."""
+    shown: set[str] = set()
+    for flow in flows:
+        reachable = reachable_steps(flow)
+        for at, action in _all_actions(flow):
+            if action.type != "list_resources" or at.split(".")[1] not in reachable:
+                continue
+            category, audience = str(action.get("category") or ""), str(action.get("audience") or "")
+            limit = int(action.get("limit", LIST_RESOURCES_LIMIT))
+            for code in catalog.locales:
+                shown.update(r.id for r in directory.find(category, code, limit, audience))
+    return shown
+
+
+def unlisted_resources(flows: Iterable[Flow], catalog: Catalog, directory: ResourceDirectory) -> list[Problem]:
+    """One warning per directory entry that no reachable step can ever show (its categories
+    are listed nowhere, or always past the step's ``limit``, or its audience has no step)."""
+    shown = listed_resource_ids(flows, catalog, directory)
+    problems = []
+    for resource in directory.resources:
+        if resource.id in shown:
+            continue
+        needs = ", ".join(resource.categories)
+        audience = f" for {', '.join(resource.audiences)}" if resource.audiences else ""
+        problems.append(Problem(
+            _resource_at(resource),
+            f"no step ever shows this entry ({needs}{audience}): no reachable list_resources step lists it within its "
+            "limit, in any language; add a step, raise a limit, or move the entry up in its file",
+            "warning",
+        ))
+    return problems
+
+
+def stale_resources(directory: ResourceDirectory, today: dt.date, max_age_months: int = DEFAULT_RESOURCE_MAX_AGE_MONTHS) -> list[Problem]:
+    """One warning per entry whose ``checked`` date is older than ``max_age_months`` before
+    ``today`` (or later than today). ``today`` is passed in so a test can fix the clock."""
+    if max_age_months < 0:
+        raise ValueError(f"max_age_months must be 0 or more, not {max_age_months}")
+    oldest = months_before(today, max_age_months)
+    problems = []
+    for resource in directory.resources:
+        checked = dt.date.fromisoformat(resource.checked)
+        if checked < oldest:
+            problems.append(Problem(
+                _resource_at(resource),
+                f"checked {resource.checked}, more than {max_age_months} month(s) before {today.isoformat()}: "
+                f"re-check it against {resource.source} and update `checked`",
+                "warning",
+            ))
+        elif checked > today:
+            problems.append(Problem(_resource_at(resource), f"checked {resource.checked} is after today ({today.isoformat()})", "warning"))
+    return problems
+
+
+def months_before(day: dt.date, months: int) -> dt.date:
+    """The same day ``months`` calendar months earlier (the month's last day when it is shorter).
+
+    >>> months_before(dt.date(2026, 3, 31), 1)
+    datetime.date(2026, 2, 28)
+    """
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    return dt.date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def _resource_at(resource: Resource) -> str:
+    return where(RESOURCES_FILE, f"{resource.region}: {resource.id}")

@@ -5,9 +5,10 @@ Adding an action type: add its fields here, its executor in ``bot/engine/actions
 
 from __future__ import annotations
 
-from bot.domain.problems import CATEGORIES
+from bot.domain.problems import AUDIENCES, CATEGORIES
 
 SPEC_VERSION = 1
+LIST_RESOURCES_LIMIT = 3  # entries a list_resources action shows when it gives no `limit`
 KEY = {"type": "string", "pattern": r"^[a-z0-9_]+(\.[a-z0-9_]+)*$"}
 STEP_ID = {"type": "string", "pattern": r"^[a-z][a-z0-9_]*$"}
 TARGET = {"type": "string", "pattern": r"^([a-z][a-z0-9_]*|@back)$"}
@@ -19,18 +20,24 @@ ACTION_SCHEMAS: dict[str, dict] = {
         "required": ["language"],
         "properties": {"language": {"type": "string", "pattern": "^[a-z]{2,3}(-[a-z0-9]{2,8})?$"}},
     },
-    # {type: list_resources, category: legal, limit: 3}: append directory entries for a need.
+    # {type: list_resources, category: legal, limit: 3}: append directory entries for a need
+    # (LIST_RESOURCES_LIMIT of them when no limit is given).
+    # {type: list_resources, audience: youth}: the entries only for that audience (any need).
     "list_resources": {
-        "required": ["category"],
+        "required": [],
+        "anyOf": [{"required": ["category"]}, {"required": ["audience"]}],
         "properties": {
             "category": {"enum": list(CATEGORIES)},
+            "audience": {"enum": list(AUDIENCES)},
             "limit": {"type": "integer", "minimum": 1, "maximum": 6},
         },
     },
     # {type: mark_urgent}: the person may be in danger; a handoff they ask for is urgent.
     "mark_urgent": {"properties": {}},
-    # {type: request_advocate}: the person consented to talk to a person.
-    "request_advocate": {"properties": {}},
+    # {type: request_advocate, replies: check_back}: the person consented to talk to a person;
+    # ``write``: they may be written to when an advocate answers; ``check_back`` (the default):
+    # what the advocate writes waits for their next message.
+    "request_advocate": {"properties": {"replies": {"enum": ["write", "check_back"]}}},
     # {type: erase}: quick exit; everything held about the person is destroyed now.
     "erase": {"properties": {}},
     # {type: end}: the conversation is over; nothing about it is kept.
@@ -48,6 +55,7 @@ def _action_schema() -> dict:
                     "required": ["type", *spec.get("required", [])],
                     "additionalProperties": False,
                     "properties": {"type": {"const": name}, **spec["properties"]},
+                    **({"anyOf": spec["anyOf"]} if "anyOf" in spec else {}),
                 },
             }
         )

@@ -54,13 +54,16 @@ class Handoff:
     claimed_at: datetime | None
     ended_at: datetime | None
     conversation_id: str | None
+    may_write: bool = False  # the person said "you may write to me here"; else replies wait for them
 
     def public(self) -> dict:
-        """The JSON the API returns for a queue entry."""
+        """The JSON the API returns for a queue entry. ``replies``: ``sent`` (the person may be
+        written to) or ``held`` (what the advocate writes waits for the person's next message)."""
         return {
             "id": self.id, "label": self.label, "language": self.language, "channel": self.channel,
             "status": self.status, "waiting_since": _iso(self.waiting_since), "urgent": self.urgent,
             "holder": self.holder, "claimed_at": _iso(self.claimed_at), "ended_at": _iso(self.ended_at),
+            "replies": "sent" if self.may_write else "held",
         }
 
 
@@ -72,6 +75,7 @@ class Active:
     status: str
     label: str
     key: bytes
+    may_write: bool = False
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -95,7 +99,7 @@ class HandoffRecords:
         self.retention = retention
         dialect = engine.dialect
         h = handoffs.c
-        active_row = select(h.id, h.status, h.label, h.wrapped_key).where(
+        active_row = select(h.id, h.status, h.label, h.wrapped_key, h.may_write).where(
             h.conversation_id == bindparam("conversation_id"), or_(h.status == "waiting", h.status == "held")
         )
         # On PostgreSQL the row is locked for the turn, so an advocate's release or claim waits
@@ -105,7 +109,8 @@ class HandoffRecords:
             insert(handoffs).values(
                 id=bindparam("id"), conversation_id=bindparam("conversation_id"), label=bindparam("label"),
                 channel=bindparam("channel"), language=bindparam("language"), status="waiting",
-                urgent=bindparam("urgent"), wrapped_key=bindparam("wrapped_key"), address=bindparam("address"),
+                urgent=bindparam("urgent"), may_write=bindparam("may_write"), wrapped_key=bindparam("wrapped_key"),
+                address=bindparam("address"),
                 waiting_since=bindparam("now"), updated_at=bindparam("now"),
             ),
             dialect,
@@ -113,10 +118,18 @@ class HandoffRecords:
         self._record = Prepared(
             insert(handoff_messages).values(
                 handoff_id=bindparam("handoff_id"), sender=bindparam("sender"), body=bindparam("body"),
-                created_at=bindparam("now"),
+                pending=bindparam("pending"), created_at=bindparam("now"),
             ),
             dialect,
         )
+        m = handoff_messages.c
+        # Lines waiting for the person, of every handoff of the conversation still holding its key
+        # (a released one's too: its hand-back note waits), oldest first.
+        pending = select(m.id, m.handoff_id, m.sender, m.body, h.wrapped_key).join(handoffs, h.id == m.handoff_id).where(
+            h.conversation_id == bindparam("conversation_id"), m.pending == 1, h.wrapped_key.is_not(None)
+        ).order_by(m.id)
+        self._pending = Prepared(pending, dialect)
+        self._delivered = Prepared(update(handoff_messages).where(m.id == bindparam("b_id")).values(pending=0), dialect)
         self._touch = Prepared(update(handoffs).where(h.id == bindparam("b_id")).values(updated_at=bindparam("now")), dialect)
         self._urgent = Prepared(
             update(handoffs).where(h.id == bindparam("b_id")).values(urgent=1, updated_at=bindparam("now")), dialect
@@ -161,29 +174,65 @@ class HandoffRecords:
             key = self.keys.unwrap(bytes(row[3]))
         except DecryptError:
             return None
-        return Active(row[0], row[1], row[2], key)
+        return Active(row[0], row[1], row[2], key, bool(row[4]))
 
-    def open(self, cursor, conversation_id: str, channel: str, language: str, address: str, urgent: bool, now: datetime, label: str) -> Active:
-        """A new waiting handoff for this conversation; the address sealed for the replies."""
+    def open(
+        self, cursor, conversation_id: str, channel: str, language: str, address: str, urgent: bool, now: datetime, label: str,
+        may_write: bool = False,
+    ) -> Active:
+        """A new waiting handoff for this conversation; the address sealed for the replies.
+        ``may_write``: the person chose to be written to; otherwise every line for them waits
+        for their next message (``take_pending``)."""
         handoff_id = secrets.token_hex(16)
         key, wrapped = self.keys.new_data_key()
         self._open.run(
             cursor, id=handoff_id, conversation_id=conversation_id, label=label, channel=channel, language=language,
-            urgent=int(urgent), wrapped_key=wrapped, address=seal(key, f"{handoff_id}:address", address.encode()), now=now,
+            urgent=int(urgent), may_write=int(may_write), wrapped_key=wrapped,
+            address=seal(key, f"{handoff_id}:address", address.encode()), now=now,
         )
         self._audit.run(cursor, now=now, actor="person", action="requested", label=label)
-        return Active(handoff_id, "waiting", label, key)
+        return Active(handoff_id, "waiting", label, key, may_write)
 
-    def record(self, cursor, handoff: Active, sender: str, text: str, now: datetime) -> None:
-        """Add a line to the transcript, sealed, and let the console know something changed."""
-        self.record_lines(cursor, handoff, [(sender, text)], now)
+    def record(self, cursor, handoff: Active, sender: str, text: str, now: datetime, *, pending: bool = False) -> None:
+        """Add a line to the transcript, sealed, and let the console know something changed.
+        ``pending``: a line for the person that waits for their next message."""
+        self.record_lines(cursor, handoff, [(sender, text)], now, pending=pending)
 
-    def record_lines(self, cursor, handoff: Active, lines: list[tuple[str, str]], now: datetime) -> None:
+    def record_lines(self, cursor, handoff: Active, lines: list[tuple[str, str]], now: datetime, *, pending: bool = False) -> None:
         """``record`` for several (sender, text) lines of one moment: one change for the console."""
         for sender, text in lines:
-            self._record.run(cursor, handoff_id=handoff.id, sender=sender, body=_seal_line(handoff.key, handoff.id, sender, text), now=now)
+            self._record.run(
+                cursor, handoff_id=handoff.id, sender=sender, body=_seal_line(handoff.key, handoff.id, sender, text),
+                pending=int(pending), now=now,
+            )
         if lines:
             self._touch.run(cursor, b_id=handoff.id, now=now)
+
+    def take_pending(self, cursor, conversation_id: str | None) -> list[str]:
+        """The lines waiting for this person (an advocate's replies they chose to get when they
+        write again, "someone is here now", the hand-back note), oldest first, opened and marked
+        delivered: the caller sends them in the reply to the message being answered."""
+        if conversation_id is None:
+            return []
+        cursor.execute(self._pending.sql, self._pending.parameters({"conversation_id": conversation_id}))
+        rows = cursor.fetchall()
+        texts = []
+        keys: dict[str, bytes | None] = {}
+        for message_id, handoff_id, sender, body, wrapped in rows:
+            if handoff_id not in keys:
+                try:
+                    keys[handoff_id] = self.keys.unwrap(bytes(wrapped))
+                except DecryptError:
+                    keys[handoff_id] = None
+            key = keys[handoff_id]
+            self._delivered.run(cursor, b_id=message_id)
+            if key is None:
+                continue
+            try:
+                texts.append(open_sealed(key, f"{handoff_id}:{sender}", bytes(body)).decode())
+            except DecryptError:
+                continue
+        return texts
 
     def mark_urgent(self, cursor, handoff: Active, now: datetime) -> None:
         self._urgent.run(cursor, b_id=handoff.id, now=now)
@@ -213,13 +262,17 @@ class HandoffRecords:
 
     def claim(self, handoff_id: str, user_id: int, actor: str, now: datetime) -> tuple[Handoff, bool]:
         """Take a waiting chat (or one already yours). One statement decides: two advocates
-        claiming at once, one gets it and the other a 409. Returns the handoff and whether this
-        call took it from the queue (only then is the person told someone is here)."""
+        claiming at once, one gets it and the other a 409. Returns the handoff and whether the person is to
+        be told someone is here: only by the first claim of this handoff (a chat put back in the
+        queue and claimed again, or claimed twice, tells them nothing more)."""
         h = handoffs.c
         with write_transaction(self.engine) as connection:
             taken = connection.execute(
                 update(handoffs).where(h.id == handoff_id, h.status == "waiting")
                 .values(status="held", holder_id=user_id, claimed_at=now, updated_at=now)
+            ).rowcount
+            first = taken and connection.execute(
+                update(handoffs).where(h.id == handoff_id, h.joined_at.is_(None)).values(joined_at=now)
             ).rowcount
             row = connection.execute(self._select().where(h.id == handoff_id)).first()
             if row is None:
@@ -228,7 +281,7 @@ class HandoffRecords:
                 raise HandoffError(409, "another advocate holds this conversation" if row.status == "held" else f"this conversation is {row.status}")
             if taken:
                 self._audit_with(connection, now, actor, "claimed", row.label)
-        return self._handoff(row), bool(taken)
+        return self._handoff(row), bool(first)
 
     def transcript(self, handoff: Handoff, actor: str, now: datetime) -> list[dict]:
         """The lines since escalation, oldest first, opened; audited as ``viewed``."""
@@ -236,7 +289,7 @@ class HandoffRecords:
         with write_transaction(self.engine) as connection:
             wrapped = connection.execute(select(handoffs.c.wrapped_key).where(handoffs.c.id == handoff.id)).scalar()
             rows = connection.execute(
-                select(m.id, m.sender, m.author_id, m.body, m.created_at, users.c.email)
+                select(m.id, m.sender, m.author_id, m.body, m.created_at, m.pending, users.c.email)
                 .join(users, users.c.id == m.author_id, isouter=True)
                 .where(m.handoff_id == handoff.id).order_by(m.id)
             ).all()
@@ -250,15 +303,19 @@ class HandoffRecords:
                 text = open_sealed(key, f"{handoff.id}:{row.sender}", row.body).decode()
             except DecryptError:
                 continue
-            lines.append({"id": row.id, "sender": row.sender, "author": row.email, "text": text, "at": _iso(_aware(row.created_at))})
+            lines.append({
+                "id": row.id, "sender": row.sender, "author": row.email, "text": text, "at": _iso(_aware(row.created_at)),
+                "pending": bool(row.pending),  # waits for the person to write again
+            })
         return lines
 
     def add(
         self, handoff_id: str, sender: str, text: str, user_id: int | None, actor: str, now: datetime,
-        send: dict | None = None, *, status: str = "held", holder: int | None = None,
+        send: dict | None = None, *, status: str = "held", holder: int | None = None, pending: bool = False,
     ) -> None:
         """Add a line to the transcript: an advocate's answer or a system line (sent to the person
-        through the outbox when ``send`` gives the outbox row), or a note (never sent).
+        through the outbox when ``send`` gives the outbox row, or kept ``pending`` for their next
+        message), or a note (never sent).
 
         Checked again inside this transaction, the row locked on PostgreSQL: the handoff must
         still be ``status`` (and held by ``holder`` when given) with its key. So an answer racing
@@ -278,7 +335,7 @@ class HandoffRecords:
             key = self.keys.unwrap(row.wrapped_key)
             connection.execute(insert(handoff_messages).values(
                 handoff_id=handoff_id, sender=sender, author_id=user_id,
-                body=_seal_line(key, handoff_id, sender, text), created_at=now,
+                body=_seal_line(key, handoff_id, sender, text), pending=int(pending and send is None), created_at=now,
             ))
             connection.execute(update(handoffs).where(h.id == handoff_id).values(updated_at=now))
             if send is not None:
@@ -304,7 +361,8 @@ class HandoffRecords:
         if to_user:
             values = {"holder_id": to_user, "status": "held"}
         else:
-            values = {"holder_id": None, "status": "waiting", "claimed_at": None, "waiting_since": now, "reminded_at": None}
+            values = {"holder_id": None, "status": "waiting", "claimed_at": None, "waiting_since": now}
+            # reminded_at stays: one timed message per handoff at most, however often it is queued
         condition = [h.id == handoff.id, h.status == "held"] + ([h.holder_id == by] if by is not None else [])
         with write_transaction(self.engine) as connection:
             if not connection.execute(update(handoffs).where(*condition).values(updated_at=now, **values)).rowcount:
@@ -330,12 +388,15 @@ class HandoffRecords:
         return label
 
     def due_reminders(self, wait: timedelta, now: datetime) -> list[tuple[str, str | None]]:
-        """Waiting handoffs unclaimed for ``wait``, not yet reminded: marked reminded now;
-        returns their (id, conversation id) for the service to tell the person."""
+        """Waiting handoffs unclaimed for ``wait``, not yet reminded, whose person chose to be
+        written to (nobody else gets a timed message): marked reminded now; returns their
+        (id, conversation id) for the service to tell the person."""
         h = handoffs.c
         with write_transaction(self.engine) as connection:
             rows = connection.execute(
-                select(h.id, h.conversation_id).where(h.status == "waiting", h.reminded_at.is_(None), h.waiting_since <= now - wait)
+                select(h.id, h.conversation_id).where(
+                    h.status == "waiting", h.may_write == 1, h.reminded_at.is_(None), h.waiting_since <= now - wait
+                )
             ).all()
             for row in rows:
                 connection.execute(update(handoffs).where(h.id == row.id).values(reminded_at=now))
@@ -393,14 +454,14 @@ class HandoffRecords:
         h = handoffs.c
         return select(
             h.id, h.label, h.channel, h.language, h.status, h.urgent, h.waiting_since, h.holder_id, users.c.email.label("holder"),
-            h.claimed_at, h.ended_at, h.conversation_id,
+            h.claimed_at, h.ended_at, h.conversation_id, h.may_write,
         ).join(users, users.c.id == h.holder_id, isouter=True)
 
     @staticmethod
     def _handoff(row) -> Handoff:
         return Handoff(
             row.id, row.label, row.channel, row.language, row.status, bool(row.urgent), _aware(row.waiting_since),
-            row.holder_id, row.holder, _aware(row.claimed_at), _aware(row.ended_at), row.conversation_id,
+            row.holder_id, row.holder, _aware(row.claimed_at), _aware(row.ended_at), row.conversation_id, bool(row.may_write),
         )
 
 

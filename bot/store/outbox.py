@@ -26,6 +26,22 @@ CLAIM_FOR = timedelta(minutes=2)
 # the fallback URL instead. Telegram's answers are never kept (they go through this outbox).
 REPLY_KEPT_FOR = timedelta(hours=1)
 
+# Deleting what Twilio keeps: jobs of kind ``delete`` on this channel (one Twilio account serves
+# SMS and WhatsApp: the same DELETE of a Message SID), payload ``{"sids": [...]}``, sealed like
+# every payload (a SID opens the message at Twilio: it is a secret), at most ``DELETE_BATCH``
+# SIDs a job so that one job stays well within its claim.
+TWILIO_DELETES = "sms"
+DELETE_BATCH = 50
+
+
+def sid_batches(sids: list[str]) -> list[list[str]]:
+    """``sids`` in jobs of at most ``DELETE_BATCH``.
+
+    >>> [len(batch) for batch in sid_batches(["SM"] * 120)]
+    [50, 50, 20]
+    """
+    return [sids[start:start + DELETE_BATCH] for start in range(0, len(sids), DELETE_BATCH)]
+
 
 def new_message(keys: KeyRing, stream: str, channel: str, kind: str, payload: dict, now: datetime) -> dict:
     """The values of a new outbox row: ``payload`` sealed with the key-encryption keys, due now.
@@ -96,12 +112,14 @@ class Outbox:
                 .values(status="sent", payload=None, claimed_until=None, provider_ref=provider_ref)
             )
 
-    def retry(self, job: Job, at: datetime, error: str) -> None:
+    def retry(self, job: Job, at: datetime, error: str, payload: dict | None = None) -> None:
+        """Try ``job`` again at ``at``; with ``payload``, what is left of it (a deletion whose
+        other messages are gone already), sealed again in place of what it said."""
+        values = dict(status="pending", attempts=job.attempts + 1, next_attempt_at=at, claimed_until=None, error=error)
+        if payload is not None:
+            values["payload"] = self.keys.seal(json.dumps(payload).encode())
         with write_transaction(self.engine) as connection:
-            connection.execute(
-                update(outbox).where(outbox.c.id == job.id)
-                .values(status="pending", attempts=job.attempts + 1, next_attempt_at=at, claimed_until=None, error=error)
-            )
+            connection.execute(update(outbox).where(outbox.c.id == job.id).values(**values))
 
     def failed(self, job: Job, error: str, *, whole_stream: bool = False) -> None:
         """Give up on ``job`` (and, when the person is unreachable for good, its whole stream)."""

@@ -13,9 +13,27 @@ from pathlib import Path
 
 from bot.datafile import read_yaml, schema_problems
 from bot.domain.messages import Resource
-from bot.domain.problems import CATEGORIES, ContentInvalid, Problem, errors, where
+from bot.domain.problems import AUDIENCES, CATEGORIES, ContentInvalid, Problem, errors, where
 
 PHONE = {"type": "string", "pattern": r"^(1-\d{3}-\d{3}-\d{4}|\d{3,6})$"}
+LANGUAGE = {"type": "string", "pattern": "^[a-z]{2,3}$"}
+
+
+def _localized(max_length: int) -> dict:
+    """A text as published (``"24/7"``), or one per language (``{en: ..., es: ...}``)."""
+    return {
+        "oneOf": [
+            {"type": "string", "minLength": 1, "maxLength": max_length},
+            {
+                "type": "object",
+                "minProperties": 1,
+                "propertyNames": LANGUAGE,
+                "additionalProperties": {"type": "string", "minLength": 1, "maxLength": max_length},
+            },
+        ]
+    }
+
+
 RESOURCE_SCHEMA = {
     "type": "object",
     "required": ["spec_version", "region", "resources"],
@@ -32,9 +50,13 @@ RESOURCE_SCHEMA = {
                 "additionalProperties": False,
                 "properties": {
                     "id": {"type": "string", "pattern": "^[a-z0-9_]+$"},
-                    "name": {"type": "string", "minLength": 1, "maxLength": 60},
+                    # "LawHelp.org", or {en: "National Domestic Violence Hotline", es: "Línea Nacional ..."}
+                    "name": _localized(60),
                     "categories": {"type": "array", "minItems": 1, "items": {"enum": list(CATEGORIES)}},
-                    "languages": {"type": "array", "items": {"type": "string", "pattern": "^[a-z]{2,3}$"}},
+                    "audiences": {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"enum": list(AUDIENCES)}},
+                    "languages": {"type": "array", "items": LANGUAGE},
+                    # the text (and chat) line's languages when they are fewer than the calls' `languages`
+                    "text_languages": {"type": "array", "minItems": 1, "items": LANGUAGE},
                     "interpreters": {"type": "boolean"},
                     "area": {"type": "string", "minLength": 1},
                     "phone": PHONE,
@@ -42,22 +64,13 @@ RESOURCE_SCHEMA = {
                     "text_keyword": {"type": "string", "pattern": "^[A-Z0-9]+$"},
                     "web": {"type": "string", "pattern": "^https://"},
                     # "24/7" (shown localized), or {en: "Mon-Fri 8am-5pm", es: "lun-vie 8am-5pm"}
-                    "hours": {
-                        "oneOf": [
-                            {"type": "string", "maxLength": 40},
-                            {
-                                "type": "object",
-                                "minProperties": 1,
-                                "propertyNames": {"pattern": "^[a-z]{2,3}$"},
-                                "additionalProperties": {"type": "string", "maxLength": 40},
-                            },
-                        ]
-                    },
+                    "hours": _localized(40),
                     "free": {"type": "boolean"},
                     "source": {"type": "string", "pattern": "^https?://"},
                     "checked": {"type": "string", "format": "date"},
                 },
                 "anyOf": [{"required": ["phone"]}, {"required": ["text"]}, {"required": ["web"]}],
+                "dependentRequired": {"text_languages": ["text"]},
             },
         },
     },
@@ -72,17 +85,25 @@ class Directory:
         self.resources = tuple(resources)
         self._national = national_regions
 
-    def find(self, category: str, language: str, limit: int) -> list[Resource]:
+    def find(self, category: str, language: str, limit: int, audience: str = "") -> list[Resource]:
         """Up to ``limit`` entries, national ones first; when the deployment has regional entries
         for the need and there are two places or more, they get at least one (up to half), so
-        the national list never crowds them out."""
+        the national list never crowds them out.
+
+        ``category`` empty means any need. Without ``audience`` only entries for anyone are
+        listed; with it (``"youth"``), only the entries for that audience."""
 
         def rank(item: tuple[int, Resource]) -> tuple[int, int]:
             position, resource = item
             speaks = not resource.languages or language in resource.languages or resource.interpreters
             return (not speaks, position)
 
-        matching = sorted(((i, r) for i, r in enumerate(self.resources) if category in r.categories), key=rank)
+        def fits(resource: Resource) -> bool:
+            if category and category not in resource.categories:
+                return False
+            return audience in resource.audiences if audience else not resource.audiences
+
+        matching = sorted(((i, r) for i, r in enumerate(self.resources) if fits(r)), key=rank)
         national = [r for _, r in matching if r.region in self._national]
         regional = [r for _, r in matching if r.region not in self._national]
         regional_places = min(len(regional), max(1, limit // 2)) if limit > 1 else 0
@@ -129,9 +150,12 @@ def load_directory(directory: Path, label: str = "flows/resources", regions: Seq
 
 def _resource(entry: dict, region: str) -> Resource:
     hours = entry.get("hours", "")
+    name = entry["name"]
     return Resource(
         id=entry["id"],
-        name=entry["name"],
+        # a per-language name keeps its first form as the published one (shown when a language has none)
+        name=name if isinstance(name, str) else next(iter(name.values())),
+        name_translated=() if isinstance(name, str) else tuple(name.items()),
         categories=tuple(entry["categories"]),
         languages=tuple(entry.get("languages", ())),
         region=region,
@@ -145,6 +169,8 @@ def _resource(entry: dict, region: str) -> Resource:
         interpreters=entry.get("interpreters", False),
         source=entry["source"],
         checked=entry["checked"],
+        text_languages=tuple(entry.get("text_languages", ())),
+        audiences=tuple(entry.get("audiences", ())),
     )
 
 

@@ -28,7 +28,7 @@ from bot.store.crypto import DecryptError, KeyRing, is_sealed, open_sealed, seal
 from bot.store import database
 from bot.store.database import JournalShredder, close_writer, cursor_transaction, insert_ignoring_conflict, read_connection, write_transaction
 from bot.store.prepared import Prepared
-from bot.store.outbox import Outbox, new_message
+from bot.store.outbox import TWILIO_DELETES, Outbox, new_message, sid_batches
 
 OUTBOX_COLUMNS = ("stream", "channel", "kind", "payload", "status", "attempts", "next_attempt_at", "created_at")
 from bot.store.tables import audit_log, conversations, data_keys, deliveries, delivery_statuses, handoff_messages, handoffs, outbox
@@ -385,15 +385,20 @@ class SessionStore:
                 )
             ).rowcount)
 
-    def purge_expired(self, now: datetime) -> int:
+    def purge_expired(self, now: datetime, twilio_deletes: bool = False) -> int:
         """Erase every conversation idle past its expiry; returns how many. One whose chat can
-        still be deleted (``keep_until``) loses its state now and the rest when that time comes."""
+        still be deleted (``keep_until``) loses its state now and the rest when that time comes.
+        With ``twilio_deletes``, the Twilio SIDs an erased conversation kept (sealed in its
+        ``channel_state``) are read first and their deletions written to the outbox, in the same
+        transaction as the erasure: none is lost between the two."""
         # A person waiting for, or talking with, an advocate is not idle: their conversation stays.
         in_handoff = exists().where(handoffs.c.conversation_id == conversations.c.id, handoffs.c.status.in_(("waiting", "held")))
         past = and_(conversations.c.expires_at < now, ~in_handoff)
         kept = and_(conversations.c.keep_until.is_not(None), conversations.c.keep_until >= now)
         with write_transaction(self.engine) as connection:
             connection.execute(update(conversations).where(past, kept, conversations.c.state.is_not(None)).values(state=None))
+            if twilio_deletes:
+                self._queue_twilio_deletes(connection, and_(past, ~kept), now)
             gone = select(conversations.c.id).where(past, ~kept)
             ended = select(handoffs.c.id).where(handoffs.c.conversation_id.in_(gone))
             connection.execute(delete(handoff_messages).where(handoff_messages.c.handoff_id.in_(ended)))
@@ -405,6 +410,30 @@ class SessionStore:
             self.shred_journal()
         self.keys.sweep()  # remembered data keys past their time, erased conversations' among them
         return erased
+
+    def _queue_twilio_deletes(self, connection, condition, now: datetime) -> int:
+        """Queue the deletion at Twilio of the SIDs kept by the conversations matching
+        ``condition`` (about to be erased); returns how many SIDs. One that cannot be opened
+        any more (a retired key) has nothing readable to delete."""
+        c, k = conversations.c, data_keys.c
+        rows = connection.execute(
+            select(c.id, c.channel_state, k.wrapped).join(data_keys, k.conversation_id == c.id)
+            .where(condition, c.channel_state.is_not(None))
+        ).all()
+        queued = 0
+        for conversation_id, sealed, wrapped in rows:
+            try:
+                key = self.keys.unwrap(bytes(wrapped))
+                state = json.loads(open_sealed(key, f"{conversation_id}:channel", bytes(sealed)))
+            except (DecryptError, ValueError):
+                continue
+            sids = [sid for sid in state.get("sids", ()) if isinstance(sid, str)]
+            for batch in sid_batches(sids):
+                connection.execute(insert(outbox).values(
+                    **new_message(self.keys, secrets.token_hex(16), TWILIO_DELETES, "delete", {"sids": batch}, now)
+                ))
+            queued += len(sids)
+        return queued
 
     def count(self) -> int:
         with read_connection(self.engine) as connection:

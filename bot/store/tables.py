@@ -121,12 +121,16 @@ handoffs = Table(
     Column("language", String(16), nullable=False),
     Column("status", String(12), nullable=False),  # waiting | held | released | closed | left
     Column("urgent", Integer, nullable=False, default=0),
+    # How the person chose to get replies when asking (DESIGN rule 1): 1 "you may write to me
+    # here", 0 "I will check back" (then nothing is sent until they write again).
+    Column("may_write", Integer, nullable=False, default=0, server_default="0"),
     Column("wrapped_key", LargeBinary, nullable=True),
     Column("address", LargeBinary, nullable=True),  # sealed
     Column("holder_id", Integer, nullable=True),  # users.id of the advocate holding it
     Column("waiting_since", DateTime(timezone=True), nullable=False),
     Column("claimed_at", DateTime(timezone=True), nullable=True),
-    Column("reminded_at", DateTime(timezone=True), nullable=True),  # the 24/7 alternative was sent
+    Column("reminded_at", DateTime(timezone=True), nullable=True),  # the one reminder was sent
+    Column("joined_at", DateTime(timezone=True), nullable=True),  # "someone is here now" was said (once)
     Column("ended_at", DateTime(timezone=True), nullable=True),
     Column("delete_after", DateTime(timezone=True), nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False, index=True),
@@ -143,6 +147,9 @@ handoff_messages = Table(
     Column("sender", String(12), nullable=False),  # person | bot | advocate | note | system
     Column("author_id", Integer, nullable=True),  # users.id for advocate and note
     Column("body", LargeBinary, nullable=False),
+    # 1 while a line for the person waits for them to write again (they chose "I will check
+    # back", or the chat was handed back to the bot): it goes out in the reply to their next message.
+    Column("pending", Integer, nullable=False, default=0, server_default="0"),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_handoff_messages_handoff", "handoff_id", "id"),
     sqlite_autoincrement=True,

@@ -216,14 +216,15 @@ def build_api(service: Service, *, secure_cookies: bool) -> APIRouter:
 
     @router.post("/conversations/{handoff_id}/messages", status_code=202, responses={409: {}}, tags=["conversations"])
     async def send(body: TextBody, found=Depends(conversation)):
-        """Send ``text`` to the person through their own channel (holder only)."""
+        """Send ``text`` to the person through their own channel (holder only): ``queued`` when
+        they chose to be written to, else ``held`` until they write again (``pending``)."""
         handoff, who = found
         if handoff.holder_id != who.user.id:
             raise HTTPException(403, "only the advocate holding this conversation can answer")
         if handoff.status != "held":
             raise HTTPException(409, "the person has left" if handoff.status == "left" else f"this conversation is {handoff.status}")
         await call(service.answer, handoff, body.text, who.user.id, who.user.email)
-        return {"queued": True}
+        return {"queued": handoff.may_write, "pending": not handoff.may_write}
 
     @router.post("/conversations/{handoff_id}/notes", status_code=201, responses={409: {}}, tags=["conversations"])
     async def note(body: TextBody, found=Depends(conversation)):

@@ -115,7 +115,14 @@ class Webhooks:
         except BadPayload as exc:
             return bad_request("twilio", str(exc))
         reception = await self._receive(delivery)
-        return Response(twilio_sms.twiml(reception.outputs, reception.alphabet), media_type="application/xml")
+        return Response(twilio_sms.twiml(reception.outputs, reception.alphabet, self._status_url()), media_type="application/xml")
+
+    def _status_url(self) -> str | None:
+        """Where the TwiML replies' status callbacks go (``<Message action=...>``), when what
+        Twilio keeps is deleted: they carry each reply's SID, which nothing else tells us."""
+        if not self.service.twilio_deletes or not self.channels.public_url:
+            return None
+        return f"{self.channels.public_url}/webhooks/twilio/status"
 
     async def twilio_fallback(self, request: Request) -> Response:
         """Twilio's fallback URL, called when the SMS webhook failed or timed out: verified the
@@ -125,7 +132,7 @@ class Webhooks:
         if isinstance(form, Response):
             return form
         log.warning("Twilio called the fallback URL: the SMS webhook failed")
-        return Response(twilio_sms.twiml([self.service.fallback]), media_type="application/xml")
+        return Response(twilio_sms.twiml([self.service.fallback], status_url=self._status_url()), media_type="application/xml")
 
     async def twilio_status(self, request: Request) -> Response:
         form = await self._verified_twilio_form(request)
@@ -136,7 +143,10 @@ class Webhooks:
         except BadPayload as exc:
             return bad_request("twilio", str(exc))
         try:
-            await self._call(self.service.record_status, "twilio", update.message_sid, update.status, update.error_code)
+            # With whom it went to (only to find their conversation: the SID is kept with it, or
+            # the message deleted at Twilio if nothing of them is kept).
+            to = (update.channel, update.address) if update.deletable and update.address else (None, None)
+            await self._call(self.service.record_status, "twilio", update.message_sid, update.status, update.error_code, *to)
             if update.unsubscribed_address:
                 await self._call(self.service.opted_out, update.unsubscribed_channel, update.unsubscribed_address)
         except Exception as exc:  # noqa: BLE001 - Twilio retries a status callback that fails

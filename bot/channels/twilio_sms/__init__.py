@@ -3,6 +3,9 @@
 Inbound: the web app checks ``is_authentic`` first (a forged request gets nothing), then
 ``parse_message`` / ``parse_status``; it answers the incoming-message webhook with ``twiml``.
 Outbound outside a webhook reply (an advocate's message in a handoff): ``TwilioSender.send``.
+What Twilio keeps (each message's body and numbers, until deleted): ``TwilioSender.delete`` of
+every SID the service learned (inbound ``MessageSid``, a REST send's answer, the status
+callbacks of TwiML replies, asked for with ``twiml(..., status_url=...)``).
 
 Nothing here logs a phone number or a message body. ``SECRETS`` names the settings to redact.
 """
@@ -13,11 +16,12 @@ from bot.channels.twilio_sms._parse import (
     PROVIDER,
     RESTART_WORDS,
     StatusUpdate,
+    deletable_sid,
     keyword_kind,
     parse_message,
     parse_status,
 )
-from bot.channels.twilio_sms._send import DEFAULT_API_BASE_URL, UNSUBSCRIBED_RECIPIENT, TwilioSender
+from bot.channels.twilio_sms._send import DEFAULT_API_BASE_URL, UNSUBSCRIBED_RECIPIENT, NotYetDeletable, TwilioSender
 from bot.channels.twilio_sms._signature import is_authentic
 from bot.channels.twilio_sms._twiml import sms_body, twiml
 
@@ -26,6 +30,8 @@ SECRETS = ("TWILIO_AUTH_TOKEN", "TWILIO_WEBHOOK_SHARED_KEY")
 __all__ = [
     "DEFAULT_API_BASE_URL",
     "decode_form",
+    "deletable_sid",
+    "NotYetDeletable",
     "OPT_OUT_WORDS",
     "PROVIDER",
     "RESTART_WORDS",

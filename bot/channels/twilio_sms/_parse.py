@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import string
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,18 @@ RESTART_WORDS = frozenset({"START", "UNSTOP"})
 _OPT_OUT_TYPES = {"STOP": InboundKind.OPT_OUT, "START": InboundKind.RESTART, "HELP": InboundKind.TEXT}
 _TRAILING = string.whitespace + string.punctuation + "¡¿…"
 WHATSAPP_PREFIX = "whatsapp:"
+# A Message resource's SID, as Twilio's API description gives it for ``DELETE .../Messages/{Sid}``:
+# SM (text) or MM (media) and 32 hex digits. Only such a SID is kept to delete later.
+MESSAGE_SID = re.compile(r"(SM|MM)[0-9a-fA-F]{32}")
+
+
+def deletable_sid(value: str | None) -> str | None:
+    """``value`` when it is a Message SID Twilio lets us delete, else None.
+
+    >>> deletable_sid("SM" + "0" * 32) is not None, deletable_sid("SMxyz"), deletable_sid(None)
+    (True, None, None)
+    """
+    return value if value and MESSAGE_SID.fullmatch(value) else None
 
 
 def keyword_kind(body: str) -> InboundKind | None:
@@ -48,7 +61,9 @@ def parse_message(form: Any) -> Delivery:
 
     ``form``: the posted fields, e.g. ``MessageSid=SM...&From=%2B14155550100&Body=Hola&NumMedia=0``
     plus Twilio's other fields (ignored). ``MessageSid`` (``SmsMessageSid`` on old posts) becomes
-    the delivery id, ``From`` the address (``whatsapp:+1...`` means WhatsApp), ``Body`` the text.
+    the delivery id and, when it is a Message SID, the inbound's ``message_ref`` (the record a
+    quick exit deletes at Twilio), ``From`` the address (``whatsapp:+1...`` means WhatsApp),
+    ``Body`` the text.
     The kind: ``OptOutType`` when Twilio sent it (Advanced Opt-Out: STOP -> ``OPT_OUT``, START ->
     ``RESTART``, HELP -> ``TEXT``); else ``MEDIA`` for attachments without text (never fetched);
     else, on SMS only, ``OPT_OUT`` / ``RESTART`` for a carrier keyword that is the whole body;
@@ -80,7 +95,7 @@ def parse_message(form: Any) -> Delivery:
     return Delivery(
         provider=PROVIDER,
         delivery_id=message_sid,
-        inbound=Inbound(channel=channel, address=sender, text=body, kind=kind),
+        inbound=Inbound(channel=channel, address=sender, text=body, kind=kind, message_ref=deletable_sid(message_sid)),
     )
 
 
@@ -91,14 +106,16 @@ class StatusUpdate:
     ``status``: Twilio's ``MessageStatus`` as sent (``queued``, ``sent``, ``delivered``,
     ``undelivered``, ``failed``, ``read``...). ``error_code``: Twilio's ``ErrorCode`` when the
     message failed, e.g. 30003 (unreachable) or 21610 (the person opted out), else None.
+    ``channel`` and ``address``: whom the message went to (``To``), so that its SID can be kept
+    with that person's conversation (sealed) or, with none kept, the message deleted at Twilio;
+    never stored or logged as such. ``deletable``: ``message_sid`` is a Message SID.
     """
 
     message_sid: str
     status: str
     error_code: int | None = None
-    # Only when the carrier refused because the person opted out (21610): whom to stop writing to.
-    unsubscribed_channel: Channel | None = None
-    unsubscribed_address: str | None = None
+    channel: Channel | None = None
+    address: str | None = None
 
     def __repr__(self) -> str:
         return f"StatusUpdate(status={self.status!r}, error_code={self.error_code!r})"
@@ -108,10 +125,25 @@ class StatusUpdate:
         """The carrier refused because the person sent STOP: send them nothing more."""
         return self.error_code == 21610
 
+    @property
+    def deletable(self) -> bool:
+        return deletable_sid(self.message_sid) is not None
+
+    @property
+    def unsubscribed_channel(self) -> Channel | None:
+        """Only when the carrier refused because the person opted out (21610): their channel."""
+        return self.channel if self.unsubscribed else None
+
+    @property
+    def unsubscribed_address(self) -> str | None:
+        """Only for 21610: whom to stop writing to."""
+        return self.address if self.unsubscribed else None
+
 
 def parse_status(form: Any) -> StatusUpdate:
-    """A status callback as a ``StatusUpdate``. ``To`` is read only for error 21610 (the person
-    opted out), so that nothing more is sent to them; the other fields are not kept.
+    """A status callback as a ``StatusUpdate``: for a REST send's ``StatusCallback`` and for a
+    TwiML ``<Message action=...>`` reply alike (both post ``MessageSid``, ``MessageStatus``,
+    ``To``...). ``To`` gives ``channel`` and ``address``; the other fields are not kept.
 
     Raises ``BadPayload`` when ``MessageSid`` or ``MessageStatus`` is missing, or ``ErrorCode`` is
     not a number.
@@ -125,11 +157,8 @@ def parse_status(form: Any) -> StatusUpdate:
         raise BadPayload("field 'MessageStatus' is required")
     raw_code = (fields.get("ErrorCode") or "").strip()
     error_code = _count(raw_code, "ErrorCode") if raw_code else None
-    update = StatusUpdate(message_sid=message_sid, status=status, error_code=error_code or None)
-    to = fields.get("To")
-    if update.unsubscribed and to:
-        update = StatusUpdate(message_sid, status, update.error_code, unsubscribed_channel=channel_of(to), unsubscribed_address=to)
-    return update
+    to = fields.get("To") or None
+    return StatusUpdate(message_sid, status, error_code or None, channel_of(to) if to else None, to)
 
 
 def _count(raw: str | None, field: str) -> int:

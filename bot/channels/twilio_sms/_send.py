@@ -1,7 +1,10 @@
-"""Sending through Twilio's REST API (``POST /2010-04-01/Accounts/{AccountSid}/Messages.json``).
+"""Sending through Twilio's REST API (``POST /2010-04-01/Accounts/{AccountSid}/Messages.json``),
+and deleting what Twilio keeps (``DELETE /2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json``).
 
 The service sends outside a webhook reply only in an open handoff (an advocate's message), so a
-send is rare, and a failure must say whether retrying can help.
+send is rare, and a failure must say whether retrying can help. A deletion is asked for every
+message of a conversation that ends (quick exit, opt-out, expiry): Twilio keeps a message's
+body and numbers until then (https://www.twilio.com/docs/api/errors/20009 for when it refuses).
 """
 
 from __future__ import annotations
@@ -22,18 +25,31 @@ from twilio.rest import Client
 from twilio.rest.api.v2010 import V2010
 
 from bot.channels.base import SendError
+from bot.channels.twilio_sms._parse import MESSAGE_SID
 
 # twilio's HTTP client logs every request at INFO: URLs (with the account SID) and, for a GET, the
 # query (which could carry a number). Nothing of a request belongs in our logs.
 logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
+# Below it, urllib3 logs each request line at DEBUG: the path names the account and, for a
+# deletion, the message's SID (which opens that message at Twilio).
+logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO)
 
 DEFAULT_API_BASE_URL = "https://api.twilio.com"
 UNSUBSCRIBED_RECIPIENT = 21610  # "Attempt to send to unsubscribed recipient": the person sent STOP
+# "Cannot delete this resource before it is complete": the message is still being sent or
+# received, or not yet finalized (Twilio says to wait a minute, then several; rarely 14 days).
+NOT_YET_DELETABLE = 20009
+NOT_FOUND = 20404
 
 # The twilio client reads TWILIO_EDGE / TWILIO_REGION (and credentials) from os.environ unless
 # given an environment; those would rewrite the host of ``api_base_url``. An empty mapping is
 # falsy and would still mean os.environ, hence the explicit empty values.
 _NO_ENVIRONMENT = {"TWILIO_EDGE": "", "TWILIO_REGION": "", "TWILIO_ACCOUNT_SID": "", "TWILIO_AUTH_TOKEN": ""}
+
+
+class NotYetDeletable(SendError):
+    """Twilio error 20009: the message is not final yet (being sent or received); a transient
+    ``SendError`` about that one message (others may be deletable now)."""
 
 
 class TwilioSender:
@@ -111,6 +127,36 @@ class TwilioSender:
         if not message.sid:
             raise SendError("twilio answered without a message SID", permanent=True)
         return message.sid
+
+    def delete(self, sid: str) -> bool:
+        """Delete Message ``sid`` (``SM...`` or ``MM...``) from the account, with its media: True
+        when Twilio deleted it now, False when it was already gone (404: deleted before, or never
+        in this account).
+
+        Raises ``NotYetDeletable`` (a transient ``SendError``) for 20009, not final yet ("wait at
+        least 1 minute"); ``SendError``: transient for timeouts, connection errors, 5xx, 429
+        (``retry_after`` from ``Retry-After``) and refused credentials (401, 403: the operator can
+        fix them, and a deletion given up leaves the message there); permanent for a SID that
+        is not a Message SID (nothing is sent) and for other 4xx. The reason names the HTTP
+        status and error code, never the SID.
+        """
+        if not MESSAGE_SID.fullmatch(sid or ""):
+            raise SendError("not a Twilio Message SID", permanent=True)
+        try:
+            self._messages(sid).delete()
+        except SendError:
+            raise
+        except (TwilioRestException, TwilioServiceException) as error:
+            if int(error.status or 0) == 404 or error.code == NOT_FOUND:
+                return False
+            if error.code == NOT_YET_DELETABLE:
+                raise NotYetDeletable(f"twilio answered HTTP {int(error.status or 0)} (error {NOT_YET_DELETABLE}): not final yet") from None
+            if int(error.status or 0) in (401, 403):
+                # Credentials rotated or revoked: fixable by the operator, and a deletion given up
+                # would leave the message at Twilio for good, so it is worth retrying.
+                raise SendError(f"twilio refused the credentials (HTTP {int(error.status or 0)})") from None
+            raise _api_error(error) from None
+        return True
 
     def __repr__(self) -> str:
         return f"TwilioSender(api_base_url={self._api_base_url!r})"

@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape, quoteattr
 
 from bot.domain.messages import Outbound, render_plain
 from bot.domain.sms import prepare_sms
@@ -32,22 +32,30 @@ def _prepared(plain: str, alphabet: str) -> str:
 _prepared_reply = lru_cache(maxsize=1024)(_prepared)
 
 
-def twiml(outputs: Sequence[Outbound], alphabet: str = "gsm7") -> str:
+def twiml(outputs: Sequence[Outbound], alphabet: str = "gsm7", status_url: str | None = None) -> str:
     """The TwiML document answering one inbound message: one ``<Message>`` per output, in order.
 
     Each body is ``sms_body(output, alphabet)``, cached (the bot's own texts only). Outputs that
     render empty are left out (Twilio refuses an empty ``<Message>``); no output at all gives an
     empty ``<Response />``, which sends nothing.
 
+    ``status_url``: the public URL of ``/webhooks/twilio/status``, set as each ``<Message>``'s
+    ``action``: Twilio then posts that message's status callbacks there (``MessageSid``, ``To``,
+    ``MessageStatus``), which is the only way to learn the SID of a reply sent by TwiML, and so to
+    delete it at Twilio later.
+
     >>> from bot.domain.messages import ChoiceView
     >>> twiml([Outbound("¿Estás bien?", (ChoiceView(1, "Sí"),))])
     '<?xml version="1.0" encoding="UTF-8"?><Response><Message>¿Estas bien?\\n1 Si</Message></Response>'
+    >>> twiml([Outbound("Hi")], status_url="https://sh.example.org/webhooks/twilio/status")
+    '<?xml version="1.0" encoding="UTF-8"?><Response><Message action="https://sh.example.org/webhooks/twilio/status">Hi</Message></Response>'
     """
     # Written directly rather than through twilio's MessagingResponse (ElementTree): the document
     # is always this one shape, and building it by tree cost a fifth of a webhook's time in the
     # event loop. tests/test_twiml.py checks it parses to what MessagingResponse would write.
+    opening = f"<Message action={quoteattr(status_url)}>" if status_url else "<Message>"
     messages = "".join(
-        f"<Message>{escape(body)}</Message>" for body in (_prepared_reply(render_plain(output), alphabet) for output in outputs) if body.strip()
+        f"{opening}{escape(body)}</Message>" for body in (_prepared_reply(render_plain(output), alphabet) for output in outputs) if body.strip()
     )
     return f'<?xml version="1.0" encoding="UTF-8"?><Response>{messages}</Response>' if messages else _EMPTY
 

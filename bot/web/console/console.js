@@ -1,25 +1,60 @@
 // The advocates' console: a queue that updates live (server-sent events), a chat view, replies
 // through the person's channel. Talks only to /api/ on this origin; holds the CSRF token in
 // memory (re-read from /api/me after a reload), never in storage.
+//
+// A console is a shared desk: whoever sits down after a logout must find nothing of the people
+// the last advocate talked to. So everything of a logged-in session lives in one object,
+// `session`, and in the desk, which is built from a <template> at login. Logging out, a session
+// that ends on the server (a 401), and leaving the page (it may be kept in the back/forward
+// cache) all go through `forget()`: it aborts the session's requests, closes its live stream,
+// stops its timer, closes its notification, drops the object and removes the desk from the DOM.
+// Every await checks that its session is still the current one before it touches the page.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { csrf: null, me: null, current: null, seenWaiting: new Set(), firstLoad: true, events: null };
+const TITLE = document.title;
+const LOGIN = "/api/auth/login";
+const LOGOUT = "/api/auth/logout";
+const SESSION_ENDED = "Your session ended. Please log in again.";
+// (Closing the browser would not end it: the session cookie outlives the window.)
+const LOGOUT_UNCONFIRMED = "The server did not confirm the logout, so this browser may still be logged in. When the connection is back, reload this page and log out again.";
 
-async function api(method, path, body, background) {
+// The logged-in session, or null: { me, csrf, current, seenWaiting, firstLoad, events, aborter, timer, notification }.
+let session = null;
+let loggingOut = Promise.resolve(); // a login waits for it: a late logout answer would delete the new cookie
+
+class SessionGone extends Error {
+  constructor() { super(SESSION_ENDED); this.name = "SessionGone"; }
+}
+
+/** A call to the API on behalf of `owner` (the current session unless said; null for login and
+ *  the "am I logged in?" probe). Throws SessionGone when `owner` has ended by the time the answer
+ *  comes (so no caller renders into a page someone else now sits at), and on a 401, after
+ *  clearing the page. */
+async function api(method, path, { body, background = false, owner = session, csrf } = {}) {
   const headers = { "Accept": "application/json" };
   // Automatic refreshes say so: they must not keep an unattended session alive.
   if (background) headers["X-Background"] = "1";
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  if (method !== "GET" && state.csrf) headers["X-CSRF-Token"] = state.csrf;
-  const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "same-origin" });
-  if (response.status === 401 && path !== "/api/auth/login") { showLogin(); throw new Error("Your session ended. Please log in again."); }
+  const token = csrf || (owner && owner.csrf);
+  if (method !== "GET" && token) headers["X-CSRF-Token"] = token;
+  const response = await fetch(path, {
+    method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: "same-origin", cache: "no-store", signal: owner ? owner.aborter.signal : undefined,
+  });
+  if (owner && owner !== session) throw new SessionGone();
+  if (response.status === 401 && path !== LOGIN) {
+    if (owner) showLogin(SESSION_ENDED);
+    throw new SessionGone();
+  }
   if (!response.ok) {
     let reason = response.statusText;
     try { reason = (await response.json()).detail || reason; } catch (_) { /* not JSON */ }
     throw new Error(typeof reason === "string" ? reason : "The request was refused.");
   }
-  return response.status === 204 ? null : response.json();
+  const data = response.status === 204 ? null : await response.json();
+  if (owner && owner !== session) throw new SessionGone();
+  return data;
 }
 
 // -- SMS segments, as carriers count them (GSM-7: 160/153; otherwise UCS-2: 70/67) ---------------
@@ -38,45 +73,90 @@ function smsSegments(text) {
   return { encoding: gsm ? "GSM-7" : "UCS-2", units: total, segments };
 }
 
-function updateSegments() {
+function updateSegments(s) {
   const text = $("reply-text").value;
   const cost = smsSegments(text);
-  const sms = state.current && state.current.channel !== "telegram";
+  const sms = s.current && s.current.channel !== "telegram";
   $("segments").textContent = sms
     ? `${cost.units} characters, ${cost.segments} SMS segment${cost.segments === 1 ? "" : "s"} (${cost.encoding})`
     : `${Array.from(text).length} characters`;
 }
 
-// -- views -----------------------------------------------------------------------------------------
-function showLogin() {
-  if (state.events) { state.events.close(); state.events = null; }
-  state.csrf = null; state.me = null;
-  $("desk").hidden = true; $("who").hidden = true; $("login-view").hidden = false;
+// -- a session's life ------------------------------------------------------------------------------
+/** Drop everything of the session this page holds; the desk leaves the DOM. The server session is
+ *  not touched (the logout button does that). */
+function forget() {
+  const ending = session;
+  session = null;
+  if (ending) {
+    ending.aborter.abort();
+    if (ending.events) ending.events.close();
+    clearInterval(ending.timer);
+    if (ending.notification) ending.notification.close();
+  }
+  const desk = $("desk");
+  if (desk) desk.remove();
+  $("who").hidden = true;
+  $("who-email").textContent = "";
+  document.title = TITLE;
+}
+
+function showLogin(reason = "") {
+  forget();
+  $("login-form").reset();
+  $("login-error").textContent = reason;
+  $("login-view").hidden = false;
   $("login-email").focus();
 }
 
-function showDesk() {
-  $("login-view").hidden = true; $("desk").hidden = false; $("who").hidden = false;
-  $("who-email").textContent = `${state.me.email} (${state.me.role})`;
+function startSession(me) {
+  forget();
+  const s = {
+    me, csrf: me.csrf_token, current: null, seenWaiting: new Set(), firstLoad: true,
+    events: null, aborter: new AbortController(), timer: null, notification: null,
+  };
+  session = s;
+  $("login-view").hidden = true;
+  mountDesk(s);
+  $("who-email").textContent = `${me.email} (${me.role})`;
   $("notify-btn").hidden = !("Notification" in window) || Notification.permission !== "default";
-  listen();
-  refresh();
-  loadAdvocates();
+  $("who").hidden = false;
+  s.timer = setInterval(() => refresh(s, true), 60000); // waiting times move on
+  listen(s);
+  refresh(s);
+  loadAdvocates(s);
 }
 
+/** Logged in already (a reload, or a page back from the back/forward cache)? Then the desk, else
+ *  the login form. */
+async function boot() {
+  let me;
+  try { me = await api("GET", "/api/me", { owner: null }); } catch (_) { showLogin(); return; }
+  startSession(me);
+}
+
+function logOut() {
+  const ending = session;
+  showLogin(); // the page forgets at once, whatever the server answers
+  if (!ending) return;
+  loggingOut = api("POST", LOGOUT, { owner: null, csrf: ending.csrf })
+    .catch((error) => { if (!(error instanceof SessionGone)) $("login-error").textContent = LOGOUT_UNCONFIRMED; });
+}
+
+// -- the desk --------------------------------------------------------------------------------------
 function waited(since) {
   const minutes = Math.max(0, Math.round((Date.now() - Date.parse(since)) / 60000));
   return minutes < 60 ? `${minutes} min` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }
 
-function renderQueue(listId, items) {
+function renderQueue(s, listId, items) {
   const list = $(listId);
   list.replaceChildren(...items.map((item) => {
     const li = document.createElement("li");
     const button = document.createElement("button");
     button.type = "button";
     button.dataset.id = item.id;
-    if (state.current && state.current.id === item.id) button.setAttribute("aria-current", "true");
+    if (s.current && s.current.id === item.id) button.setAttribute("aria-current", "true");
     const name = document.createElement("span");
     name.textContent = item.label + (item.urgent ? " · urgent" : "") + (item.status === "left" ? " · left" : "");
     if (item.urgent) name.className = "urgent";
@@ -85,54 +165,63 @@ function renderQueue(listId, items) {
     meta.className = "meta";
     meta.textContent = `${item.language} · ${item.channel} · ${waited(item.waiting_since)}`;
     button.append(name, meta);
-    button.addEventListener("click", () => openChat(item.id));
+    button.addEventListener("click", () => openChat(s, item.id));
     li.append(button);
     return li;
   }));
 }
 
-async function refresh(background) {
+async function refresh(s, background = false) {
+  if (s !== session) return;
   try {
     const [waiting, mine, open] = await Promise.all([
-      api("GET", "/api/conversations?status=waiting", undefined, background),
-      api("GET", "/api/conversations?status=mine", undefined, background),
-      api("GET", "/api/conversations?status=open", undefined, background),
+      api("GET", "/api/conversations?status=waiting", { background, owner: s }),
+      api("GET", "/api/conversations?status=mine", { background, owner: s }),
+      api("GET", "/api/conversations?status=open", { background, owner: s }),
     ]);
-    renderQueue("waiting-list", waiting);
-    renderQueue("mine-list", mine);
-    renderQueue("open-list", open);
+    if (s !== session) return;
+    renderQueue(s, "waiting-list", waiting);
+    renderQueue(s, "mine-list", mine);
+    renderQueue(s, "open-list", open);
     $("waiting-count").textContent = String(waiting.length);
-    notifyNew(waiting);
-    if (state.current) await loadChat(state.current.id, false, background);
-  } catch (error) { /* shown by the login view when the session ended */ }
+    notifyNew(s, waiting);
+    if (s.current) await loadChat(s, s.current.id, false, background);
+  } catch (_) { /* an ended session shows the login form; a passing fault waits for the next change */ }
 }
 
-function notifyNew(waiting) {
-  const fresh = waiting.filter((item) => !state.seenWaiting.has(item.id));
-  waiting.forEach((item) => state.seenWaiting.add(item.id));
-  if (state.firstLoad) { state.firstLoad = false; return; }
+function notifyNew(s, waiting) {
+  const fresh = waiting.filter((item) => !s.seenWaiting.has(item.id));
+  waiting.forEach((item) => s.seenWaiting.add(item.id));
+  if (s.firstLoad) { s.firstLoad = false; return; }
   if (fresh.length && "Notification" in window && Notification.permission === "granted") {
-    // The label only: a notification can show on a shared screen.
+    // The label only: a notification can show on a shared screen (and is closed at logout).
     const urgent = fresh.some((item) => item.urgent);
-    new Notification(urgent ? "Urgent chat waiting" : "New chat waiting", { body: fresh.map((i) => i.label).join(", "), tag: "safeharbor-queue" });
+    s.notification = new Notification(urgent ? "Urgent chat waiting" : "New chat waiting", { body: fresh.map((i) => i.label).join(", "), tag: "safeharbor-queue" });
   }
 }
 
-async function openChat(id) {
+async function openChat(s, id) {
+  if (s !== session) return;
   $("chat-error").textContent = "";
-  await loadChat(id, true);
+  try {
+    await loadChat(s, id, true);
+  } catch (error) {
+    if (s === session) $("chat-error").textContent = error.message;
+    return;
+  }
   document.querySelectorAll(".queue button").forEach((b) => b.setAttribute("aria-current", String(b.dataset.id === id)));
 }
 
-async function loadChat(id, focus, background) {
-  const detail = await api("GET", `/api/conversations/${encodeURIComponent(id)}`, undefined, background);
-  state.current = detail;
+async function loadChat(s, id, focus, background = false) {
+  const detail = await api("GET", `/api/conversations/${encodeURIComponent(id)}`, { background, owner: s });
+  if (s !== session) return;
+  s.current = detail;
   $("chat-empty").hidden = true; $("chat-view").hidden = false;
   $("chat-title").textContent = detail.label + (detail.urgent ? " (urgent)" : "");
   const status = detail.status === "left" ? "The person left (quick exit). Nothing of the chat is kept." : `Status: ${detail.status}`;
   $("chat-meta").textContent = `${status} · ${detail.language} · ${detail.channel} · waiting since ${new Date(detail.waiting_since).toLocaleTimeString()}` + (detail.holder ? ` · held by ${detail.holder}` : "");
-  const mine = detail.holder === state.me.email;
-  const admin = state.me.role === "admin";
+  const mine = detail.holder === s.me.email;
+  const admin = s.me.role === "admin";
   $("claim-btn").disabled = !(detail.status === "waiting" || (detail.status === "held" && mine));
   $("claim-btn").hidden = mine && detail.status === "held";
   const manage = (mine || admin) && ["held", "waiting"].includes(detail.status);
@@ -146,16 +235,17 @@ async function loadChat(id, focus, background) {
     const button = document.createElement("button");
     button.type = "button"; button.textContent = item.title; button.title = item.text;
     button.disabled = $("send-btn").disabled;
-    button.addEventListener("click", () => { $("reply-text").value = item.text; updateSegments(); $("reply-text").focus(); });
+    button.addEventListener("click", () => { $("reply-text").value = item.text; updateSegments(s); $("reply-text").focus(); });
     return button;
   }));
   if (mine || admin) {
-    const lines = await api("GET", `/api/conversations/${encodeURIComponent(id)}/messages`, undefined, background);
+    const lines = await api("GET", `/api/conversations/${encodeURIComponent(id)}/messages`, { background, owner: s });
+    if (s !== session) return;
     renderTranscript(lines);
   } else {
     $("transcript").replaceChildren();
   }
-  updateSegments();
+  updateSegments(s);
   if (focus) ($("claim-btn").disabled ? $("reply-text") : $("claim-btn")).focus();
 }
 
@@ -177,19 +267,26 @@ function renderTranscript(lines) {
   if (atBottom) list.scrollTop = list.scrollHeight;
 }
 
-async function act(path, body) {
+/** A POST about the open conversation, then a refresh; true when it was done. */
+async function act(s, path, body) {
+  if (s !== session) return false;
   $("chat-error").textContent = "";
   try {
-    await api("POST", path, body);
-    await refresh();
-  } catch (error) { $("chat-error").textContent = error.message; }
+    await api("POST", path, { body, owner: s });
+    await refresh(s);
+    return true;
+  } catch (error) {
+    if (s === session) $("chat-error").textContent = error.message;
+    return false;
+  }
 }
 
-async function loadAdvocates() {
+async function loadAdvocates(s) {
   try {
-    const people = await api("GET", "/api/advocates");
+    const people = await api("GET", "/api/advocates", { owner: s });
+    if (s !== session) return;
     const select = $("transfer-to");
-    select.replaceChildren(select.options[0], ...people.filter((p) => p.email !== state.me.email).map((p) => {
+    select.replaceChildren(select.options[0], ...people.filter((p) => p.email !== s.me.email).map((p) => {
       const option = document.createElement("option");
       option.value = p.email; option.textContent = p.email;
       return option;
@@ -197,55 +294,67 @@ async function loadAdvocates() {
   } catch (_) { /* the list stays as it was */ }
 }
 
-function listen() {
-  if (state.events) state.events.close();
-  state.events = new EventSource("/api/events");
-  state.events.addEventListener("change", () => refresh(true));
-  state.events.addEventListener("error", () => { if (state.events.readyState === EventSource.CLOSED) showLogin(); });
+function listen(s) {
+  if (s !== session) return;
+  const events = new EventSource("/api/events");
+  s.events = events;
+  events.addEventListener("change", () => refresh(s, true));
+  events.addEventListener("error", () => {
+    // CLOSED: the server refused the stream. A 401 to the probe means the session ended (api()
+    // then shows the login form); anything else was passing, so listen again.
+    if (events.readyState !== EventSource.CLOSED || s !== session) return;
+    api("GET", "/api/me", { background: true, owner: s })
+      .catch(() => {})
+      .then(() => setTimeout(() => listen(s), 5000));
+  });
 }
 
-// -- wiring ----------------------------------------------------------------------------------------
-document.addEventListener("DOMContentLoaded", async () => {
-  $("login-form").addEventListener("submit", async (event) => {
-    event.preventDefault();
-    $("login-error").textContent = "";
-    try {
-      const answer = await api("POST", "/api/auth/login", {
-        email: $("login-email").value, password: $("login-password").value, otp: $("login-otp").value,
-      });
-      state.csrf = answer.csrf_token;
-      $("login-password").value = ""; $("login-otp").value = "";
-      state.me = await api("GET", "/api/me");
-      showDesk();
-    } catch (error) { $("login-error").textContent = error.message; }
-  });
-  $("logout-btn").addEventListener("click", async () => { try { await api("POST", "/api/auth/logout"); } catch (_) { /* gone anyway */ } showLogin(); });
-  $("notify-btn").addEventListener("click", async () => { await Notification.requestPermission(); $("notify-btn").hidden = true; });
-  $("claim-btn").addEventListener("click", () => act(`/api/conversations/${encodeURIComponent(state.current.id)}/claim`));
-  $("release-btn").addEventListener("click", () => act(`/api/conversations/${encodeURIComponent(state.current.id)}/release`));
-  $("close-btn").addEventListener("click", () => { if (confirm("Close this conversation? Its transcript will be deleted after the retention time.")) act(`/api/conversations/${encodeURIComponent(state.current.id)}/close`); });
-  $("transfer-btn").addEventListener("click", () => act(`/api/conversations/${encodeURIComponent(state.current.id)}/transfer`, { to: $("transfer-to").value || null }));
-  $("reply-text").addEventListener("input", updateSegments);
+/** The desk's elements and their handlers, fresh for session `s`. */
+function mountDesk(s) {
+  $("main").append(document.importNode($("desk-template").content, true));
+  const here = () => `/api/conversations/${encodeURIComponent(s.current.id)}`;
+  $("claim-btn").addEventListener("click", () => act(s, `${here()}/claim`));
+  $("release-btn").addEventListener("click", () => act(s, `${here()}/release`));
+  $("close-btn").addEventListener("click", () => { if (confirm("Close this conversation? Its transcript will be deleted after the retention time.")) act(s, `${here()}/close`); });
+  $("transfer-btn").addEventListener("click", () => act(s, `${here()}/transfer`, { to: $("transfer-to").value || null }));
+  $("reply-text").addEventListener("input", () => updateSegments(s));
   $("reply-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const text = $("reply-text").value.trim();
     if (!text) return;
-    await act(`/api/conversations/${encodeURIComponent(state.current.id)}/messages`, { text });
-    if (!$("chat-error").textContent) { $("reply-text").value = ""; updateSegments(); }
+    if (await act(s, `${here()}/messages`, { text })) { $("reply-text").value = ""; updateSegments(s); }
   });
   $("note-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const text = $("note-text").value.trim();
     if (!text) return;
-    await act(`/api/conversations/${encodeURIComponent(state.current.id)}/notes`, { text });
-    if (!$("chat-error").textContent) $("note-text").value = "";
+    if (await act(s, `${here()}/notes`, { text })) $("note-text").value = "";
   });
   // Ctrl/Cmd+Enter sends from the reply box.
   $("reply-text").addEventListener("keydown", (event) => { if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) $("reply-form").requestSubmit(); });
-  setInterval(() => { if (state.me) refresh(true); }, 60000); // waiting times move on
-  try {
-    state.me = await api("GET", "/api/me");
-    state.csrf = state.me.csrf_token;
-    showDesk();
-  } catch (_) { showLogin(); }
+}
+
+// -- wiring ----------------------------------------------------------------------------------------
+document.addEventListener("DOMContentLoaded", () => {
+  $("login-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    $("login-error").textContent = "";
+    await loggingOut;
+    try {
+      await api("POST", LOGIN, {
+        owner: null, body: { email: $("login-email").value, password: $("login-password").value, otp: $("login-otp").value },
+      });
+      $("login-password").value = ""; $("login-otp").value = "";
+      startSession(await api("GET", "/api/me", { owner: null }));
+    } catch (error) { $("login-error").textContent = error.message; }
+  });
+  $("logout-btn").addEventListener("click", logOut);
+  $("notify-btn").addEventListener("click", async () => { await Notification.requestPermission(); $("notify-btn").hidden = true; });
+  boot();
 });
+
+// Leaving the page may keep it, frozen, in the back/forward cache, where "Back" would show it to
+// whoever uses the browser next: forget the session first, so what is kept is an empty page. If
+// it comes back, ask the server again who is logged in.
+window.addEventListener("pagehide", () => { forget(); $("login-view").hidden = true; });
+window.addEventListener("pageshow", (event) => { if (event.persisted) boot(); });
