@@ -276,7 +276,7 @@ CASES = [
     pytest.param(  # the text the service adds when a person is asked for
         text_edit(EN, "Someone from our team usually answers", "A victim advocate usually answers"),
         False, 1,
-        ["flows/main.yaml: steps.advocate_requested + handoff.waiting (en): the lock-screen preview", "could reveal the service (victim, advocate)"],
+        ["flows/main.yaml: steps.advocate_requested_write + handoff.waiting (en): the lock-screen preview", "could reveal the service (victim, advocate)"],
         id="handoff-extra-reveals",
     ),
     pytest.param(
