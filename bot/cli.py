@@ -305,10 +305,25 @@ def _chat(args) -> int:
     from bot.service import Service
 
     service = Service.from_settings(Settings.from_env())
+    catalog = service.content.catalog
+
+    def reply_to(inbound):
+        """The replies and the SMS alphabet of their language, so ``--channel sms`` prints the
+        body SMS sends. Like ``Service.handle``, never raises for anything a person can type."""
+        try:
+            turn = service.run_turn(inbound)
+        except Exception as exc:  # noqa: BLE001 - the person must get an answer whatever failed
+            print(f"safeharbor chat: the turn failed ({type(exc).__name__})", file=sys.stderr)
+            return [service.fallback], catalog.locales[catalog.default].sms_alphabet
+        # after a quick exit nothing is kept, not even the language: its one reply is in the
+        # language it was written in, whose alphabet the default's stands for (both GSM-7 here)
+        language = turn.session.language if turn.session else catalog.default
+        return list(turn.outputs), catalog.locales[catalog.resolve(language) or catalog.default].sms_alphabet
+
     try:
         service.purge_expired()
         return run_chat(
-            service.handle, args.address, sys.stdin, sys.stdout,
+            reply_to, args.address, sys.stdin, sys.stdout,
             interactive=sys.stdin.isatty(), language=args.lang, style=args.channel,
         )
     finally:

@@ -1,8 +1,10 @@
 """Translations: one YAML file per language in ``locales/``, keyed by stable ids.
 
 A locale file holds ``text`` (messages and labels; a value may be a plural map such as
-``{one: "...", other: "..."}`` chosen by Babel's CLDR rules for ``count``) and ``match`` (the words
-a person may type for a choice or command, lowercase). ``text(key, lang, **vars)`` walks a fallback
+``{one: "...", other: "..."}`` chosen by Babel's CLDR rules for ``count``), ``match`` (the words
+a person may type for a choice or command, lowercase) and optionally ``sources`` (for a text key,
+the pages its facts come from, with the day each was checked: data for reviewers and checks, never
+shown to anyone). ``text(key, lang, **vars)`` walks a fallback
 chain (``es-MX`` -> ``es`` -> the default language) and fills ``{placeholders}`` from ``vars``.
 
 Example ``locales/es.yaml``::
@@ -32,6 +34,20 @@ from bot.domain.problems import ContentInvalid, Problem, errors, where
 DEFAULT_LANGUAGE = "en"
 PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 PLURAL_FORMS = ("zero", "one", "two", "few", "many", "other")
+
+# One source of a fact in a text: the page, the day it was read, what it says.
+SOURCE_SCHEMA = {
+    "type": "object",
+    "required": ["url", "checked", "quote"],
+    "additionalProperties": False,
+    "properties": {
+        "url": {"type": "string", "pattern": "^https?://"},
+        "checked": {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"},
+        "primary": {"type": "boolean"},  # the organization's or agency's own page
+        "quote": {"type": "string", "minLength": 1},
+        "note": {"type": "string"},
+    },
+}
 
 LOCALE_SCHEMA = {
     "type": "object",
@@ -65,6 +81,12 @@ LOCALE_SCHEMA = {
                 "minItems": 1,
                 "items": {"type": "string", "minLength": 1, "maxLength": 60},
             },
+        },
+        # text key -> where its facts come from; read by checks and reviewers, never shown
+        "sources": {
+            "type": "object",
+            "propertyNames": {"pattern": r"^[a-z0-9_]+(\.[a-z0-9_]+)*$"},
+            "additionalProperties": {"type": "array", "minItems": 1, "items": SOURCE_SCHEMA},
         },
     },
 }
@@ -248,6 +270,10 @@ def read_catalog(directory: Path, label: str = "locales") -> tuple[Catalog | Non
         understanding = None
         if not found:
             understanding, more = _read_understanding(directory, label, code)
+            found.extend(
+                Problem(where(name, f"sources.{key}"), "names no text of this file", "warning")
+                for key in document.get("sources", {}) if key not in document["text"]
+            )
             found.extend(more)
         problems.extend(found)
         if errors(found):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.domain.sms import sms_cost
 from tests.conftest import REPO
 
 
@@ -34,15 +35,31 @@ def test_a_scripted_conversation_prints_one_reply_per_line_with_numbered_choices
     assert len(out) == 5
     assert out[0].startswith("Hi, thanks for writing. / Hola, gracias por escribir.")
     assert out[0].endswith("1 English\n2 Español")
-    assert out[2].startswith("Aquí tienes algunas opciones.") and "\n7 Idioma / Language" in out[2]
-    assert "Línea Nacional Contra la Trata de Personas: Tel. 1-888-373-7888" in out[4]  # the name in Spanish
+    assert out[2].startswith("Aqui tienes algunas opciones.") and "\n7 Idioma / Language" in out[2]  # as SMS sends it
+    assert "Linea Nacional Contra la Trata de Personas: Tel. 1-888-373-7888" in out[4]  # the name in Spanish, folded
     assert "Traceback" not in done.stderr.decode()
+
+
+def test_chat_as_sms_prints_the_body_sms_sends_and_as_telegram_the_text_as_written(tmp_path):
+    lines = ["hola", "2"]
+    sms = replies(chat(tmp_path / "sms", lines, "--from", "+15550001212", "--channel", "sms"))
+    telegram = replies(chat(tmp_path / "tg", lines, "--from", "+15550001212", "--channel", "telegram"))
+
+    # every accent folded, é too (GSM-7 has it, but half-accented Spanish reads as a mistake);
+    # ñ, ¿ and ¡ stay; and nothing an SMS would not carry
+    assert "¿Es seguro para ti hablar ahora? Si no, esta bien." in sms[1]
+    assert sms[1].endswith("1 Puedo hablar\n2 Ahora no")
+    assert "2 Español" in sms[0]
+    assert not set("áéíóúüÁÉÍÓÚ") & set("".join(sms))
+    assert all(sms_cost(reply).encoding == "GSM-7" for reply in sms)
+    assert "Si no, está bien." in telegram[1]  # Telegram carries the text as written
+    assert telegram[1].endswith("[1 Puedo hablar] [2 Ahora no]")
 
 
 def test_the_same_address_continues_the_conversation_from_the_database(tmp_path):
     chat(tmp_path, ["hi", "1", "1"], "--from", "+15550002222")
     again = replies(chat(tmp_path, ["3"], "--from", "+15550002222"))
-    assert again[0].startswith("Here is some information.\nYou have rights")
+    assert again[0].startswith("Here is some information. You have rights")
     other = replies(chat(tmp_path, ["3"], "--from", "+15550003333"))
     assert other[0].startswith("Hi, thanks for writing.")  # another person starts at the beginning
 
@@ -58,7 +75,7 @@ def test_bad_input_gets_gentle_re_prompts_and_never_a_crash(tmp_path):
     out = replies(done)
     assert len(out) == 11
     assert out[3].startswith("Let's try again.\nReply with a number, or write a few words about what you need.")
-    assert "1 I'm in danger now" in out[3]
+    assert "1 I need help now" in out[3]
     for reply in out[4:]:  # missed again and again: a person is offered, and never a bare "didn't get that"
         assert reply.startswith("Here are some options.\nI may not have understood"), reply
         assert "Talk to a person" in reply

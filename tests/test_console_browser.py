@@ -192,7 +192,7 @@ def test_an_advocate_takes_a_chat_from_the_telegram_webhook_and_hands_it_back(si
 
             # Answer, with the SMS-free Telegram counter and a canned reply in the person's language.
             page.click("#canned button:has-text('Are you safe to talk now?')")
-            assert page.input_value("#reply-text") == "Are you safe to talk now? You can answer just yes or no."
+            assert page.input_value("#reply-text") == "Quick check: is this a good time to chat? You can answer yes or no."
             page.fill("#reply-text", "I'm here with you. Are you safe to talk now?")
             page.click("#send-btn")
             wait_until(lambda: "I'm here with you. Are you safe to talk now?" in sent_texts(fake), what="the answer at the Bot API")

@@ -48,7 +48,7 @@ def test_numbers_out_of_range_and_noise_are_re_prompted_with_the_choices(engine,
     assert turn.session.state == "main_menu"
     (reply_message,) = turn.outputs
     assert reply_message.text.startswith("Let's try again.")
-    assert [c.label for c in reply_message.choices][:2] == ["I'm in danger now", "Find help"]
+    assert [c.label for c in reply_message.choices][:2] == ["I need help now", "Find help"]
 
 
 @pytest.mark.parametrize("state", ["welcome", "safe_check", "main_menu", "rights_visas", "help_legal", "advocate_intro", "change_language"])
@@ -104,7 +104,7 @@ def test_idle_timeout_comes_from_the_flow(engine):
 def test_a_language_hint_picks_the_language_until_the_person_chooses(engine):
     turn = say(engine, None, "911", hint="es-MX")
     assert turn.session.language == "es"
-    assert "Si estás en peligro" in turn.outputs[0].text
+    assert "¿En peligro ahora? Llama al 911" in turn.outputs[0].text
     chosen, _ = walk(engine, "hi", "1")
     assert say(engine, chosen, "peligro").session.language == "en"  # chosen beats the word's language
 
@@ -242,7 +242,7 @@ def test_a_button_pressed_on_an_older_message_does_not_pick_the_current_steps_ch
     menu_offer = say(engine, None, "hi").outputs[0].offer
     assert welcome_offer == menu_offer and welcome_offer != engine.offers["main_menu"]
     stale = engine.resume(menu, Inbound(Channel.TELEGRAM, "1", "1", offer=welcome_offer), START)  # "1 English"
-    assert stale.session.state == "main_menu"  # not "1 I'm in danger now"
+    assert stale.session.state == "main_menu"  # not "1 I need help now"
     assert stale.outputs[0].text.startswith("Let's try again.")
     current = engine.resume(menu, Inbound(Channel.TELEGRAM, "1", "2", offer=engine.offers["main_menu"]), START)
     assert current.session.state == "find_help"

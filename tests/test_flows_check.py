@@ -231,8 +231,53 @@ CASES = [
     pytest.param(
         text_edit(EN, "    EXIT - erase this chat at once\n", "    EXIT - erase this chat at once\n    Reply STOP to end messages.\n"),
         False, 1,
-        ["locales/en.yaml: text.help.commands: teaches the carrier opt-out word STOP"],
+        ["locales/en.yaml: text.help.commands: teaches the carrier opt-out word 'STOP'",
+         "locales/en.yaml: text.help.commands: teaches the carrier opt-out word 'END'"],
         id="message-teaches-stop",
+    ),
+    pytest.param(  # lowercase, as a verb, in a text no step uses (the console sends it)
+        text_edit(EN, "You can answer yes or no.", "You can answer yes or no, or stop anytime."),
+        False, 1,
+        ["locales/en.yaml: text.canned.safe_to_talk: teaches the carrier opt-out word 'STOP'"],
+        id="canned-text-teaches-lowercase-stop",
+    ),
+    pytest.param(  # hidden by a zero-width space, still read as a phone shows it
+        text_edit(EN, "You can answer yes or no.", "You can answer yes or no, or Can\u200bcel."),
+        False, 1,
+        ["locales/en.yaml: text.canned.safe_to_talk: teaches the carrier opt-out word 'CANCEL'"],
+        id="opt-out-word-behind-a-zero-width-space",
+    ),
+    pytest.param(  # a reveal word past the old 100 characters, inside the 178 a lock screen shows
+        text_edit(EN, "You choose what to share, and you can skip anything.\n",
+                  "You choose what to share, and you can skip anything. A shelter can help.\n"),
+        False, 1,
+        ["flows/main.yaml: steps.main_menu (en): the lock-screen preview", "could reveal the service (shelter)"],
+        id="reveal-word-at-character-150",
+    ),
+    pytest.param(  # a choice label is part of what a short message shows
+        text_edit(EN, '  menu.find_help: "Find help"', '  menu.find_help: "Find a shelter"'),
+        False, 1,
+        ["flows/main.yaml: steps.main_menu (en): the lock-screen preview", "2 Find a shelter", "could reveal the service (shelter)",
+         "flows/main.yaml: common.reprompt in steps.main_menu (en): the lock-screen preview"],
+        id="choice-label-reveals-in-the-preview",
+    ),
+    pytest.param(  # Cyrillic look-alike letters and a zero-width joiner do not hide a word
+        text_edit(EN, "  canned.safe_to_talk: |-\n    Quick check:", "  canned.safe_to_talk: |-\n    \u0455h\u0435l\u200dter check:"),
+        False, 1,
+        ["flows/main.yaml: text.canned.safe_to_talk (en): the lock-screen preview", "could reveal the service (shelter)"],
+        id="look-alike-letters-reveal",
+    ),
+    pytest.param(  # the offer of guesses shows its first guess
+        text_edit(EN, '  intent.need.food: "Food or a place to stay"', '  intent.need.food: "Food or a shelter"'),
+        False, 1,
+        ["flows/main.yaml: unsure after common.unsure: intent.need.food (en): the lock-screen preview", "could reveal the service (shelter)"],
+        id="guess-label-reveals-after-the-offer",
+    ),
+    pytest.param(  # the text the service adds when a person is asked for
+        text_edit(EN, "Someone from our team usually answers", "A victim advocate usually answers"),
+        False, 1,
+        ["flows/main.yaml: steps.advocate_requested_write + handoff.waiting (en): the lock-screen preview", "could reveal the service (victim, advocate)"],
+        id="handoff-extra-reveals",
     ),
     pytest.param(
         text_edit(EN, "You can write again later, as a new chat.", "You can write again later, as a new chat, at {hotline}."),
@@ -259,7 +304,7 @@ CASES = [
         id="typographic-characters-warn",
     ),
     pytest.param(
-        text_edit(EN, "even without force.", "even without force." + LONG_TAIL), False, 0,
+        text_edit(EN, "No border is needed.", "No border is needed." + LONG_TAIL), False, 0,
         ["flows/main.yaml: steps.rights_what (en): warning: ", "SMS segments (GSM-7", "keep it to 3"],
         id="message-over-3-segments",
     ),

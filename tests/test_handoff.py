@@ -301,8 +301,12 @@ def test_advocate_text_that_would_reveal_on_a_lock_screen_is_refused(service):
         service.answer(held, "Hi, this is Ana from the trafficking hotline", ADVOCATE, "ana@example.org")
     assert refused.value.status == 422 and "traffick" in refused.value.reason
     assert sent_to(service) == []
+    for hidden in ("Hi, it's Ana. Call the sh\u200belter", "Hi, it's Ana. Call the \u0455helter", "Hi. " + "x " * 60 + "the hotline can help"):
+        with pytest.raises(HandoffError):  # invisible and look-alike characters, or past 100 characters but inside 178
+            service.answer(held, hidden, ADVOCATE, "ana@example.org")
+    assert sent_to(service) == []
     service.answer(held, "Hi, it's Ana. " + "x " * 90 + "the hotline can help", ADVOCATE, "ana@example.org")
-    assert len(sent_to(service)) == 1  # past the preview, the words are fine
+    assert len(sent_to(service)) == 1  # past the 178 characters a lock screen shows, the words are fine
 
 
 def test_abandoned_handoffs_are_closed_without_a_message_and_then_expire(service, clock):

@@ -119,11 +119,19 @@ def test_normalize_for_sms_keeps_everything_else():
     assert normalize_for_sms(text) == text
 
 
-def test_prepare_sms_folds_accents_gsm7_lacks_and_keeps_those_it_has():
-    sent = prepare_sms("¡Hola! ¿Estás aquí? Sí, ahí. Acción, menú. Él, año, qué, pingüino.", "gsm7")
+def test_prepare_sms_folds_every_accent_but_keeps_n_tilde_and_spanish_punctuation():
+    sent = prepare_sms("¡Hola! ¿Estás aquí? Sí, ahí. Acción, menú. Él, año, qué, pingüino, Ñandú.", "gsm7")
 
-    assert sent == "¡Hola! ¿Estas aqui? Si, ahi. Accion, menu. Él, año, qué, pingüino."
+    # é and ü are GSM-7 but fold too, so no message shows half its accents; ñ is a letter of
+    # its own ("año" is not "ano") and stays, as do ¿ and ¡
+    assert sent == "¡Hola! ¿Estas aqui? Si, ahi. Accion, menu. El, año, que, pinguino, Ñandu."
     assert sms_cost(sent).encoding == "GSM-7"
+
+
+def test_prepare_sms_folds_e_acute_even_when_the_text_is_otherwise_gsm7():
+    # "¿Qué te gustaría saber?" used to reach the phone as "¿Qué te gustaria saber?"
+    assert prepare_sms("¿Qué te gustaría saber?", "gsm7") == "¿Que te gustaria saber?"
+    assert prepare_sms("¿Qué tal?", "gsm7") == "¿Que tal?"
 
 
 def test_prepare_sms_folds_capital_accents():
@@ -141,8 +149,8 @@ def test_prepare_sms_keeps_characters_it_cannot_fold():
     assert sms_cost(sent).encoding == "UCS-2"
 
 
-def test_prepare_sms_leaves_gsm7_text_unchanged():
-    text = "Hola, ¿qué tal? Él es bueno, año 2026, 10 € [ok]."
+def test_prepare_sms_leaves_plain_gsm7_text_unchanged():
+    text = "Hola, ¿como estas? Es bueno, año 2026, 10 € [ok]. ¡Ñu!"
 
     assert prepare_sms(text, "gsm7") == text
 

@@ -176,7 +176,7 @@ def test_a_crisis_while_an_advocate_holds_the_chat_is_answered_and_marked_urgent
 @pytest.mark.parametrize(
     ("text", "state", "language"),
     [
-        ("my boss has my passport", "rights_debt", "en"),
+        ("my boss has my passport", "rights_documents", "en"),
         ("no me pagan", "rights_wages", "es"),
         ("I have nowhere to sleep", "help_shelter", "en"),
         ("la migra", "help_immigration", "es"),
@@ -261,7 +261,7 @@ def test_with_nothing_to_guess_the_steps_own_numbers_stay_and_a_person_comes_las
     twice, _ = reply(engine, "qqqq", once.session)
     labels = [c.label for c in twice.outputs[0].choices]
     if twice.session.offered and all(o.startswith("choice:") or o == "intent:need.human" for o in twice.session.offered):
-        assert labels[0] == "I'm in danger now"
+        assert labels[0] == "I need help now"
     assert "Talk to a person" in labels
 
 

@@ -1,7 +1,7 @@
 """The terminal channel: a conversation in a shell, for trying flows and for scripts.
 
 Interactive (stdin is a TTY): a prompt, and each reply printed as SMS would show it (numbered
-choices). Scripted (stdin is not a TTY): one inbound message per line, each reply printed
+choices, and exactly the characters SMS sends: accents folded for a GSM-7 language). Scripted (stdin is not a TTY): one inbound message per line, each reply printed
 followed by a blank line, so a transcript can be compared as text.
 """
 
@@ -11,17 +11,19 @@ from collections.abc import Callable, Iterable
 from typing import TextIO
 
 from bot.domain.messages import Channel, Inbound, Outbound, render_plain
+from bot.domain.sms import prepare_sms
 
 PROMPT = "> "
 
 
-def render(message: Outbound, style: str = "sms") -> str:
-    """``sms``: as an SMS shows it (numbered choices); ``telegram``: the text, then the choices
-    as buttons ``[1 English] [2 Español]``."""
+def render(message: Outbound, style: str = "sms", alphabet: str = "gsm7") -> str:
+    """``sms``: the body SMS sends (numbered choices, ``prepare_sms`` for the language's
+    ``alphabet``: "¿Que te gustaria saber?"); ``telegram``: the text as written, then the choices as
+    buttons ``[1 English] [2 Español]``."""
     if style == "telegram":
         buttons = " ".join(f"[{c.number} {c.label}]" for c in message.choices)
         return f"{message.text}\n{buttons}" if buttons else message.text
-    return render_plain(message)
+    return prepare_sms(render_plain(message), alphabet)
 
 
 def lines_from(stream) -> Iterable[str]:
@@ -36,7 +38,7 @@ def lines_from(stream) -> Iterable[str]:
 
 
 def run_chat(
-    handle: Callable[[Inbound], list[Outbound]],
+    handle: Callable[[Inbound], tuple[list[Outbound], str]],
     address: str,
     stdin: TextIO,
     stdout: TextIO,
@@ -45,14 +47,16 @@ def run_chat(
     language: str | None = None,
     style: str = "sms",
 ) -> int:
-    """Feed lines to ``handle`` until end of input; returns the exit code (0)."""
+    """Feed lines to ``handle`` until end of input; returns the exit code (0). ``handle`` gives
+    the replies and the SMS alphabet of the language they are in."""
     if interactive:
         stdout.write("safeharbor chat: write a message (Ctrl-D to leave; EXIT erases the conversation)\n")
         stdout.write(PROMPT)
         stdout.flush()
     for line in lines_from(stdin):
-        for reply in handle(Inbound(Channel.TERMINAL, address, line, language_hint=language)):
-            stdout.write(render(reply, style) + "\n")
+        replies, alphabet = handle(Inbound(Channel.TERMINAL, address, line, language_hint=language))
+        for reply in replies:
+            stdout.write(render(reply, style, alphabet) + "\n")
         stdout.write("\n" if not interactive else "\n" + PROMPT)
         stdout.flush()
     if interactive:

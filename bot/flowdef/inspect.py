@@ -1,14 +1,23 @@
 """Inspection of a loaded flow against the catalog: what the schema cannot see.
 
 Errors (the flow must not be used): dead ends, keys missing in the default language, unknown
-placeholders, carrier opt-out words taught or matched, a first line that could reveal the service
-on a lock screen, a language that has no locale file.
+placeholders, carrier opt-out words taught (in any text, any case) or matched, a lock-screen
+preview (the first ``PREVIEW_CHARS`` characters of any message the service or an advocate can
+send, choices included) that could reveal the service, a language that has no locale file.
 Warnings (``--strict`` fails on them): unreachable steps, keys or match words missing in another
 language (the default language is shown instead), a message over 3 SMS segments, a GSM-7
 language pushed into UCS-2, the same word picking two different things in one step.
 
 ``render(step_id, language)`` gives a step's reply on entry (the engine's ``preview``), so the
 SMS cost and the lock-screen preview are those a person would really get, resource lists included.
+Besides the steps, every other message is checked as it is sent: the reprompt, ``text_only``,
+``edited`` and ``noted`` answers with each step's choices, the offer of guesses (``unsure``
+followed by any label it may offer first), every standalone ``handoff.*`` and ``canned.*`` text,
+the handoff texts the service appends to the reply of a step that asks for a person.
+
+Text is normalized before it is read (``bot.understanding.words.fold_text``: compatibility forms,
+invisible format characters dropped, look-alike letters of other scripts mapped to Latin), so
+``Sh\u200belter`` or a Cyrillic ``ѕ`` are read as a phone shows them.
 """
 
 from __future__ import annotations
@@ -16,16 +25,20 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.domain.messages import Outbound, Resource, render_plain
+from bot.domain.messages import ChoiceView, Outbound, Resource, render_plain
 from bot.domain.problems import Problem, where
 from bot.domain.sms import SMS_REPLACEMENTS, non_gsm7, prepare_sms, sms_cost
 from bot.flowdef.model import Flow
 from bot.flowdef.schema import LIST_RESOURCES_LIMIT, RESOURCE_PLACEHOLDERS, RESOURCE_TEXT_KEYS
 from bot.i18n import PLACEHOLDER, Catalog, fold
+# The normalization free text is understood by (NFKC, format characters dropped, confusables
+# mapped): pure and stdlib-only, so the check reads a message exactly as understanding reads one.
+from bot.understanding.words import fold_text
 
 Render = Callable[[str, str], Outbound]
 
@@ -37,8 +50,9 @@ CARRIER_OPT_OUT_WORDS = frozenset(
 REQUIRED_INTENTS = ("exit", "crisis.self_harm", "crisis.danger")
 NOT_GUESSED = frozenset({"exit"})
 MAX_SEGMENTS = 3
-# Phones show about two lines of a new message on the lock screen (iOS up to four, Android one
-# or two): everything in this many characters must be neutral, not only the first line.
+# What a lock screen shows of a new message: iOS "4 lines of text or 178 characters" (the largest
+# common preview; Android shows less), https://bestconnections.org/ios-notifications-show-previews/
+# (secondary source, checked 2026-12-01). Everything in this many characters must be neutral.
 PREVIEW_CHARS = 178
 # A resource entry whose `checked` date is older than this is due for a re-check (a warning).
 DEFAULT_RESOURCE_MAX_AGE_MONTHS = 12
@@ -46,6 +60,11 @@ RESOURCES_FILE = "flows/resources"
 # Messages the service or an advocate sends on their own, outside any step (handing the chat to a
 # person, the console's canned replies): each opens a message, so its preview must be neutral too.
 STANDALONE_PREFIXES = ("handoff.", "canned.")
+# Texts the service appends to the reply of a step that asks for a person, in the same message
+# (bot.service ``_with_extra``): read there, not on their own.
+HANDOFF_EXTRAS = ("handoff.waiting", "handoff.after_hours", "handoff.already_waiting")
+# The minutes a deployment waits before a reminder (bot.config's default), for ``{minutes}``.
+SAMPLE_MINUTES = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,17 +183,50 @@ def _translation_problems(flow: Flow, catalog: Catalog) -> list[Problem]:
                 for name in PLACEHOLDER.findall(string):
                     if name not in allowed:
                         problems.append(Problem(where(data.file, f"text.{key}{form}"), f"unknown placeholder {{{name}}}"))
-                for word in CARRIER_OPT_OUT_WORDS:
-                    if re.search(rf"\b{word.upper()}\b", string):
-                        problems.append(Problem(
-                            where(data.file, f"text.{key}{form}"),
-                            f"teaches the carrier opt-out word {word.upper()}: the carrier blocks the number and we never see it",
-                        ))
+    problems.extend(_carrier_word_problems(catalog))
     for at, action in _all_actions(flow):
         language = action.get("language")
         if action.type == "set_language" and language not in catalog.locales:
             problems.append(Problem(where(flow.file, at), f"no locale file for language {language!r}"))
     return problems
+
+
+def _carrier_word_problems(catalog: Catalog) -> list[Problem]:
+    """Every text of every locale, used by a flow or not (the service and the console send
+    ``handoff.*``, ``advocate.*`` and ``canned.*`` texts too): none may teach an opt-out word."""
+    problems = []
+    for data in catalog.locales.values():
+        for key, value in data.text.items():
+            for form, string in _forms(value):
+                for word in carrier_words_taught(string):
+                    problems.append(Problem(where(data.file, f"text.{key}{form}"), _teaches(word)))
+    return problems
+
+
+def _teaches(word: str) -> str:
+    return (
+        f"teaches the carrier opt-out word {word.upper()!r}: a person who sends it is blocked by the carrier "
+        "and we never see it; say it another way"
+    )
+
+
+def carrier_words_taught(text: str) -> list[str]:
+    """The carrier opt-out words (``CARRIER_OPT_OUT_WORDS``) that ``text`` contains as words of
+    their own, lowercase, in order of first appearance.
+
+    Twilio blocks a number whose whole message is one of these words, in any case, so a text that
+    uses one at all ("you can stop anytime", "Stop.", "send END") suggests a reply that silently
+    cuts the person off (DESIGN rule 4). Only whole words count: "depend", "stopped", "weekend",
+    "cancelar" do not. The text is normalized first (invisible characters dropped, look-alike
+    letters mapped, accents and case folded), so "ST\u200bOP" or a Cyrillic "ЕND" are caught.
+
+    >>> carrier_words_taught("You can stop anytime, or send END.")
+    ['stop', 'end']
+    >>> carrier_words_taught("It depends; we stopped the weekend plan.")
+    []
+    """
+    found = fold(fold_text(text)).split()
+    return list(dict.fromkeys(word for word in found if word in CARRIER_OPT_OUT_WORDS))
 
 
 def _forms(value: str | dict[str, str]) -> Iterable[tuple[str, str]]:
@@ -245,36 +297,31 @@ def _understanding_problems(flow: Flow, catalog: Catalog) -> list[Problem]:
 def _message_problems(flow: Flow, catalog: Catalog, render: Render) -> list[Problem]:
     problems = []
     for code, data in catalog.locales.items():
-        replies = {}
-        for step_id in flow.steps:
-            reply = _render_or_none(render, step_id, code, catalog)
-            if reply is not None:
-                replies[f"steps.{step_id}"] = reply
-        for field in ("reprompt", "text_only", "edited"):
-            key = getattr(flow, field)
-            if key in catalog.locales[catalog.default].text:
-                replies[field] = Outbound(catalog.text(key, code, **flow.vars))
-        for key in catalog.locales[catalog.default].text:
-            if key.startswith(STANDALONE_PREFIXES):
-                replies[f"text.{key}"] = Outbound(catalog.text(key, code, **{"minutes": 10, **flow.vars}))
-        for at, reply in replies.items():
+        stems = catalog.reveal_words(code)
+        flagged = {w for key in data.text for _, string in _forms(data.text[key]) for w in carrier_words_taught(string)}
+        for at, reply in _messages(flow, catalog, render, code).items():
             place = where(flow.file, f"{at} ({code})")
-            preview = lock_screen_preview(reply.text)
-            revealing = revealing_words(preview, catalog.reveal_words(code))
+            plain = render_plain(reply)
+            preview = lock_screen_preview(plain)
+            revealing = revealing_words(preview, stems)
             if revealing:
                 problems.append(Problem(
                     place, f"the lock-screen preview {preview!r} could reveal the service ({', '.join(revealing)})"
                 ))
-            if not at.startswith("steps."):
-                continue
-            plain = render_plain(reply)
+            # a text of the catalog is reported where it is written; this catches the rest
+            # (resource names and notes from the directory)
+            for word in carrier_words_taught(plain):
+                if word not in flagged:
+                    problems.append(Problem(place, _teaches(word)))
+            if at.startswith("unsure after"):
+                continue  # a label shown after the offer text: its cost is that of the offer
             sent = prepare_sms(plain, data.sms_alphabet)
             cost = sms_cost(sent)
             if cost.segments > MAX_SEGMENTS:
                 problems.append(Problem(
                     place, f"{cost.segments} SMS segments ({cost.encoding}, {cost.units} units); keep it to {MAX_SEGMENTS}", "warning"
                 ))
-            if data.sms_alphabet != "gsm7":
+            if data.sms_alphabet != "gsm7" or not at.startswith("steps."):
                 continue
             typographic = "".join(dict.fromkeys(ch for ch in plain if ch in SMS_REPLACEMENTS))
             if typographic and sms_cost(plain).encoding == "UCS-2":
@@ -286,6 +333,55 @@ def _message_problems(flow: Flow, catalog: Catalog, render: Render) -> list[Prob
                     place, f"characters {non_gsm7(sent)!r} are not GSM-7: sent as UCS-2 ({cost.segments} segments)", "warning"
                 ))
     return problems
+
+
+def _messages(flow: Flow, catalog: Catalog, render: Render, code: str) -> dict[str, Outbound]:
+    """Every message the service or an advocate can send in ``code``, by where it comes from.
+
+    A step's reply on entry; each answer the engine gives in a step instead (reprompt, a photo,
+    an edit, a note while waiting), with that step's choices, as ``_reprompt`` sends it; the offer
+    of guesses followed by each label it may put first; the texts the service adds to the reply of
+    a step that asks for a person (in that message, never alone); every other ``handoff.*`` and
+    ``canned.*`` text on its own (an advocate's reply, a note waiting for the next message).
+    """
+    default = catalog.locales[catalog.default].text
+    values = {"minutes": SAMPLE_MINUTES, **flow.vars}
+
+    def text(key: str) -> str:
+        return catalog.text(key, code, **values)
+
+    replies: dict[str, Outbound] = {}
+    rendered: dict[str, Outbound] = {}
+    for step_id in flow.steps:
+        reply = _render_or_none(render, step_id, code, catalog)
+        if reply is not None:
+            rendered[step_id] = replies[f"steps.{step_id}"] = reply
+    answers = [getattr(flow, f) for f in ("reprompt", "text_only", "edited")]
+    if flow.intents:
+        answers.append(flow.noted)
+    for key in dict.fromkeys(answers):
+        if key not in default:
+            continue
+        for step_id, reply in rendered.items():
+            step = flow.steps[step_id]
+            if step.ends_conversation:
+                continue  # the next message starts a new conversation
+            body = text(key) if step.choices else f"{text(key)}\n{reply.text}"
+            replies[f"{key} in steps.{step_id}"] = Outbound(body, reply.choices)
+    if flow.intents and flow.unsure in default:
+        labels = [f"intent.{i}" for i in flow.intents if i not in NOT_GUESSED] + ["choice.menu"]
+        for label in dict.fromkeys(labels):
+            if label in default:
+                replies[f"unsure after {flow.unsure}: {label}"] = Outbound(text(flow.unsure), (ChoiceView(1, text(label)),))
+    for step_id, reply in rendered.items():
+        if any(action.type == "request_advocate" for action in flow.steps[step_id].actions):
+            for key in HANDOFF_EXTRAS:
+                if key in default:
+                    replies[f"steps.{step_id} + {key}"] = Outbound(f"{reply.text}\n\n{text(key)}", reply.choices)
+    for key in default:
+        if key.startswith(STANDALONE_PREFIXES) and key not in HANDOFF_EXTRAS:
+            replies[f"text.{key}"] = Outbound(text(key))
+    return replies
 
 
 def _render_or_none(render: Render, step_id: str, code: str, catalog: Catalog) -> Outbound | None:
@@ -300,9 +396,17 @@ def _render_or_none(render: Render, step_id: str, code: str, catalog: Catalog) -
 
 
 def lock_screen_preview(text: str) -> str:
-    """What a lock screen or notification may show: the first ``PREVIEW_CHARS`` characters,
-    lines joined, to the end of the word they cut."""
-    flat = " ".join(text.split())
+    """What a lock screen or notification may show of ``text``: its first ``PREVIEW_CHARS``
+    visible characters, lines joined, to the end of the word they cut.
+
+    Invisible format characters (zero-width spaces and joiners, direction marks) take no room on
+    a screen, so they are dropped before counting, as are compatibility forms (NFKC).
+
+    >>> lock_screen_preview("Hi.\nHere are\u200b some options.")
+    'Hi. Here are some options.'
+    """
+    visible = "".join(ch for ch in unicodedata.normalize("NFKC", text) if unicodedata.category(ch) != "Cf")
+    flat = " ".join(visible.split())
     if len(flat) <= PREVIEW_CHARS:
         return flat
     end = flat.find(" ", PREVIEW_CHARS)
@@ -310,8 +414,15 @@ def lock_screen_preview(text: str) -> str:
 
 
 def revealing_words(line: str, stems: tuple[str, ...]) -> list[str]:
-    """The ``stems`` that start a word of ``line`` (case and accents folded)."""
-    folded = fold(line)
+    """The ``stems`` (folded, as ``Catalog.reveal_words`` gives them) that start a word of
+    ``line``, read as a person would: invisible characters dropped, look-alike letters of other
+    scripts mapped to Latin, case, accents and punctuation folded (``Sh\u200belter``,
+    ``ѕhelter`` with a Cyrillic ``ѕ``, ``1‑888‑373‑7888`` all show their stems).
+
+    >>> revealing_words("Call 1-888-373-7888 about the Sh\u200belter", ("shelter", "373 7888", "visa"))
+    ['shelter', '373 7888']
+    """
+    folded = fold(fold_text(line))
     return [stem for stem in stems if re.search(rf"(?<![a-z0-9]){re.escape(stem)}", folded)]
 
 
