@@ -27,7 +27,7 @@ from bot.domain.messages import Channel, ChoiceView, Inbound, InboundKind, Outbo
 from bot.domain.problems import ContentInvalid, Problem, errors
 from bot.engine import Engine, Turn
 from bot.flowdef import Flow, inspect, read_flows
-from bot.flowdef.inspect import lock_screen_preview, revealing_words
+from bot.flowdef.inspect import carrier_words_taught, lock_screen_preview, revealing_words
 from bot.i18n import Catalog, read_catalog
 from bot.handoff import Active, Handoff, HandoffError, HandoffRecords, OfficeHours, new_label
 from bot.store import Directory, KeyRing, Pseudonyms, SessionStore, open_database, read_directory
@@ -507,13 +507,21 @@ class Service:
         return handoff
 
     def answer(self, handoff: Handoff, text: str, user_id: int, actor: str) -> None:
-        """An advocate's message, sent through the person's channel by the outbox. Refused when
-        its opening would show revealing words on a lock screen (DESIGN rule 2)."""
+        """An advocate's message, sent through the person's channel by the outbox. Refused (422,
+        saying why) when its opening would show revealing words on a lock screen (DESIGN rule 2),
+        or when it names a carrier opt-out word anywhere (rule 4: a person who sends it back is
+        blocked by the carrier for good, and nobody here would know)."""
         found = revealing_words(lock_screen_preview(text), self.content.catalog.reveal_words(handoff.language))
         if found:
             raise HandoffError(
                 422, f"the first words could show on a lock screen and reveal what this is ({', '.join(found)}): "
                 "start with a neutral line",
+            )
+        taught = carrier_words_taught(text)
+        if taught:
+            raise HandoffError(
+                422, f"{', '.join(w.upper() for w in taught)} is a carrier opt-out word: if the person writes it back, the "
+                "carrier blocks this number for good and we never see it. Say it another way (\"you can leave the chat anytime\")",
             )
         self._message_person(handoff, text, "advocate", user_id, actor, status="held", holder=user_id)
 

@@ -191,7 +191,7 @@ def test_an_advocate_takes_a_chat_from_the_telegram_webhook_and_hands_it_back(si
             wait_until(lambda: any(t.startswith("Hi. Someone from our team is here now") for t in sent_texts(fake)), what="the joined message")
 
             # Answer, with the SMS-free Telegram counter and a canned reply in the person's language.
-            page.click("#canned button:has-text('Are you safe to talk now?')")
+            page.click("#canned button:has-text('Is this a good time to chat?')")
             assert page.input_value("#reply-text") == "Quick check: is this a good time to chat? You can answer yes or no."
             page.fill("#reply-text", "I'm here with you. Are you safe to talk now?")
             page.click("#send-btn")

@@ -327,3 +327,23 @@ def test_the_advocates_notice_goes_on_its_own_stream(settings, content, clock):
     escalate(service)
     streams = {stream for (stream,) in db_rows(settings, "SELECT stream FROM outbox WHERE channel = 'telegram'")}
     assert streams == {"advocates-notices"}
+
+
+@pytest.mark.parametrize("text", [
+    "Hi, it's Ana. You can stop anytime, no pressure.",  # lower case, mid-sentence
+    "Hi. If you want no more messages, reply END.",
+    "Hola, soy Ana. Si quieres, escribe ＳＴＯＰ y ya.",  # full-width letters
+    "Hi, it's Ana. To cancel, just tell me.",
+])
+def test_an_advocate_reply_that_teaches_a_carrier_opt_out_word_is_refused_with_why(service, text):
+    escalate(service)
+    (waiting,) = service.handoffs.listing("waiting")
+    held = service.claim_handoff(waiting.id, ADVOCATE, "ana@example.org")
+    sent_to(service)
+    with pytest.raises(HandoffError) as refused:
+        service.answer(held, text, ADVOCATE, "ana@example.org")
+    assert refused.value.status == 422 and "carrier blocks this number" in refused.value.reason
+    assert sent_to(service) == []
+    # Words that merely contain one are fine.
+    service.answer(held, "Hi, it's Ana. It depends on you; this weekend works too.", ADVOCATE, "ana@example.org")
+    assert len(sent_to(service)) == 1

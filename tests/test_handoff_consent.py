@@ -127,6 +127,14 @@ def lifecycle(audit: Audit, clock, choice: str) -> dict:
     return locals()
 
 
+def ask_to_check_back(audit: Audit):
+    """Asks for a person choosing "I will check back here"; returns the waiting handoff."""
+    for text in ("hi", "1", "1", "advocate", "1"):
+        audit.person(text)
+    (waiting,) = audit.service.handoffs.listing("waiting")
+    return waiting
+
+
 @pytest.mark.parametrize("channel", [Channel.SMS, Channel.TELEGRAM], ids=["sms", "telegram"])
 def test_i_will_check_back_means_nothing_is_ever_sent_unprompted(make_audit, clock, channel):
     audit = make_audit(channel)
@@ -175,9 +183,7 @@ def test_you_may_write_to_me_allows_only_replies_one_hello_and_one_neutral_remin
 def test_lines_that_waited_are_not_given_to_whoever_writes_after_the_conversation_expired(make_audit, clock):
     audit = make_audit(Channel.SMS)
     service = audit.service
-    for text in ("hi", "1", "1", "advocate", "1"):
-        audit.person(text)
-    (waiting,) = service.handoffs.listing("waiting")
+    waiting = ask_to_check_back(audit)
     service.claim_handoff(waiting.id, ANA, "ana@example.org")
     service.answer(service.handoffs.get(waiting.id), "About your passport: ...", ANA, "ana@example.org")
     service.end_handoff(service.handoffs.get(waiting.id), "release", "ana@example.org", ANA)
@@ -191,9 +197,7 @@ def test_lines_that_waited_are_not_given_to_whoever_writes_after_the_conversatio
 def test_the_console_sees_what_waits_for_the_person(make_audit, clock):
     audit = make_audit(Channel.SMS)
     service = audit.service
-    for text in ("hi", "1", "1", "advocate", "1"):
-        audit.person(text)
-    (waiting,) = service.handoffs.listing("waiting")
+    waiting = ask_to_check_back(audit)
     assert waiting.public()["replies"] == "held"
     held = service.claim_handoff(waiting.id, ANA, "ana@example.org")
     service.answer(held, "Hello, it's Ana.", ANA, "ana@example.org")

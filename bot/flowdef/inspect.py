@@ -33,12 +33,12 @@ from typing import Protocol
 from bot.domain.messages import ChoiceView, Outbound, Resource, render_plain
 from bot.domain.problems import Problem, where
 from bot.domain.sms import SMS_REPLACEMENTS, non_gsm7, prepare_sms, sms_cost
+# The normalization free text is understood by (NFKC, format characters dropped, confusables
+# mapped), so the check reads a message exactly as understanding reads one.
+from bot.domain.text import fold_text
 from bot.flowdef.model import Flow
 from bot.flowdef.schema import LIST_RESOURCES_LIMIT, RESOURCE_PLACEHOLDERS, RESOURCE_TEXT_KEYS
 from bot.i18n import PLACEHOLDER, Catalog, fold
-# The normalization free text is understood by (NFKC, format characters dropped, confusables
-# mapped): pure and stdlib-only, so the check reads a message exactly as understanding reads one.
-from bot.understanding.words import fold_text
 
 Render = Callable[[str, str], Outbound]
 

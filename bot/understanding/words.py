@@ -16,54 +16,15 @@ language's data (``xq`` -> ``porque``).
 
 from __future__ import annotations
 
-import importlib.resources
-import json
 import re
-import unicodedata
 from collections.abc import Mapping
-from functools import cache
 
-# Characters of a message looked at: more than an SMS (1,600) or a Telegram message (4,096)
-# holds, so crisis words at the end of a long message are still seen.
-MAX_CONSIDERED = 5000
-_APOSTROPHES = dict.fromkeys(map(ord, "'’‘`´ʼʻ"), None)
+from bot.domain.text import MAX_CONSIDERED, fold_text
+
+__all__ = ["MAX_CONSIDERED", "Abbreviations", "fold_text", "words"]
+
 _WORD = re.compile(r"[^\W_]+|[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF]", re.UNICODE)
-_REPEATED = re.compile(r"([^\W\d_])\1{2,}")
 Abbreviations = Mapping[str, tuple[str, ...]]
-
-
-@cache
-def _skeleton() -> dict[int, str]:
-    """Code point -> the ASCII letter or digit it is confusable with (about 1,300 entries).
-
-    Built from the library's table of Unicode's confusables.txt, read as a file rather than
-    imported: the module keeps the whole table (16 MB) in memory, this map needs a few hundred KB.
-    """
-    table = importlib.resources.files("confusable_homoglyphs").joinpath("confusables.json")
-    with table.open("rb") as source:
-        data = json.load(source)
-    mapping: dict[int, str] = {}
-    for character, homoglyphs in data.items():
-        if len(character) != 1 or character.isascii():
-            continue
-        for homoglyph in homoglyphs:
-            target = homoglyph["c"]
-            if len(target) == 1 and target.isascii() and target.isalnum():
-                mapping[ord(character)] = target.lower()
-                break
-    return mapping
-
-
-def fold_text(text: str) -> str:
-    """The message folded as described above, before it is split into words."""
-    text = text[:MAX_CONSIDERED]
-    if text.isascii():  # most messages: no look-alikes, accents or invisible characters to fold
-        return _REPEATED.sub(r"\1", text.lower().translate(_APOSTROPHES))
-    text = unicodedata.normalize("NFKC", text)
-    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
-    text = text.translate(_skeleton()).casefold().translate(_APOSTROPHES)
-    text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
-    return _REPEATED.sub(r"\1", text)
 
 
 def words(text: str, abbreviations: Abbreviations | None = None) -> tuple[str, ...]:

@@ -46,7 +46,7 @@ CANNED = (
     ("hotline", "Share the 24/7 hotline", "canned.hotline"),
     ("safety_plan", "Safety planning", "canned.safety_plan"),
     ("legal_aid", "Legal-aid referral", "canned.legal_aid"),
-    ("safe_to_talk", "Are you safe to talk now?", "canned.safe_to_talk"),
+    ("safe_to_talk", "Is this a good time to chat?", "canned.safe_to_talk"),
 )
 
 
