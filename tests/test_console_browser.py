@@ -189,6 +189,7 @@ def test_an_advocate_takes_a_chat_from_the_telegram_webhook_and_hands_it_back(si
             page.click("#claim-btn")
             page.wait_for_selector("#send-btn:not([disabled])")
             wait_until(lambda: any(t.startswith("Hi. Someone from our team is here now") for t in sent_texts(fake)), what="the joined message")
+            page.wait_for_selector("#chat-meta:has-text('replies are sent as you write them')")  # the person's choice
 
             # Answer, with the SMS-free Telegram counter and a canned reply in the person's language.
             page.click("#canned button:has-text('Is this a good time to chat?')")

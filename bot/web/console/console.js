@@ -219,7 +219,10 @@ async function loadChat(s, id, focus, background = false) {
   $("chat-empty").hidden = true; $("chat-view").hidden = false;
   $("chat-title").textContent = detail.label + (detail.urgent ? " (urgent)" : "");
   const status = detail.status === "left" ? "The person left (quick exit). Nothing of the chat is kept." : `Status: ${detail.status}`;
-  $("chat-meta").textContent = `${status} · ${detail.language} · ${detail.channel} · waiting since ${new Date(detail.waiting_since).toLocaleTimeString()}` + (detail.holder ? ` · held by ${detail.holder}` : "");
+  // How the person chose to get replies: what an advocate writes to someone who will check back
+  // waits until they write again (and the advocate must know that before writing).
+  const replies = detail.replies === "held" ? " · replies wait until the person writes again" : " · replies are sent as you write them";
+  $("chat-meta").textContent = `${status} · ${detail.language} · ${detail.channel} · waiting since ${new Date(detail.waiting_since).toLocaleTimeString()}` + (detail.holder ? ` · held by ${detail.holder}` : "") + replies;
   const mine = detail.holder === s.me.email;
   const admin = s.me.role === "admin";
   $("claim-btn").disabled = !(detail.status === "waiting" || (detail.status === "held" && mine));
@@ -258,7 +261,7 @@ function renderTranscript(lines) {
     li.className = line.sender;
     const who = document.createElement("span");
     who.className = "who";
-    who.textContent = `${SENDER[line.sender]}${line.author ? " " + line.author : ""} · ${new Date(line.at).toLocaleTimeString()}`;
+    who.textContent = `${SENDER[line.sender]}${line.author ? " " + line.author : ""} · ${new Date(line.at).toLocaleTimeString()}` + (line.pending ? " · waiting for them to write" : "");
     const text = document.createElement("span");
     text.textContent = line.text; // text, never HTML
     li.append(who, text);
