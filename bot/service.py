@@ -22,7 +22,7 @@ from typing import Protocol
 
 from bot.config import HandoffSettings, Settings
 from bot.channels.base import Delivery
-from bot.domain.events import ConversationExpired, EmergencyDetected, HandoffRequested
+from bot.domain.events import ConversationExpired, EmergencyDetected, HandoffRequested, LinesDelivered
 from bot.domain.messages import Channel, ChoiceView, Inbound, InboundKind, Outbound, render_plain
 from bot.domain.problems import ContentInvalid, Problem, errors
 from bot.engine import Engine, Turn
@@ -82,6 +82,7 @@ class Reception:
     queued: bool = False
     failed: bool = False
     enqueued: bool = False  # other work for the outbox (deletions at Twilio): wake the worker
+    personal: bool = False  # outputs carry words someone wrote (an advocate's): never cache them
 
 
 def encode_output(output: Outbound) -> dict:
@@ -317,7 +318,8 @@ class Service:
             log.info("redelivery of a %s delivery answered from its record", delivery.provider)
             with self.store.conversation(pseudonym, now) as held:
                 recorded = held.recorded_reply(delivery.provider, key)
-            return Reception(decode_outputs(recorded) if recorded else ())
+            # The recorded reply may carry an advocate's lines that waited: never cached.
+            return Reception(decode_outputs(recorded) if recorded else (), personal=True)
 
     def _apply(self, delivery: Delivery, inbound: Inbound, key: str, pseudonym: str, now: datetime) -> Reception:
         queued = inbound.channel in QUEUED_CHANNELS
@@ -362,7 +364,8 @@ class Service:
             if not held.record_delivery(delivery.provider, key, reply):
                 raise _Redelivery  # applied before: roll this turn back whole
         alphabet = self.content.catalog.locales[language].sms_alphabet
-        return Reception(turn.outputs, alphabet=alphabet, queued=queued, enqueued=deleting)
+        personal = any(isinstance(e, LinesDelivered) for e in turn.events)
+        return Reception(turn.outputs, alphabet=alphabet, queued=queued, enqueued=deleting, personal=personal)
 
     def _delete_at_twilio(self, held, sids: list[str]) -> bool:
         """Queue the deletion at Twilio of messages ``sids`` in ``held``'s transaction (sealed in
@@ -389,6 +392,9 @@ class Service:
         # Lines may wait for this person: they chose to check back rather than be written to, or
         # an advocate handed the chat back since they last wrote.
         waiting_lines = session is not None and (session.handed_back or (active is not None and not active.may_write))
+        # Silent longer than a handoff is kept open for (an advocate's notes keep it open, not the
+        # person): whoever writes now may not be them, and what waited is dropped, never shown.
+        away = session is not None and now.timestamp() - session.last_active > self.handoff_settings.abandon_hours * 3600
         turn = engine.resume(session, inbound, now)
         if turn.session is None or turn.restarted:
             carried = held.channel_state if turn.restarted else {}
@@ -401,7 +407,7 @@ class Service:
             if self.handoffs is not None:
                 turn, active = self._handoff_turn(held, inbound, turn, None if turn.restarted else active, now)
                 if waiting_lines and not turn.restarted and not any(isinstance(e, ConversationExpired) for e in turn.events):
-                    turn = self._with_waiting_lines(held, turn)
+                    turn = self._with_waiting_lines(held, turn, drop=away)
                 status = active.status if active else None
                 if turn.session.handoff != status:  # a handoff opened in this turn: remember it
                     turn = Turn(replace(turn.session, handoff=status), turn.outputs, turn.events)
@@ -448,14 +454,19 @@ class Service:
             self.handoffs.mark_urgent(held.cursor, active, now)
         return self._with_extra(turn, extra, active, held, inbound, now), active
 
-    def _with_waiting_lines(self, held, turn: Turn) -> Turn:
-        """The turn's outputs after the lines that waited for this message, oldest first, each a
-        message of its own as it was written (they are in the transcript already). Not after an
-        expiry or a restart: the phone may be in other hands by then (DESIGN rule 8)."""
+    def _with_waiting_lines(self, held, turn: Turn, drop: bool = False) -> Turn:
+        """The turn's outputs with the lines that waited for this message, oldest first, each a
+        message of its own as it was written (they are in the transcript already): before the
+        answer, or after it when the answer is crisis or emergency guidance (DESIGN rule 5: it
+        comes first). Not after an expiry or a restart (the caller), and ``drop``ped unseen after
+        the person was away too long: the phone may be in other hands (DESIGN rule 8)."""
         lines = self.handoffs.take_pending(held.cursor, held.id)
-        if not lines:
+        if not lines or drop:
             return turn
-        return Turn(turn.session, (*(Outbound(line) for line in lines), *turn.outputs), turn.events)
+        waited = tuple(Outbound(line) for line in lines)
+        urgent = any(isinstance(e, EmergencyDetected) for e in turn.events)
+        outputs = (*turn.outputs, *waited) if urgent else (*waited, *turn.outputs)
+        return Turn(turn.session, outputs, (*turn.events, LinesDelivered(len(waited))))
 
     def _with_extra(self, turn: Turn, extra: str | None, active: Active, held, inbound: Inbound, now: datetime) -> Turn:
         """The turn's outputs with ``extra`` added, and the exchange kept in the transcript."""

@@ -347,3 +347,20 @@ def test_an_advocate_reply_that_teaches_a_carrier_opt_out_word_is_refused_with_w
     # Words that merely contain one are fine.
     service.answer(held, "Hi, it's Ana. It depends on you; this weekend works too.", ADVOCATE, "ana@example.org")
     assert len(sent_to(service)) == 1
+
+
+@pytest.mark.parametrize("text", [
+    "Hi, it's Ana. Call 18883737888 anytime.",  # the hotline's number, pasted without dashes
+    "Hi, it's Ana. Call +1 888 3737 888 anytime.",
+    "Hi" + "\u0301" * 180 + " the shelter has a bed",  # combining marks take no room on a screen
+    "\u2764\ufe0f" * 90 + " shelter tonight",  # an emoji with its variation selector shows as one
+])
+def test_an_advocate_reply_cannot_slip_a_reveal_past_the_preview_check(service, text):
+    escalate(service)
+    (waiting,) = service.handoffs.listing("waiting")
+    held = service.claim_handoff(waiting.id, ADVOCATE, "ana@example.org")
+    sent_to(service)
+    with pytest.raises(HandoffError) as refused:
+        service.answer(held, text, ADVOCATE, "ana@example.org")
+    assert refused.value.status == 422
+    assert sent_to(service) == []

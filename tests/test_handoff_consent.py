@@ -206,3 +206,49 @@ def test_the_console_sees_what_waits_for_the_person(make_audit, clock):
     audit.person("hi?")
     lines = {line["text"]: line["pending"] for line in service.handoffs.transcript(held, "ana@example.org", clock())}
     assert lines["Hello, it's Ana."] is False
+
+
+def test_crisis_guidance_comes_before_the_lines_that_waited(make_audit, clock):
+    audit = make_audit(Channel.SMS)
+    service = audit.service
+    waiting = ask_to_check_back(audit)
+    held = service.claim_handoff(waiting.id, ANA, "ana@example.org")
+    service.answer(held, "Hello, it's Ana. Take your time.", ANA, "ana@example.org")
+    reply = audit.person("he has a gun")
+    assert reply[0].startswith("Here is what you can do now.")  # emergency guidance first (DESIGN rule 5)
+    assert reply[1:] == ["Hi. Someone from our team is here now and reads what you write next.\nType EXIT anytime to erase this chat.",
+                         "Hello, it's Ana. Take your time."]
+
+
+def test_after_a_day_of_silence_what_waited_is_dropped_unseen_even_if_notes_kept_the_chat_open(make_audit, clock):
+    audit = make_audit(Channel.SMS)
+    service = audit.service
+    waiting = ask_to_check_back(audit)
+    held = service.claim_handoff(waiting.id, ANA, "ana@example.org")
+    service.answer(held, "About your passport: I found the form.", ANA, "ana@example.org")
+    for _ in range(4):  # an advocate's notes, never sent, keep the handoff from being abandoned
+        clock.advance(hours=20)
+        service.handoffs.add(held.id, "note", "tried again", ANA, "ana@example.org", clock())
+        assert service.close_abandoned() == 0
+    reply = audit.person("who is this")
+    assert not any("passport" in t or "Someone from our team is here now" in t for t in reply)
+    assert not any("passport" in t for t in audit.person("is anyone there"))  # dropped, not kept for later
+    assert audit.unprompted() == []
+
+
+def test_an_advocates_words_delivered_in_a_webhook_reply_are_never_cached(make_audit, clock):
+    from bot.channels.twilio_sms import _twiml
+
+    audit = make_audit(Channel.SMS)
+    service = audit.service
+    waiting = ask_to_check_back(audit)
+    held = service.claim_handoff(waiting.id, ANA, "ana@example.org")
+    service.answer(held, "Meet at the library on Elm St at 3.", ANA, "ana@example.org")
+    reception = service.receive(Delivery("twilio", "d-cache", Inbound(Channel.SMS, audit.address, "hi?")))
+    assert reception.personal and any("Elm St" in o.text for o in reception.outputs)
+    before = _twiml._prepared_reply.cache_info().currsize
+    document = _twiml.twiml(reception.outputs, reception.alphabet, cached=not reception.personal)
+    assert "Elm St" in document
+    assert _twiml._prepared_reply.cache_info().currsize == before  # nothing of it stays in the process
+    replay = service.receive(Delivery("twilio", "d-cache", Inbound(Channel.SMS, audit.address, "hi?")))  # a redelivery
+    assert replay.personal

@@ -33,6 +33,14 @@ class HandoffRequested(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class LinesDelivered(Event):
+    """``count`` lines that waited for the person (an advocate's replies, "someone is here now",
+    the hand-back note) went out with this turn's answer."""
+
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
 class EmergencyDetected(Event):
     """Emergency words were seen; emergency guidance was given whatever the state was."""
 

@@ -115,7 +115,7 @@ class Webhooks:
         except BadPayload as exc:
             return bad_request("twilio", str(exc))
         reception = await self._receive(delivery)
-        return Response(twilio_sms.twiml(reception.outputs, reception.alphabet, self._status_url()), media_type="application/xml")
+        return Response(twilio_sms.twiml(reception.outputs, reception.alphabet, self._status_url(), cached=not reception.personal), media_type="application/xml")
 
     def _status_url(self) -> str | None:
         """Where the TwiML replies' status callbacks go (``<Message action=...>``), when what

@@ -27,15 +27,17 @@ def _prepared(plain: str, alphabet: str) -> str:
 
 
 # The bot's own replies are a few hundred distinct texts (steps, re-prompts, resource lists):
-# prepared once each. Only ``twiml`` uses this: it answers with the engine's texts, never a
-# person's or an advocate's words (those go through ``sms_body``, uncached).
+# prepared once each. Only ``twiml`` uses this, and only for the engine's texts: a reply that
+# carries an advocate's words (lines that waited for the person) is prepared uncached, or they
+# would stay in this process's memory after the person's quick exit.
 _prepared_reply = lru_cache(maxsize=1024)(_prepared)
 
 
-def twiml(outputs: Sequence[Outbound], alphabet: str = "gsm7", status_url: str | None = None) -> str:
+def twiml(outputs: Sequence[Outbound], alphabet: str = "gsm7", status_url: str | None = None, cached: bool = True) -> str:
     """The TwiML document answering one inbound message: one ``<Message>`` per output, in order.
 
-    Each body is ``sms_body(output, alphabet)``, cached (the bot's own texts only). Outputs that
+    Each body is ``sms_body(output, alphabet)``, cached unless ``cached`` is False (pass False
+    whenever an output holds words someone wrote, not only the engine's texts). Outputs that
     render empty are left out (Twilio refuses an empty ``<Message>``); no output at all gives an
     empty ``<Response />``, which sends nothing.
 
@@ -54,8 +56,9 @@ def twiml(outputs: Sequence[Outbound], alphabet: str = "gsm7", status_url: str |
     # is always this one shape, and building it by tree cost a fifth of a webhook's time in the
     # event loop. tests/test_twiml.py checks it parses to what MessagingResponse would write.
     opening = f"<Message action={quoteattr(status_url)}>" if status_url else "<Message>"
+    prepare = _prepared_reply if cached else _prepared
     messages = "".join(
-        f"{opening}{escape(body)}</Message>" for body in (_prepared_reply(render_plain(output), alphabet) for output in outputs) if body.strip()
+        f"{opening}{escape(body)}</Message>" for body in (prepare(render_plain(output), alphabet) for output in outputs) if body.strip()
     )
     return f'<?xml version="1.0" encoding="UTF-8"?><Response>{messages}</Response>' if messages else _EMPTY
 
