@@ -412,15 +412,8 @@ class Service:
                 if turn.session.handoff != status:  # a handoff opened in this turn: remember it
                     turn = Turn(replace(turn.session, handoff=status), turn.outputs, turn.events)
                     held.save(turn.session, now + engine.flow.idle_timeout, keep_until(held.channel_state))
-        # DEBUG only: which pages someone read, with a timestamp, could be matched against a
-        # provider's delivery logs that hold their number.
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug(
-                "turn: %s -> %s%s",
-                session.state if session else "(new)",
-                turn.session.state if turn.session else "(nothing kept)",
-                "".join(f" {event.name}" for event in turn.events),
-            )
+        # No log of the turn, at any level: which steps someone moved through, with a timestamp,
+        # could be matched against a provider's delivery logs that hold their number.
         return turn
 
     # -- handing the chat to a person ------------------------------------------------------------------

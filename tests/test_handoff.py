@@ -364,3 +364,20 @@ def test_an_advocate_reply_cannot_slip_a_reveal_past_the_preview_check(service, 
         service.answer(held, text, ADVOCATE, "ana@example.org")
     assert refused.value.status == 422
     assert sent_to(service) == []
+
+
+def test_a_cut_emoji_inside_a_handoff_is_kept_and_shown_as_the_replacement_character(service, clock):
+    escalate(service)
+    (waiting,) = service.handoffs.listing("waiting")
+    held = service.claim_handoff(waiting.id, ADVOCATE, "ana@example.org")
+    assert say(service, "he took my phone \ud83d") == ""  # the turn does not fail: the advocate holds it
+    lines = [line["text"] for line in service.handoffs.transcript(held, "ana@example.org", clock())]
+    assert "he took my phone \ufffd" in lines
+
+
+def test_no_log_line_tells_which_steps_a_person_moved_through_even_at_debug(service, captured_logs):
+    for text in ("hi", "1", "1", "3", "1"):
+        say(service, text)
+    steps = set(service.content.flows["main"].steps)
+    logged = captured_logs.text
+    assert not [step for step in steps if f" {step}" in logged or f"{step} " in logged], logged

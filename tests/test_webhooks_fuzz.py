@@ -87,3 +87,12 @@ def test_raw_bytes_never_get_a_server_error(web, raw):
     for path, headers in (("/webhooks/telegram", {"X-Telegram-Bot-Api-Secret-Token": SECRET}), ("/webhooks/twilio/sms", {"X-Twilio-Signature": "x"})):
         response = web.post(path, content=raw, headers={**headers, "Content-Type": "application/x-www-form-urlencoded"})
         assert response.status_code < 500
+
+
+@pytest.mark.parametrize("depth", [1000, 3000])
+def test_a_telegram_body_nested_deeper_than_python_recurses_gets_400(web, depth):
+    for body in ("[" * depth + "]" * depth, '{"a":' * depth + "1" + "}" * depth,
+                 '{"update_id": 1, "message": ' + '{"a":' * depth + "1" + "}" * depth + "}"):
+        response = web.post("/webhooks/telegram", content=body, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
+        assert response.status_code == 400, (depth, response.status_code)
+        assert "Traceback" not in response.text

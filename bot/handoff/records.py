@@ -466,4 +466,6 @@ class HandoffRecords:
 
 
 def _seal_line(key: bytes, handoff_id: str, sender: str, text: str) -> bytes:
-    return seal(key, f"{handoff_id}:{sender}", text.encode())
+    # A cut emoji leaves an unpaired surrogate, which UTF-8 cannot hold: kept (and shown to the
+    # advocate) as the replacement character rather than failing the person's turn.
+    return seal(key, f"{handoff_id}:{sender}", text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode())

@@ -162,12 +162,14 @@ class Webhooks:
             return PlainTextResponse("too large\n", status_code=413)
         try:
             data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # nested a thousand levels deep too
             return bad_request("telegram", "body is not JSON")
         try:
             delivery = telegram.parse_update(data)
         except BadPayload as exc:
             return bad_request("telegram", str(exc))
+        except RecursionError:
+            return bad_request("telegram", "body is nested too deeply")
         reception = await self._receive(delivery)
         if reception.failed and delivery.inbound is not None:
             # The turn (perhaps the database) failed: answer in the webhook's response itself,
