@@ -394,7 +394,7 @@ class Service:
         waiting_lines = session is not None and (session.handed_back or (active is not None and not active.may_write))
         # Silent longer than a handoff is kept open for (an advocate's notes keep it open, not the
         # person): whoever writes now may not be them, and what waited is dropped, never shown.
-        away = session is not None and now.timestamp() - session.last_active > self.handoff_settings.abandon_hours * 3600
+        away = waiting_lines and now.timestamp() - session.last_active > self.handoff_settings.abandon_hours * 3600
         turn = engine.resume(session, inbound, now)
         if turn.session is None or turn.restarted:
             carried = held.channel_state if turn.restarted else {}

@@ -58,6 +58,15 @@ def sent_to(service: Service, address: str = PHONE) -> list[str]:
     return [render_plain(decode_output(job.payload)) for job in sorted(jobs, key=lambda j: j.id) if job.payload.get("to") == address]
 
 
+def held_chat(service: Service):
+    """A chat asked for (written to), claimed by ADVOCATE, with the outbox drained: the held handoff."""
+    escalate(service)
+    (waiting,) = service.handoffs.listing("waiting")
+    held = service.claim_handoff(waiting.id, ADVOCATE, "ana@example.org")
+    sent_to(service)
+    return held
+
+
 def db_rows(settings, query: str) -> list[tuple]:
     return rows(settings.database_url, query)
 
@@ -336,10 +345,7 @@ def test_the_advocates_notice_goes_on_its_own_stream(settings, content, clock):
     "Hi, it's Ana. To cancel, just tell me.",
 ])
 def test_an_advocate_reply_that_teaches_a_carrier_opt_out_word_is_refused_with_why(service, text):
-    escalate(service)
-    (waiting,) = service.handoffs.listing("waiting")
-    held = service.claim_handoff(waiting.id, ADVOCATE, "ana@example.org")
-    sent_to(service)
+    held = held_chat(service)
     with pytest.raises(HandoffError) as refused:
         service.answer(held, text, ADVOCATE, "ana@example.org")
     assert refused.value.status == 422 and "carrier blocks this number" in refused.value.reason
@@ -356,10 +362,7 @@ def test_an_advocate_reply_that_teaches_a_carrier_opt_out_word_is_refused_with_w
     "\u2764\ufe0f" * 90 + " shelter tonight",  # an emoji with its variation selector shows as one
 ])
 def test_an_advocate_reply_cannot_slip_a_reveal_past_the_preview_check(service, text):
-    escalate(service)
-    (waiting,) = service.handoffs.listing("waiting")
-    held = service.claim_handoff(waiting.id, ADVOCATE, "ana@example.org")
-    sent_to(service)
+    held = held_chat(service)
     with pytest.raises(HandoffError) as refused:
         service.answer(held, text, ADVOCATE, "ana@example.org")
     assert refused.value.status == 422

@@ -135,6 +135,14 @@ def ask_to_check_back(audit: Audit):
     return waiting
 
 
+def claimed_and_answered(audit: Audit, text: str):
+    """A check-back request, claimed by Ana, who writes ``text``; returns the held handoff."""
+    waiting = ask_to_check_back(audit)
+    held = audit.service.claim_handoff(waiting.id, ANA, "ana@example.org")
+    audit.service.answer(held, text, ANA, "ana@example.org")
+    return held
+
+
 @pytest.mark.parametrize("channel", [Channel.SMS, Channel.TELEGRAM], ids=["sms", "telegram"])
 def test_i_will_check_back_means_nothing_is_ever_sent_unprompted(make_audit, clock, channel):
     audit = make_audit(channel)
@@ -211,9 +219,7 @@ def test_the_console_sees_what_waits_for_the_person(make_audit, clock):
 def test_crisis_guidance_comes_before_the_lines_that_waited(make_audit, clock):
     audit = make_audit(Channel.SMS)
     service = audit.service
-    waiting = ask_to_check_back(audit)
-    held = service.claim_handoff(waiting.id, ANA, "ana@example.org")
-    service.answer(held, "Hello, it's Ana. Take your time.", ANA, "ana@example.org")
+    held = claimed_and_answered(audit, "Hello, it's Ana. Take your time.")
     reply = audit.person("he has a gun")
     assert reply[0].startswith("Here is what you can do now.")  # emergency guidance first (DESIGN rule 5)
     assert reply[1:] == ["Hi. Someone from our team is here now and reads what you write next.\nType EXIT anytime to erase this chat.",
@@ -223,9 +229,7 @@ def test_crisis_guidance_comes_before_the_lines_that_waited(make_audit, clock):
 def test_after_a_day_of_silence_what_waited_is_dropped_unseen_even_if_notes_kept_the_chat_open(make_audit, clock):
     audit = make_audit(Channel.SMS)
     service = audit.service
-    waiting = ask_to_check_back(audit)
-    held = service.claim_handoff(waiting.id, ANA, "ana@example.org")
-    service.answer(held, "About your passport: I found the form.", ANA, "ana@example.org")
+    held = claimed_and_answered(audit, "About your passport: I found the form.")
     for _ in range(4):  # an advocate's notes, never sent, keep the handoff from being abandoned
         clock.advance(hours=20)
         service.handoffs.add(held.id, "note", "tried again", ANA, "ana@example.org", clock())
@@ -241,9 +245,7 @@ def test_an_advocates_words_delivered_in_a_webhook_reply_are_never_cached(make_a
 
     audit = make_audit(Channel.SMS)
     service = audit.service
-    waiting = ask_to_check_back(audit)
-    held = service.claim_handoff(waiting.id, ANA, "ana@example.org")
-    service.answer(held, "Meet at the library on Elm St at 3.", ANA, "ana@example.org")
+    held = claimed_and_answered(audit, "Meet at the library on Elm St at 3.")
     reception = service.receive(Delivery("twilio", "d-cache", Inbound(Channel.SMS, audit.address, "hi?")))
     assert reception.personal and any("Elm St" in o.text for o in reception.outputs)
     before = _twiml._prepared_reply.cache_info().currsize
