@@ -340,6 +340,9 @@ def test_after_logging_out_nothing_of_the_chat_is_left_in_the_page(site):
             page.clock.install()  # time runs as usual, and the test can move it on
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
+            # A page of the same site before the console, so "back" stays in one renderer: going
+            # back to about:blank swaps the renderer process and Playwright can lose the page.
+            page.goto(f"{url}/healthz")
             log_in(page, url, secret)
             assert page.evaluate(HIDDEN_IS_HIDDEN) == []  # the closed chat view, logged in
             label = take_a_chat(page, person)
@@ -369,7 +372,7 @@ def test_after_logging_out_nothing_of_the_chat_is_left_in_the_page(site):
 
             # Back (to the page before the console) and forward again: still nothing.
             page.go_back(wait_until="commit")
-            assert not page.url.endswith("/console")
+            assert page.url.endswith("/healthz"), page.url
             page.go_forward(wait_until="commit")
             page.wait_for_selector("#login-view:not([hidden])")
             assert_nothing_of_the_chat(page, label)
