@@ -104,7 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     keys = commands.add_parser("keys", help="encryption keys").add_subparsers(dest="keys_command", required=True, metavar="ACTION")
     keys.add_parser("generate", help="print a new key and pepper as environment variables").set_defaults(run=_keys_generate)
     keys.add_parser(
-        "rotate", help="rewrap every conversation key under the first SAFEHARBOR_ENCRYPTION_KEYS key"
+        "rotate", help="seal the epoch keys and TOTP secrets under the first SAFEHARBOR_ENCRYPTION_KEYS key and move every conversation key to the current epoch"
     ).set_defaults(run=_keys_rotate)
 
     commands.add_parser("purge", help="erase conversations idle past their expiry").set_defaults(run=_purge)
@@ -419,14 +419,23 @@ def _keys_generate(args) -> int:
 
 def _keys_rotate(args) -> int:
     from bot.service import open_store
+    from bot.store.rollover import rotate_key_encryption
 
     store = open_store(Settings.from_env())
+    try:
+        files, secrets_sealed = rotate_key_encryption(store.engine, store.keys)
+        print(f"sealed {files} epoch key(s) and {secrets_sealed} TOTP secret(s) under the newest key", file=sys.stderr)
 
-    def progress(done: int, total: int) -> None:
-        print(f"\rrewrapped {done}/{total} conversation keys", end="", file=sys.stderr, flush=True)
+        def progress(done: int, total: int) -> None:
+            print(f"\rmoved {done}/{total} conversation keys to the current epoch", end="", file=sys.stderr, flush=True)
 
-    done = store.rotate_keys(progress=progress)
-    print(f"\rrewrapped {done} conversation keys under the newest key; older keys may now be retired", file=sys.stderr)
+        rolled = store.roll_keys(progress=progress, grace=0)
+    finally:
+        store.close()
+    print(
+        f"\rmoved {rolled.moved} key(s) to the current epoch ({rolled.unreadable} no longer open); "
+        "older key-encryption keys may now be retired", file=sys.stderr,
+    )
     return 0
 
 

@@ -153,6 +153,11 @@ class Settings:
     content_dir: Path
     regions: tuple[str, ...] | None
     dev_keys: bool  # True when the keys were generated for development
+    # The epoch keys' directory (``SAFEHARBOR_KEY_STORE``, default ``$SAFEHARBOR_HOME/keys``),
+    # and how long after an erasure nothing of it opens with any key the service holds
+    # (``SAFEHARBOR_ERASURE_BOUND_MINUTES``, default 60; decimals allowed).
+    key_store: Path = Path(".safeharbor/keys")
+    erasure_bound_minutes: float = 60.0
     channels: ChannelSettings = field(default_factory=ChannelSettings)
     handoff: HandoffSettings = field(default_factory=HandoffSettings)
 
@@ -220,9 +225,24 @@ class Settings:
             content_dir=content,
             regions=cls.regions_from_env(env_vars),
             dev_keys=dev_keys,
+            key_store=Path(env_vars.get("SAFEHARBOR_KEY_STORE", "").strip() or home / "keys").expanduser(),
+            erasure_bound_minutes=_erasure_bound(env_vars.get("SAFEHARBOR_ERASURE_BOUND_MINUTES", "")),
             channels=ChannelSettings.from_env(env_vars),
             handoff=HandoffSettings.from_env(env_vars),
         )
+
+
+def _erasure_bound(text: str) -> float:
+    text = text.strip()
+    if not text:
+        return 60.0
+    try:
+        minutes = float(text)
+    except ValueError:
+        minutes = -1.0
+    if not 0 < minutes <= 24 * 60:
+        raise ConfigError(f"SAFEHARBOR_ERASURE_BOUND_MINUTES={text!r}: minutes, more than 0 and at most 1440 (a day)")
+    return minutes
 
 
 def generate_keys() -> dict[str, str]:

@@ -177,7 +177,17 @@ def load_content(settings_or_dir: Settings | Path) -> Content:
 
 def open_store(settings: Settings) -> SessionStore:
     """The encrypted session store the settings name (also for ``keys rotate``)."""
-    return SessionStore(open_database(settings.database_url), KeyRing(list(settings.encryption_keys)))
+    return SessionStore(open_database(settings.database_url), key_ring(settings))
+
+
+EPOCH_SHARE = 0.45  # of the erasure bound: two epochs and a rollover's delay fit inside it
+
+
+def key_ring(settings: Settings) -> KeyRing:
+    """The key-encryption keys and the epoch key store the settings name. An erased
+    conversation's last epoch is destroyed at most two epochs and one rollover interval
+    (``SessionStore.roll_every``) after the erasure: 0.95 of the bound (``bot.store.epochs``)."""
+    return KeyRing(list(settings.encryption_keys), key_store=settings.key_store, epoch_length=settings.erasure_bound_minutes * 60 * EPOCH_SHARE)
 
 
 def upgrade_database(settings: Settings, progress: Callable[[str], None] = print) -> list[str]:
@@ -219,6 +229,10 @@ class ConversationStore(Protocol):
     def after_commit(self, callback: Callable[[], None]) -> None: ...
 
     def purge_expired(self, now: datetime) -> int: ...
+
+    roll_every: float  # seconds between key rollovers
+
+    def roll_keys(self, progress=None, grace=None): ...
 
 
 class Service:

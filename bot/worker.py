@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -78,6 +79,7 @@ class Worker:
         self.clock = clock or service.clock
         self.wake = asyncio.Event()
         self._last_purge: datetime | None = None
+        self._last_roll: float | None = None  # time.monotonic() of the last key rollover
         self._in_flight: set[int] = set()
         # Messages deleted at Twilio (or found gone), and those given up on: counts only.
         self.twilio_deleted = 0
@@ -112,6 +114,9 @@ class Worker:
         """One round: release stale claims, send what is due, purge now and then. Returns how many
         messages were handled."""
         now = self.clock()
+        if self._last_roll is None or time.monotonic() - self._last_roll >= self.service.store.roll_every:
+            self._last_roll = time.monotonic()
+            await asyncio.to_thread(self._roll_keys)
         if self._last_purge is None or now - self._last_purge >= PURGE_EVERY:
             self._last_purge = now
             await asyncio.to_thread(self._purge, now)
@@ -119,6 +124,13 @@ class Worker:
         jobs = await asyncio.to_thread(self.outbox.take_due, now)
         await asyncio.gather(*(self._deliver(job) for job in jobs))
         return len(jobs)
+
+    def _roll_keys(self) -> None:
+        """Keys moved forward to the current epoch, old epochs destroyed (``store.rollover``): on
+        the real clock, often enough that the erasure bound holds on disk."""
+        rolled = self.service.store.roll_keys()
+        if rolled.moved or rolled.destroyed:
+            log.info("moved %d key(s) to the current epoch; destroyed %d old epoch(s)", rolled.moved, len(rolled.destroyed))
 
     def _purge(self, now: datetime) -> None:
         """Once a minute: expired conversations and transcripts shredded, old outbox rows gone,

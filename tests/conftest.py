@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings, generate_keys
-from bot.service import Content, Service, load_content
+from bot.service import Content, Service, load_content, key_ring
 from bot.store import KeyRing, MemorySessionStore, Pseudonyms, SessionStore, open_database
 from tests.databases import BACKENDS, POSTGRES_URL, REQUIRED, drop_postgres_schema, new_postgres_schema, postgres_unavailable
 
@@ -108,7 +108,7 @@ def settings(tmp_path, database_url) -> Settings:
 @pytest.fixture
 def sql_service(settings, content, clock) -> Service:
     """A service on the test's database (SQLite or PostgreSQL)."""
-    store = SessionStore(open_database(settings.database_url), KeyRing(list(settings.encryption_keys)))
+    store = SessionStore(open_database(settings.database_url), key_ring(settings))
     service = Service(content, store, Pseudonyms(settings.pepper), clock)
     yield service
     service.close()

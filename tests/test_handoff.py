@@ -12,7 +12,7 @@ from bot.config import HandoffSettings
 from bot.domain import Channel, Inbound
 from bot.handoff import HandoffError, OfficeHours
 from bot.domain.messages import render_plain
-from bot.service import Service, decode_output
+from bot.service import Service, decode_output, key_ring
 from bot.store import KeyRing, Pseudonyms, SessionStore, open_database
 from tests.databases import rows
 
@@ -21,7 +21,7 @@ ADVOCATE, OTHER = 1, 2  # user ids; the handoff records take them as they are
 
 
 def make_service(settings, content, clock, **handoff) -> Service:
-    store = SessionStore(open_database(settings.database_url), KeyRing(list(settings.encryption_keys)))
+    store = SessionStore(open_database(settings.database_url), key_ring(settings))
     return Service(content, store, Pseudonyms(settings.pepper), clock, HandoffSettings(**handoff))
 
 

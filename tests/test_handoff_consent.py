@@ -23,7 +23,7 @@ from bot.config import HandoffSettings
 from bot.domain import Channel, Inbound
 from bot.domain.messages import render_plain
 from bot.flowdef.inspect import lock_screen_preview, revealing_words
-from bot.service import Service, decode_output
+from bot.service import Service, decode_output, key_ring
 from bot.store import KeyRing, Pseudonyms, SessionStore, open_database
 
 ANA = 1
@@ -81,7 +81,7 @@ def make_audit(settings, content, clock):
     services = []
 
     def make(channel: Channel) -> Audit:
-        store = SessionStore(open_database(settings.database_url), KeyRing(list(settings.encryption_keys)))
+        store = SessionStore(open_database(settings.database_url), key_ring(settings))
         service = Service(content, store, Pseudonyms(settings.pepper), clock, HandoffSettings(wait_minutes=10))
         services.append(service)
         return Audit(service, channel)

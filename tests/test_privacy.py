@@ -81,7 +81,9 @@ def test_the_chat_command_keeps_and_logs_nothing_personal(tmp_path):
 def test_after_quick_exit_nothing_of_the_person_is_left_in_the_file(sql_service, settings):
     for text in WRITTEN:
         sql_service.handle(Inbound(Channel.SMS, ADDRESS, text))
-    pseudonym = sql_service.pseudonyms.of("sms", ADDRESS).encode()
-    assert pseudonym in database_bytes(settings.database_url)
+    pseudonym = sql_service.pseudonyms.of("sms", ADDRESS)
+    tag = sql_service.store.keys.tag(pseudonym)[1].encode()  # what finds the conversation
+    assert tag in database_bytes(settings.database_url)
+    assert pseudonym.encode() not in database_bytes(settings.database_url)  # never stored itself
     sql_service.handle(Inbound(Channel.SMS, ADDRESS, "SALIR"))
-    assert eventually(lambda: pseudonym not in database_bytes(settings.database_url))
+    assert eventually(lambda: tag not in database_bytes(settings.database_url))

@@ -7,12 +7,15 @@ import time
 
 import pytest
 from cryptography.fernet import Fernet
+from sqlalchemy import text
 
 from bot.config import ConfigError, Settings, generate_keys
 from bot.domain import Channel, Inbound
-from bot.service import Content, Service
+from bot.service import Content, Service, key_ring
 from bot.store import KeyRing, Pseudonyms, SessionStore, open_database
 from bot.store.crypto import DecryptError, open_sealed, seal
+from bot.store.epochs import EpochGone
+from bot.store.rollover import roll_forward, rotate_key_encryption
 from tests.databases import rows as all_rows
 from tests.databases import stored_bytes
 from tests.waiting import eventually
@@ -30,37 +33,39 @@ def sms(text: str, address: str = "+15550101010") -> Inbound:
 
 def test_sealed_state_opens_only_with_its_key_and_its_conversation_id():
     keys = KeyRing([Fernet.generate_key().decode()])
-    key, wrapped = keys.new_data_key()
+    key, wrapped = keys.new_data_key("conversation-a")
     blob = seal(key, "conversation-a", b'{"state":"main_menu"}')
-    assert open_sealed(keys.unwrap(wrapped), "conversation-a", blob) == b'{"state":"main_menu"}'
+    assert open_sealed(keys.unwrap(wrapped, "conversation-a"), "conversation-a", blob) == b'{"state":"main_menu"}'
     with pytest.raises(DecryptError):
         open_sealed(key, "conversation-b", blob)  # moved to another row
+    with pytest.raises(DecryptError):
+        keys.unwrap(wrapped, "conversation-b")  # a wrapped key moved to another row
     tampered = blob[:-1] + bytes([blob[-1] ^ 1])
     with pytest.raises(DecryptError):
         open_sealed(key, "conversation-a", tampered)
     with pytest.raises(DecryptError):
-        KeyRing([Fernet.generate_key().decode()]).unwrap(wrapped)
+        KeyRing([Fernet.generate_key().decode()]).unwrap(wrapped, "conversation-a")  # another deployment's epochs
 
 
 def test_remembered_data_keys_are_bounded_expire_and_are_forgotten_on_erasure():
     ring = KeyRing([Fernet.generate_key().decode()], cache_size=2, cache_for=60)
-    made = [ring.new_data_key(remember=True) for _ in range(3)]
-    assert [ring.unwrap(wrapped) for _, wrapped in made] == [key for key, _ in made]
+    made = [ring.new_data_key("c", remember=True) for _ in range(3)]
+    assert [ring.unwrap(wrapped, "c") for _, wrapped in made] == [key for key, _ in made]
     assert len(ring._cache) == 2  # bounded
     ring.forget(made[2][1])
     assert made[2][1] not in ring._cache
     with pytest.raises(DecryptError):
-        ring.unwrap(b"gAAAAA-not-a-token")
+        ring.unwrap(b"gAAAAA-not-a-token", "c")
     # Another ring (the old key retired) remembers nothing of this one's.
     with pytest.raises(DecryptError):
-        KeyRing([Fernet.generate_key().decode()]).unwrap(made[1][1])
+        KeyRing([Fernet.generate_key().decode()]).unwrap(made[1][1], "c")
     expired = KeyRing([Fernet.generate_key().decode()], cache_for=0)
-    key, wrapped = expired.new_data_key(remember=True)
+    key, wrapped = expired.new_data_key("c", remember=True)
     expired.sweep()
-    assert expired._cache == {} and expired.unwrap(wrapped) == key  # swept, unwrapped again
+    assert expired._cache == {} and expired.unwrap(wrapped, "c") == key  # swept, unwrapped again
     plain = KeyRing([Fernet.generate_key().decode()])
-    _, wrapped = plain.new_data_key()
-    plain.unwrap(wrapped)
+    _, wrapped = plain.new_data_key("c")
+    plain.unwrap(wrapped, "c")
     assert plain._cache == {}  # only when asked to (a handoff's key never is)
 
 
@@ -89,17 +94,20 @@ def test_a_conversation_is_stored_as_pseudonym_wrapped_key_and_ciphertext(sql_se
     sql_service.handle(sms("2"))
     (conversation,) = rows(settings.database_url, "conversations")
     (data_key,) = rows(settings.database_url, "data_keys")
-    conversation_id, pseudonym, state, *_ = conversation
-    assert pseudonym == Pseudonyms(settings.pepper).of("sms", "+15550101010")
-    assert data_key[0] == conversation_id
+    conversation_id, tag, state, *_ = conversation
+    pseudonym = Pseudonyms(settings.pepper).of("sms", "+15550101010")
+    keys = sql_service.store.keys
+    assert tag == keys.tag(pseudonym)[1] != pseudonym  # the epoch's lookup tag, never the pseudonym itself
+    assert data_key[0] == conversation_id and data_key[2] == keys.epochs.number()
     assert b"safe_check" not in state  # sealed, not JSON
-    key = KeyRing(list(settings.encryption_keys)).unwrap(data_key[1])
-    assert b'"state":"safe_check"' in open_sealed(key, conversation_id, state)
+    material = key_ring(settings).unwrap(data_key[1], conversation_id)  # another process, same key store
+    assert material[32:].hex() == pseudonym  # carried inside the wrapped key, for the rollover
+    assert b'"state":"safe_check"' in open_sealed(material[:32], conversation_id, state)
 
 
 def test_running_again_continues_the_same_conversation(settings, content, clock):
     def service():
-        store = SessionStore(open_database(settings.database_url), KeyRing(list(settings.encryption_keys)))
+        store = SessionStore(open_database(settings.database_url), key_ring(settings))
         return Service(content, store, Pseudonyms(settings.pepper), clock)
 
     service().handle(sms("hi"))
@@ -111,7 +119,7 @@ def test_quick_exit_deletes_the_key_and_the_rows_and_leaves_nothing_on_disk(sql_
     sql_service.handle(sms("hi"))
     sql_service.handle(sms("1"))
     (_, _, sealed, *_), = rows(settings.database_url, "conversations")
-    (_, wrapped), = rows(settings.database_url, "data_keys")
+    (_, wrapped, _), = rows(settings.database_url, "data_keys")
     assert bytes(wrapped) in stored_bytes(settings.database_url)  # the check below could find it
 
     sql_service.handle(sms("EXIT"))
@@ -127,12 +135,12 @@ def test_quick_exit_deletes_the_key_and_the_rows_and_leaves_nothing_on_disk(sql_
 def test_an_expired_conversation_is_shredded_and_restarts_under_a_new_key(sql_service, settings, clock):
     sql_service.handle(sms("hi"))
     (old_id, *_), = rows(settings.database_url, "conversations")
-    (_, old_key), = rows(settings.database_url, "data_keys")
+    (_, old_key, _), = rows(settings.database_url, "data_keys")
     clock.advance(hours=2)
     turn = sql_service.run_turn(sms("2"))
     assert turn.session.state == "welcome"
     (new_id, *_), = rows(settings.database_url, "conversations")
-    (_, new_key), = rows(settings.database_url, "data_keys")
+    (_, new_key, _), = rows(settings.database_url, "data_keys")
     assert new_id != old_id and new_key != old_key
 
 
@@ -178,28 +186,52 @@ def test_turns_close_together_leave_the_stored_expiry_and_its_index_alone(sql_se
 
 def test_state_that_cannot_be_decrypted_starts_over_and_is_shredded(settings, content, clock):
     url = settings.database_url
-    first = Service(content, SessionStore(open_database(url), KeyRing(list(settings.encryption_keys))), Pseudonyms(settings.pepper), clock)
+    first = Service(content, SessionStore(open_database(url), key_ring(settings)), Pseudonyms(settings.pepper), clock)
     first.handle(sms("hi"))
     first.handle(sms("1"))
-    lost_keys = Service(content, SessionStore(open_database(url), KeyRing([Fernet.generate_key().decode()])), Pseudonyms(settings.pepper), clock)
-    turn = lost_keys.run_turn(sms("1"))
+    first.close()
+    # Its wrapped key damaged: found by its tag, unreadable, shredded, started anew.
+    with open_database(url).begin() as connection:
+        (wrapped,) = connection.exec_driver_sql("SELECT wrapped FROM data_keys").one()
+        damaged_key = bytes(wrapped)[:-1] + bytes([bytes(wrapped)[-1] ^ 1])
+        connection.execute(text("UPDATE data_keys SET wrapped = :w"), {"w": damaged_key})
+    damaged = Service(content, SessionStore(open_database(url), key_ring(settings)), Pseudonyms(settings.pepper), clock)
+    turn = damaged.run_turn(sms("1"))
     assert turn.session.state == "welcome"  # not a crash, and not someone else's state
     assert len(rows(url, "conversations")) == 1
+    damaged.close()
+    # Every key lost (another key store): the conversation's tag is one no key can compute, so it
+    # is not even found; the person starts anew, and the unreadable row waits for its expiry.
+    lost_keys = Service(content, SessionStore(open_database(url), KeyRing([Fernet.generate_key().decode()])), Pseudonyms(settings.pepper), clock)
+    assert lost_keys.run_turn(sms("1")).session.state == "welcome"
+    clock.advance(days=30)
+    assert lost_keys.purge_expired() == 2
 
 
-def test_key_rotation_rewraps_every_conversation_with_progress(settings, content, clock):
-    old = list(settings.encryption_keys)
-    url = settings.database_url
-    service = Service(content, SessionStore(open_database(url), KeyRing(old)), Pseudonyms(settings.pepper), clock)
+def test_key_rotation_moves_every_conversation_forward_with_progress_and_retires_the_old_kek(settings, content, clock, tmp_path):
+    """``keys rotate``: the epoch files sealed under the new key-encryption key, every
+    conversation key moved to the current epoch (with progress); the old key can then go."""
+    old, new = list(settings.encryption_keys), Fernet.generate_key().decode()
+    url, wall = settings.database_url, [1_000_000.0]
+    ring = lambda kek: KeyRing(kek, key_store=tmp_path / "keys", epoch_length=100, clock=lambda: wall[0])  # noqa: E731
+    service = Service(content, SessionStore(open_database(url), ring(old)), Pseudonyms(settings.pepper), clock)
     for n in range(7):
         service.handle(sms("hi", f"+1555000{n:04d}"))
         service.handle(sms("2", f"+1555000{n:04d}"))
-    new = Fernet.generate_key().decode()
+    service.close()
+    wall[0] += 100  # the next epoch
     seen = []
-    rotated = SessionStore(open_database(url), KeyRing([new, *old])).rotate_keys(batch=3, progress=lambda d, t: seen.append((d, t)))
-    assert rotated == 7 and seen == [(3, 7), (6, 7), (7, 7)]
-    only_new = Service(content, SessionStore(open_database(url), KeyRing([new])), Pseudonyms(settings.pepper), clock)
+    store = SessionStore(open_database(url), ring([new, *old]))
+    assert rotate_key_encryption(store.engine, store.keys) == (1, 0)  # one epoch file, no advocates
+    rolled = roll_forward(store.engine, store.keys, batch=3, progress=lambda d, t: seen.append((d, t)), grace=0)
+    assert rolled.moved == 7 and seen == [(3, 7), (6, 7), (7, 7)]
+    assert rolled.destroyed == (10_000,)  # nothing is under the old epoch any more
+    store.close()
+    only_new = Service(content, SessionStore(open_database(url), ring([new])), Pseudonyms(settings.pepper), clock)
     assert only_new.run_turn(sms("1", "+15550000003")).session.state == "main_menu"
+    only_new.close()
+    with pytest.raises(EpochGone):  # the retired key opens no epoch of the key store any more
+        ring(old).epochs.current()
 
 
 # -- one turn of one conversation at a time --------------------------------------------------------
@@ -234,7 +266,7 @@ class RecordingEngine:
 def test_two_messages_of_the_same_person_never_interleave(settings, content, clock):
     recording = RecordingEngine(content.engines["main"])
     guarded = Content(content.flows, content.catalog, content.directory, {"main": recording})
-    store = SessionStore(open_database(settings.database_url), KeyRing(list(settings.encryption_keys)))
+    store = SessionStore(open_database(settings.database_url), key_ring(settings))
     service = Service(guarded, store, Pseudonyms(settings.pepper), clock)
     for text in ("hi", "1", "1"):
         service.handle(sms(text))
@@ -319,3 +351,32 @@ def test_sqlite_keeps_its_temporary_files_in_memory_on_every_connection(tmp_path
     finally:
         database.close_writer(engine)
         engine.dispose()
+
+
+def test_a_conversation_from_before_epochs_continues_and_the_rollover_moves_it(settings, content, clock, sql_service):
+    """A deployment upgraded from a version that wrapped data keys with the key-encryption keys
+    and stored the pseudonym itself: the person goes on where they were, and the first rollover
+    wraps their key under the epoch and replaces the pseudonym by its tag."""
+    sql_service.handle(sms("hi"))
+    sql_service.handle(sms("1"))
+    keys = sql_service.store.keys
+    ((conversation_id, wrapped),) = rows_of(settings, "SELECT conversation_id, wrapped FROM data_keys")
+    material = keys.unwrap(bytes(wrapped), conversation_id)
+    pseudonym = material[32:].hex()
+    legacy = Fernet(settings.encryption_keys[0]).encrypt(material[:32])  # as the older version wrapped it
+    with open_database(settings.database_url).begin() as connection:
+        connection.execute(text("UPDATE data_keys SET wrapped = :w, epoch = NULL"), {"w": legacy})
+        connection.execute(text("UPDATE conversations SET pseudonym = :p"), {"p": pseudonym})
+    keys.forget(bytes(wrapped))
+    assert sql_service.run_turn(sms("1")).session.state != "welcome"  # found by the pseudonym, opened by the old wrapping
+    rolled = sql_service.store.roll_keys(grace=0)
+    assert rolled.moved == 1
+    ((tag,),) = rows_of(settings, "SELECT pseudonym FROM conversations")
+    ((epoch,),) = rows_of(settings, "SELECT epoch FROM data_keys")
+    assert tag == keys.tag(pseudonym)[1] and epoch == keys.epochs.number()
+    assert sql_service.run_turn(sms("menu")).session.state == "main_menu"  # the same conversation, found by its tag
+    assert len(rows_of(settings, "SELECT id FROM conversations")) == 1
+
+
+def rows_of(settings, query: str) -> list[tuple]:
+    return all_rows(settings.database_url, query)

@@ -22,7 +22,7 @@ from twilio.request_validator import RequestValidator
 from bot.channels.base import SendError
 from bot.channels.twilio_sms import NotYetDeletable, TwilioSender, parse_message, parse_status
 from bot.config import Settings, generate_keys
-from bot.service import MAX_KEPT_SIDS, Service, kept_sids
+from bot.service import MAX_KEPT_SIDS, Service, kept_sids, key_ring
 from bot.store import KeyRing, Pseudonyms, SessionStore, open_database
 from bot.store.database import read_connection
 from bot.store.tables import outbox
@@ -52,7 +52,7 @@ def api():
 
 @pytest.fixture
 def service(settings, content, clock):
-    store = SessionStore(open_database(settings.database_url), KeyRing(list(settings.encryption_keys)))
+    store = SessionStore(open_database(settings.database_url), key_ring(settings))
     service = Service(content, store, Pseudonyms(settings.pepper), clock)
     service.twilio_deletes = True  # as from_settings sets it with TWILIO_ACCOUNT_SID and the rest
     yield service
@@ -110,7 +110,7 @@ def pending_deletions(service: Service) -> list[list[str]]:
         found = connection.execute(
             select(outbox.c.payload).where(outbox.c.kind == "delete", outbox.c.status == "pending").order_by(outbox.c.id)
         ).all()
-    return [json.loads(service.store.keys.open(row.payload))["sids"] for row in found]
+    return [json.loads(service.store.keys.open_transient(row.payload))["sids"] for row in found]
 
 
 def kept(service: Service, address: str = PERSON) -> list[str]:

@@ -12,7 +12,7 @@ from fake_bot_api import fake_bot_api  # noqa: F401  (the fixture)
 from bot.channels.base import Delivery, SendError
 from bot.channels.telegram import TelegramSender
 from bot.domain import Channel, Inbound
-from bot.service import Service
+from bot.service import Service, key_ring
 from bot.store import KeyRing, Pseudonyms, SessionStore, open_database
 from tests.databases import rows
 from bot.store.outbox import CLAIM_FOR
@@ -21,7 +21,7 @@ from bot.worker import MAX_BACKOFF, Worker, backoff
 
 @pytest.fixture
 def setup(settings, content, clock, fake_bot_api):  # noqa: F811
-    store = SessionStore(open_database(settings.database_url), KeyRing(list(settings.encryption_keys)))
+    store = SessionStore(open_database(settings.database_url), key_ring(settings))
     service = Service(content, store, Pseudonyms(settings.pepper), clock)
     outbox = store.outbox()
     return service, outbox, fake_bot_api, settings

@@ -171,7 +171,7 @@ class HandoffRecords:
         if row is None or row[3] is None:
             return None
         try:
-            key = self.keys.unwrap(bytes(row[3]))
+            key = self.keys.unwrap(bytes(row[3]), row[0])
         except DecryptError:
             return None
         return Active(row[0], row[1], row[2], key, bool(row[4]))
@@ -184,7 +184,7 @@ class HandoffRecords:
         ``may_write``: the person chose to be written to; otherwise every line for them waits
         for their next message (``take_pending``)."""
         handoff_id = secrets.token_hex(16)
-        key, wrapped = self.keys.new_data_key()
+        key, wrapped = self.keys.new_data_key(handoff_id)
         self._open.run(
             cursor, id=handoff_id, conversation_id=conversation_id, label=label, channel=channel, language=language,
             urgent=int(urgent), may_write=int(may_write), wrapped_key=wrapped,
@@ -221,7 +221,7 @@ class HandoffRecords:
         for message_id, handoff_id, sender, body, wrapped in rows:
             if handoff_id not in keys:
                 try:
-                    keys[handoff_id] = self.keys.unwrap(bytes(wrapped))
+                    keys[handoff_id] = self.keys.unwrap(bytes(wrapped), handoff_id)
                 except DecryptError:
                     keys[handoff_id] = None
             key = keys[handoff_id]
@@ -296,7 +296,7 @@ class HandoffRecords:
             self._audit_with(connection, now, actor, "viewed", handoff.label)
         if wrapped is None:
             return []
-        key = self.keys.unwrap(wrapped)
+        key = self.keys.unwrap(wrapped, handoff.id)
         lines = []
         for row in rows:
             try:
@@ -332,7 +332,7 @@ class HandoffRecords:
                 raise HandoffError(409, "the person has left")
             if sender != "note" and (row.status != status or (holder is not None and row.holder_id != holder)):
                 raise HandoffError(409, f"this conversation is {row.status}" + (" by someone else" if row.status == status else ""))
-            key = self.keys.unwrap(row.wrapped_key)
+            key = self.keys.unwrap(bytes(row.wrapped_key), handoff_id)
             connection.execute(insert(handoff_messages).values(
                 handoff_id=handoff_id, sender=sender, author_id=user_id,
                 body=_seal_line(key, handoff_id, sender, text), pending=int(pending and send is None), created_at=now,
@@ -351,7 +351,7 @@ class HandoffRecords:
             ).first()
         if row is None or row.wrapped_key is None or row.address is None:
             return None
-        key = self.keys.unwrap(row.wrapped_key)
+        key = self.keys.unwrap(bytes(row.wrapped_key), handoff_id)
         return open_sealed(key, f"{handoff_id}:address", row.address).decode()
 
     def transfer(self, handoff: Handoff, to_user: int | None, actor: str, now: datetime, by: int | None) -> Handoff:

@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from bot.engine.session import Session
+from bot.store.rollover import Rolled
 
 
 class _Held:
@@ -51,6 +52,12 @@ class MemorySessionStore:
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         callback()
+
+    roll_every = 60.0
+
+    def roll_keys(self, progress=None, grace=None) -> Rolled:
+        """Nothing is encrypted here, so there are no keys to move forward."""
+        return Rolled()
 
     def purge_expired(self, now: datetime) -> int:
         expired = [p for p, (_, expires_at) in self.rows.items() if expires_at < now]

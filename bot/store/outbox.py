@@ -47,7 +47,7 @@ def new_message(keys: KeyRing, stream: str, channel: str, kind: str, payload: di
     """The values of a new outbox row: ``payload`` sealed with the key-encryption keys, due now.
     Written in the caller's transaction (a turn's, or a console action's)."""
     return {
-        "stream": stream, "channel": channel, "kind": kind, "payload": keys.seal(json.dumps(payload).encode()),
+        "stream": stream, "channel": channel, "kind": kind, "payload": keys.seal_transient(json.dumps(payload).encode()),
         "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now,
     }
 
@@ -97,7 +97,7 @@ class Outbox:
                 if not claimed:  # another worker took it first
                     continue
                 try:
-                    payload = json.loads(self.keys.open(row.payload))
+                    payload = json.loads(self.keys.open_transient(row.payload))
                 except (DecryptError, TypeError, ValueError):
                     connection.execute(update(outbox).where(outbox.c.id == row.id).values(status="failed", payload=None, error="undecryptable"))
                     continue
@@ -117,7 +117,7 @@ class Outbox:
         other messages are gone already), sealed again in place of what it said."""
         values = dict(status="pending", attempts=job.attempts + 1, next_attempt_at=at, claimed_until=None, error=error)
         if payload is not None:
-            values["payload"] = self.keys.seal(json.dumps(payload).encode())
+            values["payload"] = self.keys.seal_transient(json.dumps(payload).encode())
         with write_transaction(self.engine) as connection:
             connection.execute(update(outbox).where(outbox.c.id == job.id).values(**values))
 

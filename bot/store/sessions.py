@@ -24,11 +24,12 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Engine, and_, bindparam, delete, exists, func, insert, literal, or_, select, update
 
 from bot.engine.session import Session
-from bot.store.crypto import DecryptError, KeyRing, is_sealed, open_sealed, seal
+from bot.store.crypto import DATA_KEY_BYTES, DecryptError, KeyRing, is_sealed, open_sealed, pseudonym_in, seal
 from bot.store import database
 from bot.store.database import JournalShredder, close_writer, cursor_transaction, insert_ignoring_conflict, read_connection, write_transaction
 from bot.store.prepared import Prepared
 from bot.store.outbox import TWILIO_DELETES, Outbox, new_message, sid_batches
+from bot.store.rollover import Rolled, roll_forward
 
 OUTBOX_COLUMNS = ("stream", "channel", "kind", "payload", "status", "attempts", "next_attempt_at", "created_at")
 from bot.store.tables import audit_log, conversations, data_keys, deliveries, delivery_statuses, handoff_messages, handoffs, outbox
@@ -70,7 +71,9 @@ class TurnStatements:
         self.load = Prepared(
             select(c.id, c.state, c.channel_state, k.wrapped, c.expires_at)
             .join(data_keys, k.conversation_id == c.id, isouter=True)
-            .where(c.pseudonym == bindparam("pseudonym")),
+            # Under the current epoch's tag, the previous one's (not yet moved forward), or the
+            # pseudonym itself (a conversation from before epochs).
+            .where(c.pseudonym.in_([bindparam("tag"), bindparam("previous_tag"), bindparam("legacy")])),
             dialect,
         )
         self.save = Prepared(
@@ -96,12 +99,14 @@ class TurnStatements:
         )
         self.create = Prepared(
             insert(conversations).values(
-                id=bindparam("id"), pseudonym=bindparam("pseudonym"), created_at=bindparam("now"),
+                id=bindparam("id"), pseudonym=bindparam("tag"), created_at=bindparam("now"),
                 updated_at=bindparam("now"), expires_at=bindparam("expires_at"),
             ),
             dialect,
         )
-        self.create_key = Prepared(insert(data_keys).values(conversation_id=bindparam("id"), wrapped=bindparam("wrapped")), dialect)
+        self.create_key = Prepared(
+            insert(data_keys).values(conversation_id=bindparam("id"), wrapped=bindparam("wrapped"), epoch=bindparam("epoch")), dialect
+        )
         self.delete_key = Prepared(delete(data_keys).where(k.conversation_id == bindparam("id")), dialect)
         self.delete_conversation = Prepared(delete(conversations).where(c.id == bindparam("id")), dialect)
         self.delete_stream = Prepared(delete(outbox).where(o.stream == bindparam("id")), dialect)
@@ -155,7 +160,8 @@ class HeldConversation:
         self._keys = store.keys
         self._pseudonym = pseudonym
         self._now = now
-        row = self._sql.load.first(cursor, pseudonym=pseudonym)
+        tag, previous_tag = self._keys.tags(pseudonym)
+        row = self._sql.load.first(cursor, tag=tag, previous_tag=previous_tag, legacy=pseudonym)
         self.id: str | None = row[0] if row else None
         self._stored_expiry = row[4] if row else None  # as the driver gives it back
         self.stream: str | None = None  # the outbox stream for messages after an erasure
@@ -185,7 +191,7 @@ class HeldConversation:
         if wrapped is None:
             raise DecryptError("no data key")
         self._wrapped = bytes(wrapped)
-        self._key = AESGCM(self._keys.unwrap(self._wrapped, remember=True))
+        self._key = AESGCM(self._keys.unwrap(self._wrapped, id, remember=True)[:DATA_KEY_BYTES])
         if state is not None:
             self.session = Session.from_dict(json.loads(open_sealed(self._key, id, bytes(state))))
         if channel_state is not None:
@@ -259,7 +265,7 @@ class HeldConversation:
         if reply is None:
             sealed = None
         elif self.id is None:
-            sealed = self._keys.seal(reply)
+            sealed = self._keys.seal_transient(reply)
         else:
             sealed = seal(self._key, f"{self.id}:reply:{delivery}", reply)
         return bool(self._sql.claim.run(self._cursor, provider=provider, delivery=delivery, reply=sealed, now=self._now))
@@ -275,7 +281,7 @@ class HeldConversation:
         try:
             if is_sealed(reply):
                 return open_sealed(self._key, f"{self.id}:reply:{delivery}", reply) if self._key is not None else None
-            return self._keys.open(reply)  # the answer to a quick exit
+            return self._keys.open_transient(reply)  # the answer to a quick exit
         except DecryptError:
             return None
 
@@ -291,10 +297,12 @@ class HeldConversation:
 
     def _create(self, expires_at: datetime) -> None:
         self.id = secrets.token_hex(16)
-        key, self._wrapped = self._keys.new_data_key(remember=True)
+        # The wrapped key carries the pseudonym, so the rollover can tag it under the next epoch.
+        key, self._wrapped = self._keys.new_data_key(self.id, extra=bytes.fromhex(self._pseudonym), remember=True)
         self._key = AESGCM(key)
-        self._sql.create.run(self._cursor, id=self.id, pseudonym=self._pseudonym, now=self._now, expires_at=expires_at)
-        self._sql.create_key.run(self._cursor, id=self.id, wrapped=self._wrapped)
+        _, tag = self._keys.tag(self._pseudonym)
+        self._sql.create.run(self._cursor, id=self.id, tag=tag, now=self._now, expires_at=expires_at)
+        self._sql.create_key.run(self._cursor, id=self.id, wrapped=self._wrapped, epoch=self._keys.epoch_of(self._wrapped))
 
 
 class SessionStore:
@@ -339,11 +347,20 @@ class SessionStore:
 
     def pseudonym_of(self, conversation_id: str) -> str | None:
         """The pseudonym a conversation is locked by (for work that starts from a conversation
-        id: a handoff released from the console)."""
+        id: a handoff released from the console), read from its wrapped key; None when it is
+        gone or no longer opens."""
         with read_connection(self.engine) as connection:
-            return connection.execute(
-                select(conversations.c.pseudonym).where(conversations.c.id == conversation_id)
-            ).scalar()
+            row = connection.execute(
+                select(conversations.c.pseudonym, data_keys.c.wrapped)
+                .join(data_keys, data_keys.c.conversation_id == conversations.c.id)
+                .where(conversations.c.id == conversation_id)
+            ).first()
+        if row is None:
+            return None
+        try:
+            return pseudonym_in(self.keys.unwrap(bytes(row.wrapped), conversation_id), row.pseudonym)
+        except DecryptError:
+            return None
 
     @contextmanager
     def transaction(self) -> Iterator:
@@ -423,7 +440,7 @@ class SessionStore:
         queued = 0
         for conversation_id, sealed, wrapped in rows:
             try:
-                key = self.keys.unwrap(bytes(wrapped))
+                key = self.keys.unwrap(bytes(wrapped), conversation_id)[:DATA_KEY_BYTES]
                 state = json.loads(open_sealed(key, f"{conversation_id}:channel", bytes(sealed)))
             except (DecryptError, ValueError):
                 continue
@@ -439,31 +456,13 @@ class SessionStore:
         with read_connection(self.engine) as connection:
             return connection.execute(select(func.count()).select_from(conversations)).scalar_one()
 
-    def rotate_keys(self, batch: int = 500, progress=None) -> int:
-        """Rewrap every data key under the newest key-encryption key; returns how many.
+    @property
+    def roll_every(self) -> float:
+        """Seconds between rollovers: a ninth of an epoch, at most a minute, so that with epochs
+        of 0.45 of the erasure bound, a destroyed epoch's file is gone within 0.95 of it."""
+        return min(60.0, self.keys.epochs.length / 9)
 
-        ``progress(done, total)`` is called after each batch. Safe to interrupt and run again.
-        """
-        with read_connection(self.engine) as connection:
-            total = connection.execute(select(func.count()).select_from(data_keys)).scalar_one()
-        done, last = 0, ""
-        while True:
-            with write_transaction(self.engine) as connection:
-                rows = connection.execute(
-                    select(data_keys.c.conversation_id, data_keys.c.wrapped)
-                    .where(data_keys.c.conversation_id > last)
-                    .order_by(data_keys.c.conversation_id)
-                    .limit(batch)
-                ).all()
-                for row in rows:
-                    connection.execute(
-                        update(data_keys)
-                        .where(data_keys.c.conversation_id == row.conversation_id)
-                        .values(wrapped=self.keys.rewrap(row.wrapped))
-                    )
-            if not rows:
-                return done
-            done += len(rows)
-            last = rows[-1].conversation_id
-            if progress:
-                progress(done, total)
+    def roll_keys(self, progress=None, grace: float | None = None) -> Rolled:
+        """Move every key forward to the current epoch and destroy the epochs nothing needs
+        (``rollover.roll_forward``; the background work calls it every ``roll_every``)."""
+        return roll_forward(self.engine, self.keys, progress=progress, grace=grace)

@@ -1,6 +1,7 @@
 """The database tables: only what DESIGN allows to be kept.
 
-``conversations``: a random id, the keyed pseudonym, the sealed state, timestamps, expiry.
+``conversations``: a random id, the lookup tag of the keyed pseudonym (keyed again by the
+epoch, ``KeyRing.tag``), the sealed state, timestamps, expiry.
 ``data_keys``: the conversation's wrapped data key, apart so that erasure and key rotation touch
 one small row, and so that everything later sealed under the same key (handoff transcripts,
 outbound messages) is shredded by deleting it.
@@ -28,7 +29,7 @@ conversations = Table(
     "conversations",
     metadata,
     Column("id", String(32), primary_key=True),
-    Column("pseudonym", String(64), nullable=False, unique=True),
+    Column("pseudonym", String(64), nullable=False, unique=True),  # the lookup tag, not the pseudonym itself
     Column("state", LargeBinary, nullable=True),
     # Sealed like the state: what a channel needs between turns (Telegram: the ids of the
     # chat's recent messages, so a quick exit can delete them). Never read by the engine.
@@ -48,6 +49,9 @@ data_keys = Table(
     metadata,
     Column("conversation_id", String(32), ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True),
     Column("wrapped", LargeBinary, nullable=False),
+    # The epoch ``wrapped`` is under (NULL: a key from before epochs, under the key-encryption
+    # keys): the rollover moves the older ones forward before their epoch is destroyed.
+    Column("epoch", Integer, nullable=True, index=True),
 )
 
 # Each provider delivery (Twilio MessageSid, Telegram update_id) is applied once: the insert
