@@ -171,13 +171,18 @@ def test_a_reply_in_flight_during_a_quick_exit_is_deleted_too(setup):
 
 
 def test_a_quick_exit_after_a_long_silence_still_deletes_the_chat(setup, clock):
-    service, outbox, fake, _ = setup
+    service, outbox, fake, settings = setup
     for n, text in enumerate(["hi", "1", "1"], 1):
         tg(service, 888, text, n)
     run_rounds(service, outbox, fake)
     bot_ids = [1001, 1002, 1003]  # the fake numbers the bot's messages from 1001
     clock.advance(hours=3)  # idle far past the flow's timeout; the purge runs
+    (before,) = rows(settings.database_url, "SELECT wrapped FROM data_keys")
     assert service.purge_expired() == 0  # state shredded, message ids kept (they are still deletable)
+    # ... under a new data key: the state's old copies (a dead row, the log) go with the old one's epoch.
+    (after,) = rows(settings.database_url, "SELECT wrapped FROM data_keys")
+    assert bytes(after[0]) != bytes(before[0])
+    assert rows(settings.database_url, "SELECT count(*) FROM conversations WHERE state IS NULL AND channel_state IS NOT NULL") == [(1,)]
     tg(service, 888, "SALIR", 4)
     run_rounds(service, outbox, fake)
     (deleted,) = fake.accepted_by("deleteMessages")

@@ -413,7 +413,7 @@ class SessionStore:
         past = and_(conversations.c.expires_at < now, ~in_handoff)
         kept = and_(conversations.c.keep_until.is_not(None), conversations.c.keep_until >= now)
         with write_transaction(self.engine) as connection:
-            connection.execute(update(conversations).where(past, kept, conversations.c.state.is_not(None)).values(state=None))
+            self._shed_state(connection, and_(past, kept, conversations.c.state.is_not(None)))
             if twilio_deletes:
                 self._queue_twilio_deletes(connection, and_(past, ~kept), now)
             gone = select(conversations.c.id).where(past, ~kept)
@@ -427,6 +427,32 @@ class SessionStore:
             self.shred_journal()
         self.keys.sweep()  # remembered data keys past their time, erased conversations' among them
         return erased
+
+    def _shed_state(self, connection, condition) -> None:
+        """Drop the state of the conversations matching ``condition`` (expired, but kept so their
+        chat can still be deleted) and give each a new data key, under which only its channel
+        state is sealed again: the old versions of the state left in the database's files (a
+        dead row, the log) are under the old key, gone with its epoch."""
+        c, k = conversations.c, data_keys.c
+        rows = connection.execute(
+            select(c.id, c.channel_state, c.pseudonym, k.wrapped).join(data_keys, k.conversation_id == c.id).where(condition)
+        ).all()
+        for conversation_id, sealed, stored, wrapped in rows:
+            try:
+                material = self.keys.unwrap(bytes(wrapped), conversation_id)
+                channel_state = open_sealed(material[:DATA_KEY_BYTES], f"{conversation_id}:channel", bytes(sealed)) if sealed else None
+            except DecryptError:
+                material, channel_state = None, None
+            if material is None:  # nothing readable is left: the conversation goes whole
+                connection.execute(delete(data_keys).where(k.conversation_id == conversation_id))
+                connection.execute(update(conversations).where(c.id == conversation_id).values(state=None, channel_state=None))
+                continue
+            key, rewrapped = self.keys.new_data_key(conversation_id, extra=bytes.fromhex(pseudonym_in(material, stored)))
+            self.keys.forget(bytes(wrapped))
+            connection.execute(update(data_keys).where(k.conversation_id == conversation_id).values(wrapped=rewrapped, epoch=self.keys.epoch_of(rewrapped)))
+            connection.execute(update(conversations).where(c.id == conversation_id).values(
+                state=None, channel_state=seal(key, f"{conversation_id}:channel", channel_state) if channel_state is not None else None,
+            ))
 
     def _queue_twilio_deletes(self, connection, condition, now: datetime) -> int:
         """Queue the deletion at Twilio of the SIDs kept by the conversations matching
