@@ -421,8 +421,11 @@ class SessionStore:
             connection.execute(delete(handoff_messages).where(handoff_messages.c.handoff_id.in_(ended)))
             connection.execute(delete(handoffs).where(handoffs.c.conversation_id.in_(gone)))
             connection.execute(delete(outbox).where(outbox.c.stream.in_(gone)))
+            forgotten = connection.execute(select(data_keys.c.wrapped).where(data_keys.c.conversation_id.in_(gone))).scalars().all()
             connection.execute(delete(data_keys).where(data_keys.c.conversation_id.in_(gone)))
             erased = connection.execute(delete(conversations).where(past, ~kept)).rowcount or 0
+        for wrapped in forgotten:  # this process remembers none of their keys either
+            self.keys.forget(bytes(wrapped))
         if erased:
             self.shred_journal()
         self.keys.sweep()  # remembered data keys past their time, erased conversations' among them
