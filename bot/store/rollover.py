@@ -122,39 +122,32 @@ def _moved_conversation_key(keys: KeyRing, conversation_id: str, wrapped: bytes,
 
 
 def _move_handoff_keys(engine: Engine, keys: KeyRing, current: int) -> int:
-    h = handoffs.c
-    moved = 0
-    with write_transaction(engine) as connection:
-        for handoff_id, wrapped in connection.execute(select(h.id, h.wrapped_key).where(h.wrapped_key.is_not(None))).all():
-            wrapped = bytes(wrapped)
-            if keys.epoch_of(wrapped) == current:
-                continue
-            try:
-                rewrapped = keys.rewrap(wrapped, handoff_id)
-            except DecryptError:
-                continue
-            moved += connection.execute(
-                update(handoffs).where(h.id == handoff_id, h.wrapped_key == wrapped).values(wrapped_key=rewrapped)
-            ).rowcount
-    return moved
+    return _renew(engine, keys, current, handoffs.c.id, handoffs.c.wrapped_key, keys.rewrap)
 
 
 def _reseal_outbox(engine: Engine, keys: KeyRing, current: int) -> int:
-    o = outbox.c
-    moved = 0
+    return _renew(engine, keys, current, outbox.c.id, outbox.c.payload, lambda payload, _: keys.reseal_transient(payload))
+
+
+def _renew(engine: Engine, keys: KeyRing, current: int, id_column, blob_column, renew) -> int:
+    """Replace every ``blob_column`` value not under the current epoch by ``renew(blob, id)``
+    (one transaction: handoffs and waiting outbox messages are few), each only if unchanged
+    since read; one that no longer opens is left as it is. Returns how many were renewed."""
+    table = blob_column.table
+    renewed = 0
     with write_transaction(engine) as connection:
-        for message_id, payload in connection.execute(select(o.id, o.payload).where(o.payload.is_not(None))).all():
-            payload = bytes(payload)
-            if keys.epoch_of(payload) == current:
+        for row_id, blob in connection.execute(select(id_column, blob_column).where(blob_column.is_not(None))).all():
+            blob = bytes(blob)
+            if keys.epoch_of(blob) == current:
                 continue
             try:
-                resealed = keys.reseal_transient(payload)
+                fresh = renew(blob, row_id)
             except DecryptError:
                 continue
-            moved += connection.execute(
-                update(outbox).where(o.id == message_id, o.payload == payload).values(payload=resealed)
+            renewed += connection.execute(
+                update(table).where(id_column == row_id, blob_column == blob).values({blob_column.name: fresh})
             ).rowcount
-    return moved
+    return renewed
 
 
 def _in_use(engine: Engine, keys: KeyRing, number: int) -> bool:
