@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import logging
 import re
+import time
+from contextlib import contextmanager
 from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pyotp
 import pytest
+from sqlalchemy import create_engine
 
 from bot.config import Settings, generate_keys
 from bot.domain import Channel, Inbound
@@ -317,8 +320,6 @@ def test_bad_input_gets_clear_answers_not_500s(console):
 
 
 def test_the_live_stream_ends_when_the_session_does(console):
-    import time
-
     ana = console.people["holder"]
     ana.login()
     with console.stream("GET", "/api/events", headers={"Cookie": f"sh_session={ana.cookie}"}) as stream:
@@ -329,6 +330,46 @@ def test_the_live_stream_ends_when_the_session_does(console):
         for _ in chunks:  # ends when the server closes the stream
             assert time.monotonic() - started < 10
     assert time.monotonic() - started < 10
+
+
+@contextmanager
+def writes_held(database_url: str):
+    """Another connection holding what a write to the sessions needs: on SQLite the database's
+    one write lock (BEGIN IMMEDIATE), on PostgreSQL the session and user tables in EXCLUSIVE
+    mode (reads go on beside it, an UPDATE or DELETE waits)."""
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            if engine.dialect.name == "sqlite":
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                connection.exec_driver_sql("BEGIN")
+                connection.exec_driver_sql("LOCK TABLE console_sessions, users IN EXCLUSIVE MODE")
+            try:
+                yield
+            finally:
+                connection.exec_driver_sql("ROLLBACK")
+    finally:
+        engine.dispose()
+
+
+def test_an_anonymous_request_with_any_cookie_never_waits_for_a_write(console):
+    """A made-up cookie, one logged out, or one timed out (anyone can send them) is answered 401
+    while another writer holds the database: looking it up only reads."""
+    ana, ben = console.people["holder"], console.people["other"]
+    ana.login()
+    ben.login()
+    logged_out = ben.cookie
+    assert ben.call("POST", "/api/auth/logout").status_code == 204
+    console.service.clock.advance(minutes=31)  # ana's session has timed out
+    with writes_held(console.db):
+        started = time.monotonic()
+        for cookie in ("made-up", logged_out, ana.cookie):
+            for background in ("0", "1"):
+                answer = console.get("/api/conversations", headers={"Cookie": f"sh_session={cookie}", "X-Background": background})
+                assert answer.status_code == 401
+        assert time.monotonic() - started < 3  # a write would wait for the lock (SQLite: 10 s, then fail)
+    assert ana.call("GET", "/api/me").status_code == 401  # and timed out it stays
 
 
 def test_automatic_refreshes_do_not_keep_an_idle_session_alive(console):
