@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from urllib.parse import parse_qs, urlparse
 
 import httpx
@@ -152,6 +152,17 @@ def test_failed_logins_are_held_back_alike_for_known_and_unknown_emails(console)
         assert response.status_code == 429 and response.headers["retry-after"] == "1"
     assert held[0].json() == held[1].json()  # nothing tells who has an account
     assert ana.login().status_code == 200  # her right password with a fresh code is never held back
+
+
+def test_a_login_while_the_server_checks_all_the_passwords_it_can_is_refused_at_once(console):
+    ana = console.people["holder"]
+    gate = console.service.accounts.gate
+    with ExitStack() as taken:  # every place at the process's hashing gate in use
+        for _ in range(gate.running + gate.waiting):
+            taken.enter_context(gate.admitted())
+        busy = ana.login()
+    assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
+    assert ana.login().status_code == 200  # nothing was counted or spent
 
 
 def test_sessions_end_after_idle_time_and_absolute_time(console):
