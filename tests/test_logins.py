@@ -68,7 +68,7 @@ class Desk:
         self.gate = gate or HashingGate()
         self.engine = open_database(settings.database_url)
         self.accounts = Accounts(
-            self.engine, KeyRing(list(settings.encryption_keys)), subjects=Pseudonyms(settings.pepper), gate=self.gate, hasher=self.hasher,
+            self.engine, KeyRing(list(settings.encryption_keys)), pseudonyms=Pseudonyms(settings.pepper), gate=self.gate, hasher=self.hasher,
         )
         self.clock = clock
 

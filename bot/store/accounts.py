@@ -1,6 +1,6 @@
 """The console's people: argon2id passwords, a TOTP code at every login, server-side sessions.
 
-    accounts = Accounts(engine, keys, subjects=Pseudonyms(pepper))
+    accounts = Accounts(engine, keys, pseudonyms=Pseudonyms(pepper))
     uri = accounts.add("ana@example.org", "advocate", password)     # otpauth:// for the app
     login = accounts.login(email, password, otp, now)                 # Login, or raises LoginRefused
     seen = accounts.session(token, now)                               # SessionUser or None
@@ -96,6 +96,10 @@ class _Subjects:
     def plain(self) -> dict:
         return {self.account: ACCOUNT, self.address: ADDRESS}
 
+    @property
+    def all(self) -> tuple[str, str, str]:
+        return (self.account, self.address, self.second)
+
 
 @dataclass(frozen=True)
 class SessionUser:
@@ -112,12 +116,12 @@ def _aware(moment: datetime) -> datetime:
 
 
 class Accounts:
-    """``subjects`` keys the hashes the login limits count by (the pepper's ``Pseudonyms``);
-    ``gate`` and ``hasher`` are the process's by default."""
+    """``pseudonyms`` (the pepper's) key the hashes the login limits count by; ``gate`` and
+    ``hasher`` are the process's by default."""
 
     def __init__(
         self, engine: Engine, keys: KeyRing, idle: timedelta = timedelta(minutes=30), absolute: timedelta = timedelta(hours=12),
-        *, subjects: Pseudonyms, gate: HashingGate = GATE, hasher: PasswordHasher | None = None,
+        *, pseudonyms: Pseudonyms, gate: HashingGate = GATE, hasher: PasswordHasher | None = None,
     ):
         self.engine = engine
         self.keys = keys
@@ -125,7 +129,7 @@ class Accounts:
         self.absolute = absolute
         self.throttle = Throttle(engine)
         self.gate = gate
-        self._subjects = subjects
+        self._pseudonyms = pseudonyms
         self._hasher = hasher or PasswordHasher()  # argon2id
         self._dummy: str | None = None
         self._dummy_secret: bytes | None = None
@@ -222,7 +226,7 @@ class Accounts:
         return self._open_session(user, step, claimed, subjects, now)
 
     def _limits_of(self, email: str, client: str) -> _Subjects:
-        pseudonym = self._subjects.of
+        pseudonym = self._pseudonyms.of
         return _Subjects(pseudonym("login-account", email), pseudonym("login-address", address_key(client)), pseudonym("login-code", email))
 
     def _reserve(self, subjects: _Subjects, user, step: int | None, now: datetime) -> bool:
@@ -230,6 +234,7 @@ class Accounts:
         wait when it may not be evaluated now. Past the limits, an attempt with a fresh code of
         a known account goes on, the code spent on it (then True: it is claimed already)."""
         with write_transaction(self.engine) as connection:
+            self.throttle.lock(connection, subjects.all, now)  # all first, then the user's row: one order
             wait = self.throttle.reserve(connection, subjects.plain, now)
             if wait is None:
                 return False
@@ -243,6 +248,7 @@ class Accounts:
         """After the right password: spend the code (unless ``_reserve`` did) and open the session."""
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         with write_transaction(self.engine) as connection:
+            self.throttle.lock(connection, subjects.all, now)  # the order ``_reserve`` takes them in
             if claimed:
                 # It came past the limits on a fresh code: whoever is held back there still is
                 # (her success must not give a guesser a new round of free attempts).

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import ipaddress
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -97,16 +97,23 @@ class Throttle:
             rows = connection.execute(select(login_throttle).where(login_throttle.c.subject.in_(list(subjects)))).all()
         return _longest(rows, now)
 
+    def lock(self, connection: Connection, subjects: Iterable[str], now: datetime) -> list:
+        """Inside a write transaction: the rows of ``subjects`` (made if missing), locked until it
+        ends (on PostgreSQL; SQLite's write lock covers everything). A transaction that will touch
+        several subjects locks them all first, in one call: rows are always locked in the same
+        order, so two transactions never wait for each other."""
+        ordered = sorted(set(subjects))
+        for subject in ordered:
+            connection.execute(insert_ignoring_conflict(connection, login_throttle).values(subject=subject, attempts=0, window_start=now, next_at=None))
+        return connection.execute(
+            select(login_throttle).where(login_throttle.c.subject.in_(ordered)).order_by(login_throttle.c.subject).with_for_update()
+        ).all()
+
     def reserve(self, connection: Connection, subjects: Mapping[str, Rule], now: datetime, record: bool = True) -> timedelta | None:
         """Inside a write transaction: None when an attempt on ``subjects`` may be evaluated now,
         and then (with ``record``) counted in each, before it is; else how long to wait (nothing
         recorded). ``record=False`` asks only, with the rows locked until the transaction ends."""
-        ordered = sorted(subjects)  # one lock order for every transaction: no deadlock between two
-        for subject in ordered:
-            connection.execute(insert_ignoring_conflict(connection, login_throttle).values(subject=subject, attempts=0, window_start=now, next_at=None))
-        rows = connection.execute(
-            select(login_throttle).where(login_throttle.c.subject.in_(ordered)).order_by(login_throttle.c.subject).with_for_update()
-        ).all()
+        rows = self.lock(connection, subjects, now)
         wait = _longest(rows, now)
         if wait is not None or not record:
             return wait
