@@ -8,12 +8,7 @@ about what a web process believes an address is go over HTTP."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
-import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
@@ -29,8 +24,7 @@ from bot.service import open_accounts
 from bot.store import KeyRing, Pseudonyms, open_database
 from bot.store.accounts import Accounts, LoginRefused
 from bot.store.login_limits import ACCOUNT, ADDRESS, SECOND_FACTOR, HashingGate, address_key
-from tests.conftest import REPO
-from tests.serving import free_port
+from tests.test_cli_serve import environment, start, stop
 
 PASSWORD = "a long enough passphrase"
 WRONG = "wrong password, wrong"
@@ -270,44 +264,23 @@ def test_the_hashing_gate_bounds_the_verifications_running_at_once(settings, clo
 def test_24_concurrent_guesses_over_http_at_two_web_processes_evaluate_at_most_the_limit(tmp_path, database_url):
     """The same figure end to end: ``safeharbor serve --workers 2`` on the test's database, 24
     wrong logins for one account sent at once. Only an evaluated attempt is answered 401."""
-    keys = generate_keys()
-    env = {**os.environ, "SAFEHARBOR_HOME": str(tmp_path), "SAFEHARBOR_CONTENT_DIR": str(REPO), "DATABASE_URL": database_url, **keys}
-    env.pop("SAFEHARBOR_TRUSTED_PROXIES", None)
-    accounts = open_accounts(Settings.from_env(env))
+    env = {"DATABASE_URL": database_url, **generate_keys()}
+    accounts = open_accounts(Settings.from_env({**environment(tmp_path), **env}))
     accounts.add("ana@example.org", "advocate", PASSWORD, datetime.now(timezone.utc))
     accounts.engine.dispose()
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve", "--port", str(port), "--workers", "2", "--no-background"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
+    process, base = start(tmp_path, "--workers", "2", "--no-background", **env)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, "serve did not start"
-            time.sleep(0.2)
-        start = threading.Barrier(24)
+        together = threading.Barrier(24)
 
         def guess(n: int) -> int:
             with httpx.Client(base_url=base, timeout=30) as client:
-                start.wait()
+                together.wait()
                 return client.post("/api/auth/login", json={"email": "ana@example.org", "password": f"guess {n}", "otp": "000000"}).status_code
 
         with ThreadPoolExecutor(24) as pool:
             statuses = Counter(pool.map(guess, range(24)))
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
+        stop(process)
     print(f"\n24 concurrent guesses over HTTP, serve --workers 2: {statuses[401]} evaluated, {dict(statuses)}")
     assert statuses[401] == ACCOUNT.free
     assert set(statuses) <= {401, 429, 503}
