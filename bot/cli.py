@@ -222,11 +222,15 @@ def _serve(args) -> int:
     from bot.service import Service
     from bot.web import create_app
     from bot.web.app import SERVE_BACKGROUND_ENV
+    from bot.web.server import uvicorn_options
 
     settings = Settings.from_env()
     _warn_about_channels(settings)
     # uvicorn's access log would show nothing personal (paths only) but adds noise; errors still log.
-    options = {"host": args.host, "port": args.port, "access_log": False, "log_level": "warning", "server_header": False}
+    options = {
+        "host": args.host, "port": args.port, "access_log": False, "log_level": "warning", "server_header": False,
+        **uvicorn_options(settings),  # whose forwarded headers are believed; request read deadlines
+    }
     if args.workers > 1:
         if args.telegram_polling:
             print("safeharbor: --telegram-polling runs in one process only (Telegram allows one poller)", file=sys.stderr)

@@ -8,6 +8,7 @@ warning; with ``SAFEHARBOR_ENV=production`` the service refuses to start instead
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -160,6 +161,9 @@ class Settings:
     erasure_bound_minutes: float = 60.0
     channels: ChannelSettings = field(default_factory=ChannelSettings)
     handoff: HandoffSettings = field(default_factory=HandoffSettings)
+    # SAFEHARBOR_TRUSTED_PROXIES: the peers whose X-Forwarded-For is believed (addresses or
+    # networks); empty, the connecting address is the client's, whatever a header says.
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def flows_dir(self) -> Path:
@@ -229,6 +233,7 @@ class Settings:
             erasure_bound_minutes=_erasure_bound(env_vars.get("SAFEHARBOR_ERASURE_BOUND_MINUTES", "")),
             channels=ChannelSettings.from_env(env_vars),
             handoff=HandoffSettings.from_env(env_vars),
+            trusted_proxies=trusted_proxies_from_env(env_vars),
         )
 
 
@@ -243,6 +248,32 @@ def _erasure_bound(text: str) -> float:
     if not 0 < minutes <= 24 * 60:
         raise ConfigError(f"SAFEHARBOR_ERASURE_BOUND_MINUTES={text!r}: minutes, more than 0 and at most 1440 (a day)")
     return minutes
+
+
+TRUSTED_PROXIES_ENV = "SAFEHARBOR_TRUSTED_PROXIES"
+
+
+def trusted_proxies_from_env(env: Mapping[str, str]) -> tuple[str, ...]:
+    """``SAFEHARBOR_TRUSTED_PROXIES`` as normalized addresses and networks (``10.0.0.0/8``);
+    empty by default: no peer, not even 127.0.0.1, may say where a request came from.
+
+    ``*`` is refused: behind a proxy that appends to the header a client already sent, trusting
+    every peer would take the client's own first entry as its address, which is what a guesser
+    rotates. Name the proxies (or their network) instead."""
+    text = env.get(TRUSTED_PROXIES_ENV, "").strip()
+    trusted = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        if item == "*":
+            raise ConfigError(
+                f"{TRUSTED_PROXIES_ENV}: '*' would let any client choose its address; list the proxies' addresses or network (e.g. 10.0.0.0/8)"
+            )
+        try:
+            trusted.append(str(ipaddress.ip_network(item, strict=False)) if "/" in item else str(ipaddress.ip_address(item)))
+        except ValueError:
+            raise ConfigError(f"{TRUSTED_PROXIES_ENV}: {item!r} is not an IP address or network (e.g. 127.0.0.1, 10.0.0.0/8)") from None
+    return tuple(trusted)
 
 
 def generate_keys() -> dict[str, str]:

@@ -213,7 +213,7 @@ def open_accounts(settings: Settings) -> Accounts:
     store = open_store(settings)
     return Accounts(
         store.engine, store.keys, timedelta(minutes=settings.handoff.console_idle_minutes),
-        timedelta(hours=settings.handoff.console_session_hours),
+        timedelta(hours=settings.handoff.console_session_hours), pseudonyms=Pseudonyms(settings.pepper),
     )
 
 
@@ -258,7 +258,8 @@ class Service:
             settings = self.handoff_settings
             self.handoffs = HandoffRecords(engine, store.keys, timedelta(hours=settings.transcript_retention_hours))
             self.accounts = Accounts(
-                engine, store.keys, timedelta(minutes=settings.console_idle_minutes), timedelta(hours=settings.console_session_hours)
+                engine, store.keys, timedelta(minutes=settings.console_idle_minutes), timedelta(hours=settings.console_session_hours),
+                pseudonyms=pseudonyms,
             )
         self.fallback = Outbound(FALLBACK_TEXT.format_map(content.engines[DEFAULT_FLOW].flow.vars))
         self.on_enqueued: Callable[[], None] | None = None  # wakes an in-process worker

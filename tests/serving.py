@@ -18,10 +18,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(app, port: int | None = None) -> Iterator[str]:
-    """Yields the base URL (``http://127.0.0.1:PORT``) while uvicorn serves ``app``."""
+def serving(app, port: int | None = None, **options) -> Iterator[str]:
+    """Yields the base URL (``http://127.0.0.1:PORT``) while uvicorn serves ``app``; ``options``
+    go to ``uvicorn.Config`` (``**bot.web.server.uvicorn_options(settings)`` serves it as
+    ``safeharbor serve`` does)."""
     port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", **options))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15

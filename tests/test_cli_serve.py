@@ -22,9 +22,11 @@ def free_port() -> int:
 
 
 def environment(home, **extra) -> dict:
-    env = {**os.environ, "SAFEHARBOR_HOME": str(home), "SAFEHARBOR_CONTENT_DIR": str(REPO), **extra}
+    """The environment of a child process: the embedded database under ``home`` unless ``extra``
+    names a ``DATABASE_URL``."""
+    env = {**os.environ, "SAFEHARBOR_HOME": str(home), "SAFEHARBOR_CONTENT_DIR": str(REPO)}
     env.pop("DATABASE_URL", None)
-    return env
+    return {**env, **extra}
 
 
 def start(home, *args, **extra) -> tuple[subprocess.Popen, str]:

@@ -186,14 +186,16 @@ console_sessions = Table(
     Column("last_seen_at", DateTime(timezone=True), nullable=False),
 )
 
-# Failed logins per (keyed hash of the) submitted email, known or not, for rate limiting.
-login_failures = Table(
-    "login_failures",
+# Login attempts per subject, recorded before a password is verified (bot/store/login_limits.py).
+# ``subject`` is a keyed hash (the pepper) of the submitted email, known or not, or of a client
+# address: neither is kept in the clear.
+login_throttle = Table(
+    "login_throttle",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("subject", String(64), nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
-    Index("ix_login_failures_subject", "subject", "at"),
+    Column("subject", String(64), primary_key=True),
+    Column("attempts", Integer, nullable=False),  # in the current window
+    Column("window_start", DateTime(timezone=True), nullable=False, index=True),
+    Column("next_at", DateTime(timezone=True), nullable=True),  # no attempt is evaluated before this
 )
 
 # Who did what to which label, when. Never a message, a note or an address.

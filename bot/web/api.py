@@ -17,6 +17,7 @@ import asyncio
 import hmac
 import json
 import logging
+import math
 import re
 from collections.abc import AsyncIterator
 from typing import Literal
@@ -153,15 +154,26 @@ def build_api(service: Service, *, secure_cookies: bool) -> APIRouter:
         except HandoffError as exc:
             raise HTTPException(exc.status, exc.reason) from None
 
-    @router.post("/auth/login", response_model=CsrfToken, responses={401: {}, 429: {}}, tags=["auth"])
+    @router.post("/auth/login", response_model=CsrfToken, responses={401: {}, 429: {}, 503: {}}, tags=["auth"])
     async def login(body: LoginBody, request: Request, response: Response):
-        """Email, password and a current TOTP code (each code works once). Sets the session cookie."""
+        """Email, password and a current TOTP code (each code works once). Sets the session cookie.
+        429 with ``Retry-After`` while too many attempts were made for this email or from this
+        address (an attempt with the authenticator's next, unused code still goes through);
+        503 with ``Retry-After`` when the server is checking as many passwords as it can."""
+        # The connecting address, or the one a proxy in SAFEHARBOR_TRUSTED_PROXIES forwarded
+        # (uvicorn rewrites it: bot.web.server); never a header a client could set itself.
         client = request.client.host if request.client else ""
         try:
             done = await run_in_threadpool(accounts.login, body.email, body.password, body.otp, service.clock(), client)
         except LoginRefused as refused:
-            if refused.limited:
-                raise HTTPException(429, "too many attempts; try again later") from None
+            if refused.busy:
+                raise HTTPException(503, "busy; try again in a moment", headers={"Retry-After": "1"}) from None
+            if refused.retry_after is not None:
+                seconds = str(max(1, math.ceil(refused.retry_after.total_seconds())))
+                raise HTTPException(
+                    429, "too many attempts; try again later, or now with the next code of your authenticator app",
+                    headers={"Retry-After": seconds},
+                ) from None
             raise HTTPException(401, "wrong email, password or code") from None
         response.set_cookie(
             COOKIE, done.token, httponly=True, secure=secure_cookies, samesite="strict", path="/",

@@ -86,7 +86,7 @@ def create_app(service: Service, settings: Settings, *, background: bool = True,
         description="The advocates' console API. Every route but login needs a session; writes need X-CSRF-Token.",
     )
     api.add_middleware(ApiGate, service=service)
-    api.add_middleware(SecurityHeaders)
+    api.add_middleware(SecurityHeaders, hsts=settings.env == "production")
     if service.accounts is not None:
         api.include_router(build_api(service, secure_cookies=settings.env != "development"))
     add_console(api)

@@ -5,6 +5,12 @@
 - ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: no-referrer`` (a conversation URL never
   leaks to another site), ``X-Frame-Options: DENY`` for old browsers.
 - ``Cache-Control: no-store``: nothing of a transcript stays in a browser or proxy cache.
+- ``Strict-Transport-Security`` with ``SAFEHARBOR_ENV=production`` only (``hsts=True``): once a
+  browser has seen the console over https it never tries plain http for a year, so nobody on
+  the network can strip TLS from an advocate's login. Not ``includeSubDomains``: the service
+  cannot know what else lives under the organization's domain. Not outside production: a
+  development or test name reached once over https (a tunnel, a staging host) would be pinned
+  to https for a year for everything served under it.
 """
 
 from __future__ import annotations
@@ -21,14 +27,16 @@ HEADERS = [
     (b"cache-control", b"no-store"),
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
-_NAMES = {name for name, _ in HEADERS}
+HSTS = (b"strict-transport-security", b"max-age=31536000")
+_NAMES = {name for name, _ in HEADERS} | {HSTS[0]}
 
 
 class SecurityHeaders:
     """Pure ASGI middleware (it leaves a streaming response, the live events, streaming)."""
 
-    def __init__(self, app):
+    def __init__(self, app, hsts: bool = False):
         self.app = app
+        self.headers = HEADERS + [HSTS] if hsts else HEADERS
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -38,7 +46,7 @@ class SecurityHeaders:
         async def with_headers(message):
             if message["type"] == "http.response.start":
                 kept = [(n, v) for n, v in message.get("headers", []) if n.lower() not in _NAMES]
-                message = {**message, "headers": kept + HEADERS}
+                message = {**message, "headers": kept + self.headers}
             await send(message)
 
         await self.app(scope, receive, with_headers)
