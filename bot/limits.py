@@ -14,7 +14,6 @@ every process are in ``bot.store.limits``.
   they sent is lost silently.
 - Whatever the limits, the quick exit and crisis words (``Engine.answers_first``) get their full
   turn, and carrier opt-out words are handled before any limit.
-
 - **Waiting chats** (``SAFEHARBOR_LIMIT_WAITING_HANDOFFS``, urgent ones counted apart), the
   **transcript** of one handoff (``SAFEHARBOR_LIMIT_TRANSCRIPT_*``: the person's lines and bytes),
   and **notices** to the advocates' group (``SAFEHARBOR_LIMIT_NOTICES_PER_MINUTE``: the chats past

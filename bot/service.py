@@ -405,19 +405,19 @@ class Service:
             remember_message(held.channel_state, inbound.message_ref, now)
         session = held.session
         active = self.handoffs.active(held.cursor, held.id) if session is not None and session.handoff and self.handoffs else None
+        kept = active is not None and bool(inbound.text) and self.limits.keep_person_line(held.cursor, active, inbound.text, [], now)
         outputs: tuple[Outbound, ...] = ()
         if held_back.tell and not (active is not None and active.status == "held"):
-            outputs = (Outbound(self._text("limits.slow_down_kept" if active else "limits.slow_down", language)),)
-        if active is not None and inbound.text:
-            replies = [("bot", render_plain(output)) for output in outputs]
-            outputs = self._keep_person_line(held, active, inbound.text, replies, outputs, language, now)
+            outputs = (Outbound(self._text("limits.slow_down_kept" if kept else "limits.slow_down", language)),)
+        if held_back.tell and active is not None and inbound.text and not kept:
+            outputs = self._not_kept(outputs, language)  # said once a minute here: the rest of it costs no reply
+        if kept and outputs:
+            self.handoffs.record_lines(held.cursor, active, [("bot", render_plain(output)) for output in outputs], now)
         held.save_channel_state(keep_until(held.channel_state))
         return Turn(session, outputs, (held_back,))
 
-    def _keep_person_line(self, held, active: Active, text: str, lines: list, outputs: tuple, language: str, now: datetime) -> tuple:
-        """The outputs, telling the person when ``text`` did not fit the transcript (``Limits``)."""
-        if self.limits.keep_person_line(held.cursor, active, text, lines, now):
-            return outputs
+    def _not_kept(self, outputs: tuple, language: str) -> tuple:
+        """``outputs`` telling the person that their line no longer fit the transcript."""
         noted = self._text(self.content.engines[DEFAULT_FLOW].flow.noted, language)
         return not_kept(outputs, self._text("handoff.transcript_full", language), noted)
 
@@ -530,7 +530,8 @@ class Service:
         replies = [("bot", render_plain(output)) for output in outputs]
         if inbound.text:  # within the transcript's caps, or not kept and the person told
             self.handoffs.record_lines(held.cursor, active, lines, now)
-            outputs = self._keep_person_line(held, active, inbound.text, replies, tuple(outputs), turn.session.language, now)
+            if not self.limits.keep_person_line(held.cursor, active, inbound.text, replies, now):
+                outputs = self._not_kept(tuple(outputs), turn.session.language)
         else:
             self.handoffs.record_lines(held.cursor, active, lines + replies, now)
         return Turn(turn.session, tuple(outputs), turn.events)

@@ -274,6 +274,17 @@ def test_a_transcript_past_its_cap_tells_the_person_each_time_and_the_advocate_o
     assert texts.count("The person wrote more, but this chat is full: their later messages are not kept.") == 1
 
 
+def test_writing_fast_into_a_full_transcript_is_answered_once_a_minute_not_each_time(web_factory):
+    web = web_factory(SAFEHARBOR_LIMIT_TRANSCRIPT_LINES="3")  # and six messages a minute
+    person = "+14155550007"
+    web.escalate(person)  # three messages; the transcript holds the "1" that asked
+    assert all(NOT_KEPT not in web.sms(person, text)[0] for text in ("a", "b"))
+    assert NOT_KEPT in web.sms(person, "c")[0]  # the sixth of the minute: answered, and told it was not kept
+    (told,) = web.sms(person, "d")  # past the minute's six: told once, without "what you write is kept"
+    assert told.startswith(SLOW_DOWN) and NOT_KEPT in told and "still kept" not in told
+    assert [web.sms(person, text) for text in "efgh"] == [[]] * 4
+
+
 def test_a_transcript_is_capped_in_bytes_too(web_factory):
     web = web_factory(SAFEHARBOR_LIMIT_TRANSCRIPT_KB="1")
     person = "+14155550006"
