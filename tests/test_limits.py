@@ -131,7 +131,7 @@ def numbers(count: int, start: int = 0) -> list[str]:
 # -- new conversations per minute ------------------------------------------------------------------
 
 
-def test_a_flood_of_new_numbers_gets_the_limit_in_full_turns_and_the_rest_one_short_answer(web):
+def test_a_flood_of_new_numbers_gets_the_limit_in_full_turns_and_the_rest_one_short_answer(web, captured_logs):
     answers = [web.sms(number, "hi") for number in numbers(20)]
     full = [a for a in answers if a[0].startswith(WELCOME)]
     busy = [a for a in answers if BUSY in a[0]]
@@ -145,6 +145,7 @@ def test_a_flood_of_new_numbers_gets_the_limit_in_full_turns_and_the_rest_one_sh
     assert rows(web.db, "SELECT name, count FROM limit_windows") == [("new_conversations", 5)]
     stored = stored_bytes(web.db)
     assert not any(number.encode() in stored or number[1:].encode() in stored for number in numbers(20))
+    assert not any(number[2:] in captured_logs.text for number in numbers(20))
 
 
 def test_the_limit_resets_with_the_next_minute(web, clock):
@@ -221,7 +222,7 @@ def test_emergency_words_and_the_quick_exit_still_work_for_someone_over_their_li
     assert web.count("conversations") == 0
 
 
-def test_writing_fast_inside_a_handoff_keeps_every_line_for_the_advocate(web):
+def test_writing_fast_inside_a_handoff_keeps_every_line_for_the_advocate(web, captured_logs):
     person = "+14155556668"
     web.escalate(person)  # three messages
     lines = [f"line {n} of what happened" for n in range(12)]
@@ -233,6 +234,9 @@ def test_writing_fast_inside_a_handoff_keeps_every_line_for_the_advocate(web):
     (waiting,) = web.service.handoffs.listing("waiting")
     transcript = web.service.handoffs.transcript(waiting, "ana@example.org", web.service.clock())
     assert [line["text"] for line in transcript if line["sender"] == "person"][-12:] == lines
+    stored = stored_bytes(web.db)  # the lines are sealed; the person's count is in their sealed state
+    assert b"of what happened" not in stored and person[2:].encode() not in stored
+    assert "of what happened" not in captured_logs.text and person[2:] not in captured_logs.text
 
 
 # -- the queue of waiting chats, and the transcript ------------------------------------------------

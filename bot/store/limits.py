@@ -67,18 +67,10 @@ class Windows:
             index_elements=[w.name, w.window_start], set_={"count": w.count + 1}, where=w.count < bindparam("limit"),
         ).returning(w.count)
         self._take = Prepared(statement, dialect)
-        self._count = Prepared(
-            select(w.count).where(w.name == bindparam("name"), w.window_start == bindparam("window_start")), dialect
-        )
 
     def take(self, cursor, name: str, limit: int, now: datetime) -> bool:
         """One more ``name`` in ``now``'s minute if fewer than ``limit`` were taken; whether it was."""
         return self._take.first(cursor, name=name, window_start=window_start(now), limit=limit) is not None
-
-    def taken(self, cursor, name: str, now: datetime) -> int:
-        """How many ``name`` were taken in ``now``'s minute."""
-        row = self._count.first(cursor, name=name, window_start=window_start(now))
-        return row[0] if row else 0
 
 
 def purge_windows(engine: Engine, now: datetime) -> int:
