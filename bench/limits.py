@@ -248,7 +248,7 @@ def sms_flood(args, url: str) -> dict:
 
 
 def telegram_flood(args, url: str) -> dict:
-    from tests.fake_bot_api import FakeBotApi
+    from tests.fake_bot_api import FakeBotApi, most_in_any
 
     with FakeBotApi() as fake:
         env = {**os.environ, "SAFEHARBOR_ENV": "test", "DATABASE_URL": url, "SAFEHARBOR_CONTENT_DIR": str(ROOT),
@@ -300,16 +300,6 @@ def telegram_flood(args, url: str) -> dict:
             "most_in_any_second": most_in_any(times, 1.0), "most_to_one_chat_in_any_3_s": max(most_in_any(v, 3.0) for v in by_chat.values()),
             "not_accepted": sum(1 for method, _ in fake.calls if method == "sendMessage") - len(times), "violations": len(fake.violations),
         }
-
-
-def most_in_any(times: list[float], seconds: float) -> int:
-    times = sorted(times)
-    most, start = 0, 0
-    for end, at in enumerate(times):
-        while at - times[start] >= seconds:
-            start += 1
-        most = max(most, end - start + 1)
-    return most
 
 
 def main() -> int:

@@ -72,6 +72,21 @@ FIRST_MESSAGE_ID = 1001
 PRIMITIVES = {"Integer", "Float", "String", "Boolean", "InputFile"}
 
 
+def most_in_any(times: list[float], seconds: float) -> int:
+    """The most of ``times`` (e.g. ``accepted_at``) inside any window of ``seconds``.
+
+    >>> most_in_any([0.0, 0.4, 0.9, 1.0, 1.1], 1.0)
+    4
+    """
+    times = sorted(times)
+    most, start = 0, 0
+    for end, at in enumerate(times):
+        while at - times[start] >= seconds:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
 # -- the API description ------------------------------------------------------------------------
 
 

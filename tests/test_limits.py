@@ -30,6 +30,7 @@ from bot.worker import Worker
 from tests.conftest import REPO
 from tests.databases import rows, stored_bytes
 from tests.serving import free_port, serving
+from tests.waiting import eventually
 
 TOKEN = "0123456789abcdef0123456789abcdef"
 SECRET = "limits-webhook-secret_1"
@@ -391,12 +392,10 @@ def test_two_processes_share_one_limit(tmp_path, database_url):
 
 
 def wait_until_up(client: httpx.Client) -> None:
-    deadline = time.monotonic() + 60
-    while True:
+    def answers() -> bool:
         try:
-            if client.get("/healthz").status_code == 200:
-                return
+            return client.get("/healthz").status_code == 200
         except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "safeharbor serve did not start"
-        time.sleep(0.1)
+            return False
+
+    assert eventually(answers, within=60, every=0.1), "safeharbor serve did not start"

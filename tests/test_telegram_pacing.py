@@ -12,7 +12,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from fake_bot_api import fake_bot_api  # noqa: F401  (the fixture)
+from fake_bot_api import fake_bot_api, most_in_any  # noqa: F401  (the fixture)
 
 from bot.channels.base import Delivery
 from bot.channels.telegram import TelegramSender
@@ -70,17 +70,6 @@ def rounds(service: Service, fake, count: int = 50, until=None) -> Worker:
 
 def sent_to(fake, chat: int | str) -> list[str]:
     return [c["text"] for c in fake.accepted_by("sendMessage") if str(c["chat_id"]) == str(chat)]
-
-
-def most_in_any(times: list[float], seconds: float) -> int:
-    """The most of ``times`` inside any window of ``seconds``."""
-    times = sorted(times)
-    most, start = 0, 0
-    for end, at in enumerate(times):
-        while at - times[start] >= seconds:
-            start += 1
-        most = max(most, end - start + 1)
-    return most
 
 
 def test_a_flood_of_replies_keeps_to_the_bots_rate_across_two_workers_and_none_is_dropped(settings, content, clock, fake_bot_api):  # noqa: F811
