@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from datetime import timedelta
 
 import pytest
 from fake_bot_api import fake_bot_api, most_in_any  # noqa: F401  (the fixture)
