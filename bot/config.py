@@ -14,7 +14,7 @@ import logging
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from cryptography.fernet import Fernet
@@ -90,6 +90,50 @@ class ChannelSettings:
         )
 
 
+def whole_number(env: Mapping[str, str], name: str, default: int) -> int:
+    """``env[name]`` as a whole number of at least 1, ``default`` when unset or empty."""
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < 1:
+        raise ConfigError(f"{name}={text!r}: a whole number of at least 1")
+    return int(text)
+
+
+@dataclass(frozen=True)
+class LimitSettings:
+    """Abuse and cost limits (README "Limits" says why each default). Each is a whole number of
+    at least 1; there is no "off": a deployment that wants none sets a number it never reaches.
+
+    ``SAFEHARBOR_LIMIT_NEW_CONVERSATIONS_PER_MINUTE`` (30): conversations started per clock
+    minute, across every process; past it a new number gets one short static answer.
+    ``SAFEHARBOR_LIMIT_MESSAGES_PER_PERSON_PER_MINUTE`` (20): one person's messages answered per
+    clock minute. ``SAFEHARBOR_LIMIT_WAITING_HANDOFFS`` (20): chats waiting for an advocate,
+    counted apart for urgent and other requests. ``SAFEHARBOR_LIMIT_TRANSCRIPT_LINES`` (200) and
+    ``SAFEHARBOR_LIMIT_TRANSCRIPT_KB`` (64): what one handoff keeps of the person's own lines.
+    ``SAFEHARBOR_LIMIT_NOTICES_PER_MINUTE`` (2): messages to the advocates' group; the chats
+    that wait past it are named together in the next one. ``SAFEHARBOR_LIMIT_TELEGRAM_PER_SECOND``
+    (25): Bot API calls of all workers together (Telegram allows "30 or so"; sends arrive with
+    some jitter, so 30 reserved a second were seen as 33 in one second, bench/limits.py).
+    Emergency words and the quick exit are never limited.
+    """
+
+    new_conversations_per_minute: int = 30
+    messages_per_person_per_minute: int = 20
+    waiting_handoffs: int = 20
+    transcript_lines: int = 200
+    transcript_kb: int = 64
+    notices_per_minute: int = 2
+    telegram_per_second: int = 25
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> LimitSettings:
+        return cls(**{
+            name: whole_number(env, f"SAFEHARBOR_LIMIT_{name.upper()}", default)
+            for name, default in ((f.name, f.default) for f in fields(cls))
+        })
+
+
 @dataclass(frozen=True)
 class HandoffSettings:
     """Handing chats to advocates, and the console.
@@ -118,12 +162,7 @@ class HandoffSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> HandoffSettings:
         def number(name: str, default: int) -> int:
-            text = env.get(name, "").strip()
-            if not text:
-                return default
-            if not text.isdigit() or int(text) < 1:
-                raise ConfigError(f"{name}={text!r}: a whole number of at least 1")
-            return int(text)
+            return whole_number(env, name, default)
 
         settings = cls(
             wait_minutes=number("SAFEHARBOR_HANDOFF_WAIT_MINUTES", 10),
@@ -164,6 +203,7 @@ class Settings:
     # SAFEHARBOR_TRUSTED_PROXIES: the peers whose X-Forwarded-For is believed (addresses or
     # networks); empty, the connecting address is the client's, whatever a header says.
     trusted_proxies: tuple[str, ...] = ()
+    limits: LimitSettings = field(default_factory=LimitSettings)
 
     @property
     def flows_dir(self) -> Path:
@@ -234,6 +274,7 @@ class Settings:
             channels=ChannelSettings.from_env(env_vars),
             handoff=HandoffSettings.from_env(env_vars),
             trusted_proxies=trusted_proxies_from_env(env_vars),
+            limits=LimitSettings.from_env(env_vars),
         )
 
 

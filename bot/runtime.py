@@ -101,8 +101,8 @@ class Background:
                 except BadPayload:
                     continue
                 reception = await asyncio.to_thread(self.service.receive, delivery)
-                if reception.failed and delivery.inbound is not None:
-                    try:  # as the webhook does: the 24/7 line even when the turn failed
+                if reception.outputs and not reception.queued and delivery.inbound is not None:
+                    try:  # as the webhook does: the 24/7 line when the turn failed, the answer past a limit
                         await sender.send_message(telegram.render(reception.outputs[0], delivery.inbound.address))
                     except Exception as exc:  # noqa: BLE001
                         log.error("telegram fallback failed: %s", type(exc).__name__)

@@ -20,9 +20,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Protocol
 
-from bot.config import HandoffSettings, Settings
+from bot.config import HandoffSettings, LimitSettings, Settings
 from bot.channels.base import Delivery
-from bot.domain.events import ConversationExpired, EmergencyDetected, HandoffRequested, LinesDelivered
+from bot.domain.events import ConversationExpired, EmergencyDetected, HandoffRequested, HeldBack, LinesDelivered
 from bot.domain.messages import Channel, ChoiceView, Inbound, InboundKind, Outbound, render_plain
 from bot.domain.problems import ContentInvalid, Problem, errors
 from bot.engine import Engine, Turn
@@ -30,9 +30,11 @@ from bot.flowdef import Flow, inspect, read_flows
 from bot.flowdef.inspect import carrier_words_taught, lock_screen_preview, revealing_words
 from bot.i18n import Catalog, read_catalog
 from bot.handoff import Active, Handoff, HandoffError, HandoffRecords, OfficeHours, new_label
+from bot.limits import Limits, not_kept
 from bot.store import Directory, KeyRing, Pseudonyms, SessionStore, open_database, read_directory
 from bot.store import schema
 from bot.store.accounts import Accounts
+from bot.store.limits import Windows
 from bot.store.outbox import TWILIO_DELETES, new_message, sid_batches
 
 log = logging.getLogger("safeharbor.service")
@@ -243,6 +245,7 @@ class Service:
         pseudonyms: Pseudonyms,
         clock: Callable[[], datetime] = utc_now,
         handoff: HandoffSettings | None = None,
+        limits: LimitSettings | None = None,
     ):
         self.content = content
         self.store = store
@@ -261,6 +264,8 @@ class Service:
                 engine, store.keys, timedelta(minutes=settings.console_idle_minutes), timedelta(hours=settings.console_session_hours),
                 pseudonyms=pseudonyms,
             )
+        # The limits need the SQL store's counters; the memory store (tests of the conversation) has none.
+        self.limits = Limits(limits or LimitSettings(), Windows(engine.dialect) if engine is not None else None, self.handoffs)
         self.fallback = Outbound(FALLBACK_TEXT.format_map(content.engines[DEFAULT_FLOW].flow.vars))
         self.on_enqueued: Callable[[], None] | None = None  # wakes an in-process worker
         # Whether what Twilio keeps is deleted through its REST API (account SID and token set:
@@ -271,7 +276,7 @@ class Service:
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Callable[[], datetime] = utc_now) -> Service:
-        service = cls(load_content(settings), open_store(settings), Pseudonyms(settings.pepper), clock, settings.handoff)
+        service = cls(load_content(settings), open_store(settings), Pseudonyms(settings.pepper), clock, settings.handoff, settings.limits)
         # The worker deletes with the sender it builds for these settings (runtime.build_senders).
         service.twilio_deletes = settings.channels.twilio_sends
         return service
@@ -357,7 +362,19 @@ class Service:
                 spill = len(sids) - MAX_KEPT_SIDS + 1
                 deleting = self._delete_at_twilio(held, sids[:spill])
                 sids = held.channel_state["sids"] = sids[spill:]
-            turn = self._turn(held, inbound, now)  # keeps the inbound's SID when it keeps the conversation
+            language = held.session.language if held.session else self.content.catalog.resolve(inbound.language_hint) or self.content.catalog.default
+            held_back = self.limits.held_back(held, inbound, self._engine(held.session), language, now)
+            if held_back is not None and held_back.new:
+                # Past the minute's new conversations: a static answer, in the webhook's own
+                # response on either channel (nothing queued, no receipt: nothing here to apply
+                # twice), and Twilio's copy of the message deleted, as nothing of it is kept.
+                deleting = self._delete_at_twilio(held, inbound_sid) or deleting
+                busy = Outbound(self._text("limits.busy", language))
+                return Reception((busy,), self.content.catalog.locales[language].sms_alphabet, enqueued=deleting)
+            if held_back is not None:
+                turn = self._held_back_turn(held, inbound, held_back, language, now)
+            else:
+                turn = self._turn(held, inbound, now)  # keeps the inbound's SID when it keeps the conversation
             if twilio and turn.session is None:
                 # Nothing of the conversation is kept now (a quick exit, an end, or nothing to keep
                 # at all): nor at Twilio. Its replies' SIDs, learned later from their status
@@ -394,9 +411,37 @@ class Service:
             held.enqueue(TWILIO_DELETES, "delete", {"sids": batch}, stream=secrets.token_hex(16))
         return True
 
+    def _held_back_turn(self, held, inbound: Inbound, held_back: HeldBack, language: str, now: datetime) -> Turn:
+        """A message over the person's limit: no engine turn. Its id is still kept (a later quick
+        exit deletes it from the chat), and inside a handoff the line still goes to the advocate's
+        transcript; the first one of the minute is told to wait (nothing more while an advocate
+        holds the chat: what they write is read)."""
+        if inbound.message_ref is not None:
+            remember_message(held.channel_state, inbound.message_ref, now)
+        session = held.session
+        active = self.handoffs.active(held.cursor, held.id) if session is not None and session.handoff and self.handoffs else None
+        kept = active is not None and bool(inbound.text) and self.limits.keep_person_line(held.cursor, active, inbound.text, [], now)
+        outputs: tuple[Outbound, ...] = ()
+        if held_back.tell and not (active is not None and active.status == "held"):
+            outputs = (Outbound(self._text("limits.slow_down_kept" if kept else "limits.slow_down", language)),)
+        if held_back.tell and active is not None and inbound.text and not kept:
+            outputs = self._not_kept(outputs, language)  # said once a minute here: the rest of it costs no reply
+        if kept and outputs:
+            self.handoffs.record_lines(held.cursor, active, [("bot", render_plain(output)) for output in outputs], now)
+        held.save_channel_state(keep_until(held.channel_state))
+        return Turn(session, outputs, (held_back,))
+
+    def _not_kept(self, outputs: tuple, language: str) -> tuple:
+        """``outputs`` telling the person that their line no longer fit the transcript."""
+        noted = self._text(self.content.engines[DEFAULT_FLOW].flow.noted, language)
+        return not_kept(outputs, self._text("handoff.transcript_full", language), noted)
+
+    def _engine(self, session) -> Engine:
+        return self.content.engines.get(session.flow if session else DEFAULT_FLOW) or self.content.engines[DEFAULT_FLOW]
+
     def _turn(self, held, inbound: Inbound, now: datetime) -> Turn:
         session = held.session
-        engine = self.content.engines.get(session.flow if session else DEFAULT_FLOW) or self.content.engines[DEFAULT_FLOW]
+        engine = self._engine(session)
         active = None
         if session is not None and session.handoff is not None and self.handoffs is not None:
             # Only a conversation that had a handoff at its last turn can have one now (a handoff
@@ -445,13 +490,22 @@ class Service:
             else:
                 request = next(e for e in turn.events if isinstance(e, HandoffRequested))
                 urgent = request.urgent
+                if not self.limits.may_open(held.cursor, urgent):
+                    # The queue is full (SAFEHARBOR_LIMIT_WAITING_HANDOFFS): not added, and told so
+                    # with the 24/7 line in place of "you asked to talk with a person".
+                    log.warning("the advocates' queue is full: a%s request got the 24/7 line instead", "n urgent" if urgent else "")
+                    *rest, last = turn.outputs
+                    full = Outbound(self._text("handoff.full", language), last.choices, last.offer)
+                    return Turn(turn.session, (*rest, full), turn.events), None
+                chat = self.handoff_settings.advocate_telegram_chat
                 active = self.handoffs.open(
-                    held.cursor, held.id, inbound.channel.value, language, inbound.address, urgent, now, new_label(), request.may_write
+                    held.cursor, held.id, inbound.channel.value, language, inbound.address, urgent, now, new_label(), request.may_write,
+                    noticed=not chat,
                 )
                 open_now = self.office_hours.open_at(now)
                 extra = self._text("handoff.waiting" if open_now else "handoff.after_hours", language, minutes=self.handoff_settings.wait_minutes)
                 log.info("a chat is waiting for an advocate%s", " (urgent)" if urgent else "")
-                self._notify_advocates(held, active, urgent)
+                self._notify_advocates(held.cursor, now)
                 self.handoffs.record(held.cursor, active, "system", "The person asked to talk with someone." + (" Urgent." if urgent else "") + (
                     " They may be written to here." if request.may_write else " They will check back: what you write waits for their next message."
                 ), now)
@@ -488,19 +542,37 @@ class Service:
         lines = []
         if inbound.kind is InboundKind.MEDIA:
             lines.append(("system", "The person sent a photo, file or voice message (not kept)."))
-        if inbound.text:
-            lines.append(("person", inbound.text))
-        lines.extend(("bot", render_plain(output)) for output in outputs)
-        self.handoffs.record_lines(held.cursor, active, lines, now)
+        replies = [("bot", render_plain(output)) for output in outputs]
+        if inbound.text:  # within the transcript's caps, or not kept and the person told
+            self.handoffs.record_lines(held.cursor, active, lines, now)
+            if not self.limits.keep_person_line(held.cursor, active, inbound.text, replies, now):
+                outputs = self._not_kept(tuple(outputs), turn.session.language)
+        else:
+            self.handoffs.record_lines(held.cursor, active, lines + replies, now)
         return Turn(turn.session, tuple(outputs), turn.events)
 
-    def _notify_advocates(self, held, active: Active, urgent: bool) -> None:
-        """The advocates' Telegram group, if configured: the label only, never content."""
+    def _notify_advocates(self, cursor, now: datetime) -> bool:
+        """Tell the advocates' Telegram group, if configured, of the chats waiting it was not
+        told of (labels only, never content), a few notices a minute (``Limits.notice``), in the
+        caller's transaction. Returns whether one was queued."""
         chat = self.handoff_settings.advocate_telegram_chat
-        if chat:
-            text = f"New chat waiting: {active.label}" + (" (urgent)" if urgent else "")
+        text = self.limits.notice(cursor, now) if chat else None
+        if text:
             # On a stream of its own: a slow or failing group must not hold up the person's replies.
-            held.enqueue("telegram", "send", {"to": chat, "text": text, "choices": [], "offer": None, "notice": True}, stream=NOTICE_STREAM)
+            payload = {"to": chat, "text": text, "choices": [], "offer": None, "notice": True}
+            self.store.statements.enqueue.run(cursor, **new_message(self.store.keys, NOTICE_STREAM, "telegram", "send", payload, now))
+        return bool(text)
+
+    def flush_notices(self) -> bool:
+        """The worker, at each new minute: one notice naming the chats that started waiting while
+        the notices of the minute before were used up. Returns whether one was queued."""
+        if self.handoffs is None or not self.handoff_settings.advocate_telegram_chat or not self.handoffs.any_unnoticed():
+            return False
+        with self.store.transaction() as cursor:
+            queued = self._notify_advocates(cursor, self.clock())
+        if queued and self.on_enqueued:
+            self.on_enqueued()
+        return queued
 
     def _payload(self, address: str, output: Outbound, language: str) -> dict:
         """What the worker needs to send ``output`` to ``address`` (an outbox payload)."""

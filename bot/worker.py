@@ -4,8 +4,12 @@ Runs inside ``safeharbor serve`` (woken at once when a turn queues a message) or
 ``safeharbor worker``. Each due message goes to its channel's sender; the outcome is recorded:
 - accepted: marked sent, its content wiped, never sent again (Telegram: its id is kept, sealed,
   for a later quick exit to delete);
-- failed and worth retrying (timeouts, 5xx, 429): retried with exponential backoff and jitter, or
-  after the provider's Retry-After, up to ``MAX_ATTEMPTS``;
+- failed and worth retrying (timeouts, 5xx): retried with exponential backoff and jitter, or
+  after the provider's Retry-After, up to ``MAX_ATTEMPTS``, and dropped unsent once the provider
+  has failed it for ``MAX_REPLY_AGE``;
+- refused as too fast (429): retried after the provider's Retry-After, every Telegram send of
+  every worker waiting as long (``SendPace.pause``); not an attempt, and never "too late": that
+  wait, like our own pacing, is the service's;
 - refused for good: marked failed; if the person is unreachable (Twilio 21610, unsubscribed),
   their whole stream stops and their conversation is erased.
 Deleting what Twilio keeps (``delete`` jobs on ``sms``: a batch of Message SIDs) is retried per
@@ -13,6 +17,9 @@ message: the ones deleted (or already gone) leave the job, the others (Twilio er
 final yet", or a transient failure) are tried again with ``twilio_delete_backoff``, from a minute
 up to six hours apart, for ``TWILIO_DELETE_FOR`` (14 days, the longest Twilio says a message
 can take to be final); what is still there then, or refused for good, is counted and logged.
+Telegram sends are paced (``SAFEHARBOR_LIMIT_TELEGRAM_PER_SECOND`` for the bot, shared by every
+worker process through the database; per chat, ``telegram.chat_pace``), so a flood makes replies
+wait their turn and never drops one.
 Logs say what kind of thing happened, never to whom or what (never a SID: it opens a message).
 """
 
@@ -27,15 +34,18 @@ from datetime import datetime, timedelta
 
 from bot.channels.base import SendError
 from bot.service import Service, decode_output
-from bot.store.outbox import TWILIO_DELETES, Job, Outbox
+from bot.store.limits import SendPace, purge_windows, window_start
+from bot.store.outbox import CLAIM_FOR, TWILIO_DELETES, Job, Outbox
 
 log = logging.getLogger("safeharbor.worker")
 
 MAX_ATTEMPTS = 8
 MAX_BACKOFF = timedelta(minutes=10)
 PURGE_EVERY = timedelta(minutes=1)
-# A reply this late would arrive out of the blue on a phone someone else may hold by then
-# (DESIGN rule 1): it is dropped instead. A quick exit's deletions stay useful for 48 hours.
+# A reply the provider kept failing for this long would arrive out of the blue on a phone someone
+# else may hold by then (DESIGN rule 1): it is dropped instead. Counted from the provider's first
+# failure, so a reply that waited behind a flood, our own pacing or a provider's "slow down" is
+# never dropped for it. A quick exit's deletions stay useful for 48 hours after they were queued.
 MAX_REPLY_AGE = timedelta(minutes=10)
 MAX_DELETE_AGE = timedelta(hours=47)
 # Twilio: "wait at least 1 minute" after a message was sent or received, then "several minutes";
@@ -72,11 +82,20 @@ def twilio_delete_backoff(attempts: int, retry_after: float | None = None, rng: 
 class Worker:
     """``senders`` maps a channel name to an object with the adapter's send methods."""
 
-    def __init__(self, service: Service, outbox: Outbox, senders: dict[str, object], clock: Callable[[], datetime] | None = None):
+    def __init__(
+        self, service: Service, outbox: Outbox, senders: dict[str, object], clock: Callable[[], datetime] | None = None,
+        wall: Callable[[], float] = time.time,
+    ):
         self.service = service
         self.outbox = outbox
         self.senders = senders
         self.clock = clock or service.clock
+        # Telegram's slots, on the wall clock every process shares (``clock`` is the service's,
+        # which tests move by hand): one send every ``_interval`` seconds, all workers together.
+        self.pace = SendPace(outbox.engine)
+        self.wall = wall
+        self._interval = 1.0 / service.limits.settings.telegram_per_second
+        self._notices_minute: int | None = None
         self.wake = asyncio.Event()
         self._last_purge: datetime | None = None
         self._last_roll: float | None = None  # time.monotonic() of the last key rollover
@@ -120,9 +139,14 @@ class Worker:
         if self._last_purge is None or now - self._last_purge >= PURGE_EVERY:
             self._last_purge = now
             await asyncio.to_thread(self._purge, now)
+        if window_start(now) != self._notices_minute:  # a new minute: notices that had to wait
+            self._notices_minute = window_start(now)
+            await asyncio.to_thread(self.service.flush_notices)
         await asyncio.to_thread(self.outbox.release_stale, now, frozenset(self._in_flight))
-        jobs = await asyncio.to_thread(self.outbox.take_due, now)
-        await asyncio.gather(*(self._deliver(job) for job in jobs))
+        paused = await asyncio.to_thread(self.pace.paused, "telegram", now.timestamp())
+        jobs = await asyncio.to_thread(self.outbox.take_due, now, 20, frozenset({"telegram"}) if paused else frozenset())
+        slots = await self._telegram_slots(jobs)
+        await asyncio.gather(*(self._deliver(job, slots.get(job.id)) for job in jobs))
         return len(jobs)
 
     def _roll_keys(self) -> None:
@@ -132,11 +156,21 @@ class Worker:
         if rolled.moved or rolled.destroyed:
             log.info("moved %d key(s) to the current epoch; destroyed %d old epoch(s)", rolled.moved, len(rolled.destroyed))
 
+    async def _telegram_slots(self, jobs: list[Job]) -> dict[int, float]:
+        """A slot (wall-clock time) for each Telegram job, in order, reserved in the database so
+        that every worker's sends together keep to the bot's rate."""
+        telegram = [job.id for job in jobs if job.channel == "telegram"]
+        if not telegram:
+            return {}
+        first = await asyncio.to_thread(self.pace.reserve, "telegram", len(telegram), self._interval, self.wall())
+        return {job_id: first + index * self._interval for index, job_id in enumerate(telegram)}
+
     def _purge(self, now: datetime) -> None:
         """Once a minute: expired conversations and transcripts shredded, old outbox rows gone,
         and people waiting past the wait told of the 24/7 line."""
         erased = self.service.purge_expired()
         self.outbox.purge(now)
+        purge_windows(self.outbox.engine, now)
         if erased:
             log.info("erased %d expired conversation(s)", erased)
         if self.service.accounts is not None:
@@ -152,7 +186,7 @@ class Worker:
             if reminded:
                 log.info("told %d waiting person(s) of the 24/7 line", reminded)
 
-    async def _deliver(self, job: Job) -> None:
+    async def _deliver(self, job: Job, slot: float | None = None) -> None:
         sender = self.senders.get(job.channel)
         if sender is None:
             await asyncio.to_thread(self.outbox.failed, job, "channel not configured")
@@ -165,13 +199,27 @@ class Worker:
             finally:
                 self._in_flight.discard(job.id)
             return
-        age = self.clock() - job.created_at
-        if age > (MAX_DELETE_AGE if job.kind == "delete" else MAX_REPLY_AGE):
-            log.warning("a %s %s was %d s old and was dropped, not sent", job.channel, job.kind, age.total_seconds())
+        now = self.clock()
+        if job.kind == "delete":
+            age = now - job.created_at  # Telegram deletes for 48 hours after a message, whatever we did
+            if age > MAX_DELETE_AGE:
+                log.warning("a %s delete was %d s old and was dropped, not sent", job.channel, age.total_seconds())
+                await asyncio.to_thread(self.outbox.failed, job, "stale")
+                return
+        elif job.failing_since is not None and now - job.failing_since > MAX_REPLY_AGE:
+            failing = (now - job.failing_since).total_seconds()
+            log.warning("a %s %s the provider failed for %d s was dropped, not sent", job.channel, job.kind, failing)
             await asyncio.to_thread(self.outbox.failed, job, "stale")
             return
         self._in_flight.add(job.id)
         try:
+            if slot is not None:
+                wait = slot - self.wall()
+                if wait > CLAIM_FOR.total_seconds() / 4:  # far ahead (many workers, or a pause): later, unclaimed
+                    await asyncio.to_thread(self.outbox.retry, job, now + timedelta(seconds=wait), "paced", throttled=True)
+                    return
+                if wait > 0:
+                    await asyncio.sleep(wait)
             try:
                 reference = await self._send(sender, job)
             except SendError as exc:
@@ -230,9 +278,14 @@ class Worker:
         """Mark it sent (retrying: an unrecorded success would be sent again after its claim
         expires); keep a Telegram message's id for a later quick exit."""
         provider_ref = self.service.pseudonyms.of(f"sent:{job.channel}", reference) if isinstance(reference, str) else None
+        pace = None
+        if job.channel == "telegram" and job.kind == "send":
+            from bot.channels.telegram import chat_pace
+
+            pace = chat_pace(job.payload["to"])
         for attempt in range(5):
             try:
-                await asyncio.to_thread(self.outbox.sent, job, provider_ref)
+                await asyncio.to_thread(self.outbox.sent, job, provider_ref, now=self.clock(), pace=pace)
                 break
             except Exception as exc:  # noqa: BLE001 - a locked or briefly absent database
                 log.error("could not record a sent message (%s); retrying", type(exc).__name__)
@@ -274,10 +327,20 @@ class Worker:
             log.warning("a %s recipient is unreachable for good; their messages stop and their conversation is erased", job.channel)
             self.outbox.failed(job, "unsubscribed", whole_stream=True)
             self.service.opted_out(job.channel, job.payload["to"])
+        elif exc.throttled:
+            # We sent too fast: the provider's wait, for every send of this bot (as python-telegram-bot's
+            # AIORateLimiter halts all requests on RetryAfter), and then the same message again.
+            now = self.clock()
+            wait = backoff(job.attempts, exc.retry_after)
+            if job.channel == "telegram":
+                self.pace.pause("telegram", (now + wait).timestamp())
+            log.info("a %s message waits %.1f s: the provider asked to slow down", job.channel, wait.total_seconds())
+            self.outbox.retry(job, now + wait, "throttled", throttled=True)
         elif exc.permanent or job.attempts + 1 >= MAX_ATTEMPTS:
             log.warning("a %s message failed for good (%s)", job.channel, "refused" if exc.permanent else "too many attempts")
             self.outbox.failed(job, "refused" if exc.permanent else "attempts")
         else:
+            now = self.clock()
             wait = backoff(job.attempts, exc.retry_after)
             log.info("a %s message will be retried in %.1f s", job.channel, wait.total_seconds())
-            self.outbox.retry(job, self.clock() + wait, "transient")
+            self.outbox.retry(job, now + wait, "transient", now=now)

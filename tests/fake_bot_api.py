@@ -36,7 +36,7 @@ What it answers (``{"ok": true, "result": ...}``):
 
 Every call is recorded in ``calls`` as ``(method, params)``, failed and invalid ones included,
 params decoded (``chat_id`` 5550001, ``protect_content`` True, ``reply_markup`` a dict); those
-answered ok also in ``accepted`` (``accepted_by(method)``).
+answered ok also in ``accepted`` (``accepted_by(method)``, and when: ``accepted_at(method)``).
 """
 
 from __future__ import annotations
@@ -70,6 +70,21 @@ API_JSON = REPO.parent / "shared" / "peers" / "telegram" / "api.json"
 TOKEN = "123456789:AAF-fake_T0ken-for-tests_only1234567"
 FIRST_MESSAGE_ID = 1001
 PRIMITIVES = {"Integer", "Float", "String", "Boolean", "InputFile"}
+
+
+def most_in_any(times: list[float], seconds: float) -> int:
+    """The most of ``times`` (e.g. ``accepted_at``) inside any window of ``seconds``.
+
+    >>> most_in_any([0.0, 0.4, 0.9, 1.0, 1.1], 1.0)
+    4
+    """
+    times = sorted(times)
+    most, start = 0, 0
+    for end, at in enumerate(times):
+        while at - times[start] >= seconds:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
 
 
 # -- the API description ------------------------------------------------------------------------
@@ -210,6 +225,7 @@ class FakeBotApi:
         with self._lock:
             self.calls: list[tuple[str, dict[str, Any]]] = []
             self.accepted: list[tuple[str, dict[str, Any]]] = []  # the calls answered ok
+            self.accepted_times: list[tuple[str, float]] = []  # (method, time.monotonic()) of each
             self.violations: list[str] = []
             self.webhook: dict[str, Any] | None = None
             self._updates: deque[dict[str, Any]] = deque()
@@ -246,6 +262,11 @@ class FakeBotApi:
         """The params of each call of ``method`` that was answered ok (what Telegram "has")."""
         with self._lock:
             return [params for name, params in self.accepted if name == method]
+
+    def accepted_at(self, method: str) -> list[float]:
+        """When each call of ``method`` answered ok arrived (``time.monotonic()``), in order."""
+        with self._lock:
+            return [at for name, at in self.accepted_times if name == method]
 
     def calls_to(self, method: str, **match: Any) -> list[dict[str, Any]]:
         """The params of each call of ``method`` (with those ``match`` values), in order."""
@@ -321,6 +342,7 @@ class FakeBotApi:
             return await self._get_updates(params)
         with self._lock:
             self.accepted.append((method, params))
+            self.accepted_times.append((method, time.monotonic()))
         return _ok(self._result(method, params))
 
     def _result(self, method: str, params: dict[str, Any]) -> Any:

@@ -144,6 +144,9 @@ def test_four_web_processes_and_two_workers_match_a_sequential_run(tmp_path, dat
         "SAFEHARBOR_ENV": "test", "SAFEHARBOR_HOME": str(tmp_path / "home"), "SAFEHARBOR_CONTENT_DIR": str(REPO),
         "SAFEHARBOR_PUBLIC_URL": base, "TWILIO_AUTH_TOKEN": TOKEN, "TELEGRAM_BOT_TOKEN": fake_bot_api.token,
         "TELEGRAM_WEBHOOK_SECRET": SECRET, "TELEGRAM_API_BASE_URL": fake_bot_api.url, **generate_keys(),
+        # Correctness under concurrency, compared with a run that has no limits: none is reached
+        # (tests/test_limits.py has two processes sharing one).
+        "SAFEHARBOR_LIMIT_NEW_CONVERSATIONS_PER_MINUTE": "1000000", "SAFEHARBOR_LIMIT_MESSAGES_PER_PERSON_PER_MINUTE": "1000000",
     }
     conversations = plan(total, people)
     expected, telegram_reply_counts = expected_replies(conversations, env_settings, tmp_path, base)

@@ -89,8 +89,9 @@ def test_retry_after_is_honoured(setup, clock, settings):
     tg(service, 444, "hi", 1)
     fake.fail("sendMessage", status=429, retry_after=7)
     run_rounds(service, outbox, fake)
-    (due, attempts), = rows(settings.database_url, "SELECT next_attempt_at, attempts FROM outbox WHERE status='pending'")
-    assert attempts == 1 and str(due).startswith((clock.now + timedelta(seconds=7)).strftime("%Y-%m-%d %H:%M:%S"))
+    (due, attempts, error), = rows(settings.database_url, "SELECT next_attempt_at, attempts, error FROM outbox WHERE status='pending'")
+    # "Too fast" is a wait, not a failure of the message: no attempt counted toward giving up.
+    assert (attempts, error) == (0, "throttled") and str(due).startswith((clock.now + timedelta(seconds=7)).strftime("%Y-%m-%d %H:%M:%S"))
     clock.advance(seconds=6)
     run_rounds(service, outbox, fake)
     assert texts_to(fake, 444) == []

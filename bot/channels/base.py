@@ -39,12 +39,18 @@ class Delivery:
 
 
 class SendError(Exception):
-    """Sending failed. ``retry_after`` (seconds) when the provider asked to wait; ``permanent``
-    when retrying cannot help; ``unsubscribed`` when the carrier blocked the number (Twilio
-    21610): stop sending to this person for good."""
+    """Sending failed. ``retry_after`` (seconds) when the provider asked to wait; ``throttled``
+    when it refused because we sent too fast (HTTP 429: Telegram's flood control, Twilio's
+    rate): a wait of our own making, not a failure of the message; ``permanent`` when retrying
+    cannot help; ``unsubscribed`` when the carrier blocked the number (Twilio 21610): stop sending
+    to this person for good."""
 
-    def __init__(self, reason: str, *, permanent: bool = False, unsubscribed: bool = False, retry_after: float | None = None):
+    def __init__(
+        self, reason: str, *, permanent: bool = False, unsubscribed: bool = False, retry_after: float | None = None,
+        throttled: bool = False,
+    ):
         super().__init__(reason)
         self.permanent = permanent or unsubscribed
         self.unsubscribed = unsubscribed
         self.retry_after = retry_after
+        self.throttled = throttled

@@ -68,3 +68,13 @@ class ConversationRestarted(Event):
 @dataclass(frozen=True, slots=True)
 class ForAdvocate(Event):
     """An advocate holds the chat: the person's message is theirs to answer; the bot stays silent."""
+
+
+@dataclass(frozen=True, slots=True)
+class HeldBack(Event):
+    """Over a limit (``bot.limits``): the message got no full turn. ``new``: a new conversation
+    past the minute's limit (a static answer, nothing kept); else a person writing faster than
+    the limit, ``tell`` on the first such message of the minute (the one answered)."""
+
+    new: bool = False
+    tell: bool = False

@@ -161,6 +161,15 @@ class Engine:
             current.state = model.state
         return turn.result()
 
+    def answers_first(self, inbound: Inbound, language: str) -> bool:
+        """Whether ``inbound`` is the quick exit or a crisis, which every state answers before
+        anything else (and no limit holds back): the same reading ``resume`` starts with."""
+        raw = inbound.text if inbound.kind in (InboundKind.TEXT, InboundKind.MEDIA, InboundKind.EDIT) else ""
+        if not raw:
+            return False
+        intent = self.understander.first(raw, language).intent
+        return intent in FIRST and intent in self.flow.intents
+
     def preview(self, step_id: str, language: str) -> Outbound:
         """The reply a person gets on entering ``step_id`` in ``language`` (for checks and costs)."""
         session = Session(flow=self.flow.name, state=step_id, language=language, last_active=0, language_chosen=True)

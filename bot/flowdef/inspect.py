@@ -12,7 +12,8 @@ language pushed into UCS-2, the same word picking two different things in one st
 SMS cost and the lock-screen preview are those a person would really get, resource lists included.
 Besides the steps, every other message is checked as it is sent: the reprompt, ``text_only``,
 ``edited`` and ``noted`` answers with each step's choices, the offer of guesses (``unsure``
-followed by any label it may offer first), every standalone ``handoff.*`` and ``canned.*`` text,
+followed by any label it may offer first), every standalone ``handoff.*``, ``canned.*`` and
+``limits.*`` text,
 the handoff texts the service appends to the reply of a step that asks for a person.
 
 Text is normalized before it is read (``bot.understanding.words.fold_text``: compatibility forms,
@@ -59,7 +60,7 @@ DEFAULT_RESOURCE_MAX_AGE_MONTHS = 12
 RESOURCES_FILE = "flows/resources"
 # Messages the service or an advocate sends on their own, outside any step (handing the chat to a
 # person, the console's canned replies): each opens a message, so its preview must be neutral too.
-STANDALONE_PREFIXES = ("handoff.", "canned.")
+STANDALONE_PREFIXES = ("handoff.", "canned.", "limits.")
 # Texts the service appends to the reply of a step that asks for a person, in the same message
 # (bot.service ``_with_extra``): read there, not on their own.
 HANDOFF_EXTRAS = ("handoff.waiting", "handoff.after_hours", "handoff.already_waiting")

@@ -26,6 +26,7 @@ from bot.store.prepared import Prepared
 from bot.store.tables import audit_log, handoff_messages, handoffs, outbox, users
 
 ACTIVE = ("waiting", "held")
+OPENING_LOCK = 0x5AFE0FE7  # PostgreSQL's advisory lock key while a request counts the queue
 SENDERS = ("person", "bot", "advocate", "note", "system")
 
 
@@ -76,6 +77,14 @@ class Active:
     label: str
     key: bytes
     may_write: bool = False
+    # What the transcript holds of the person's own lines so far, and whether one did not fit.
+    person_lines: int = 0
+    person_bytes: int = 0
+    truncated: bool = False
+
+    def fits(self, text: str, max_lines: int, max_bytes: int) -> bool:
+        """Whether one more line of the person's, ``text``, stays within the transcript's caps."""
+        return self.person_lines < max_lines and self.person_bytes + len(_utf8(text)) <= max_bytes
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -99,7 +108,7 @@ class HandoffRecords:
         self.retention = retention
         dialect = engine.dialect
         h = handoffs.c
-        active_row = select(h.id, h.status, h.label, h.wrapped_key, h.may_write).where(
+        active_row = select(h.id, h.status, h.label, h.wrapped_key, h.may_write, h.person_lines, h.person_bytes, h.truncated).where(
             h.conversation_id == bindparam("conversation_id"), or_(h.status == "waiting", h.status == "held")
         )
         # On PostgreSQL the row is locked for the turn, so an advocate's release or claim waits
@@ -110,7 +119,7 @@ class HandoffRecords:
                 id=bindparam("id"), conversation_id=bindparam("conversation_id"), label=bindparam("label"),
                 channel=bindparam("channel"), language=bindparam("language"), status="waiting",
                 urgent=bindparam("urgent"), may_write=bindparam("may_write"), wrapped_key=bindparam("wrapped_key"),
-                address=bindparam("address"),
+                address=bindparam("address"), noticed=bindparam("noticed"),
                 waiting_since=bindparam("now"), updated_at=bindparam("now"),
             ),
             dialect,
@@ -130,7 +139,21 @@ class HandoffRecords:
         ).order_by(m.id)
         self._pending = Prepared(pending, dialect)
         self._delivered = Prepared(update(handoff_messages).where(m.id == bindparam("b_id")).values(pending=0), dialect)
-        self._touch = Prepared(update(handoffs).where(h.id == bindparam("b_id")).values(updated_at=bindparam("now")), dialect)
+        self._touch = Prepared(
+            update(handoffs).where(h.id == bindparam("b_id")).values(
+                updated_at=bindparam("now"), person_lines=h.person_lines + bindparam("lines"),
+                person_bytes=h.person_bytes + bindparam("size"),
+            ),
+            dialect,
+        )
+        self._truncated = Prepared(update(handoffs).where(h.id == bindparam("b_id")).values(truncated=1), dialect)
+        # Requests waiting, urgent or not; on PostgreSQL counted under a lock held to the commit,
+        # so two processes opening at once cannot both take the last place (openings are rare).
+        self._waiting = Prepared(select(func.count(h.id)).where(h.status == "waiting", h.urgent == bindparam("urgent")), dialect)
+        self._opening_lock = Prepared(select(func.pg_advisory_xact_lock(bindparam("key"))), dialect) if dialect.name == "postgresql" else None
+        self._unnoticed = Prepared(
+            update(handoffs).where(h.status == "waiting", h.noticed == 0).values(noticed=1).returning(h.label, h.urgent), dialect
+        )
         self._urgent = Prepared(
             update(handoffs).where(h.id == bindparam("b_id")).values(urgent=1, updated_at=bindparam("now")), dialect
         )
@@ -174,21 +197,22 @@ class HandoffRecords:
             key = self.keys.unwrap(bytes(row[3]), row[0])
         except DecryptError:
             return None
-        return Active(row[0], row[1], row[2], key, bool(row[4]))
+        return Active(row[0], row[1], row[2], key, bool(row[4]), row[5], row[6], bool(row[7]))
 
     def open(
         self, cursor, conversation_id: str, channel: str, language: str, address: str, urgent: bool, now: datetime, label: str,
-        may_write: bool = False,
+        may_write: bool = False, noticed: bool = True,
     ) -> Active:
         """A new waiting handoff for this conversation; the address sealed for the replies.
         ``may_write``: the person chose to be written to; otherwise every line for them waits
-        for their next message (``take_pending``)."""
+        for their next message (``take_pending``). ``noticed`` False: the advocates' group is
+        still to be told of it (``take_unnoticed``)."""
         handoff_id = secrets.token_hex(16)
         key, wrapped = self.keys.new_data_key(handoff_id)
         self._open.run(
             cursor, id=handoff_id, conversation_id=conversation_id, label=label, channel=channel, language=language,
             urgent=int(urgent), may_write=int(may_write), wrapped_key=wrapped,
-            address=seal(key, f"{handoff_id}:address", address.encode()), now=now,
+            address=seal(key, f"{handoff_id}:address", address.encode()), now=now, noticed=int(noticed),
         )
         self._audit.run(cursor, now=now, actor="person", action="requested", label=label)
         return Active(handoff_id, "waiting", label, key, may_write)
@@ -199,14 +223,42 @@ class HandoffRecords:
         self.record_lines(cursor, handoff, [(sender, text)], now, pending=pending)
 
     def record_lines(self, cursor, handoff: Active, lines: list[tuple[str, str]], now: datetime, *, pending: bool = False) -> None:
-        """``record`` for several (sender, text) lines of one moment: one change for the console."""
+        """``record`` for several (sender, text) lines of one moment: one change for the console.
+        The person's lines are counted against the transcript's caps (``Active.fits``)."""
+        person = [_utf8(text) for sender, text in lines if sender == "person"]
         for sender, text in lines:
             self._record.run(
                 cursor, handoff_id=handoff.id, sender=sender, body=_seal_line(handoff.key, handoff.id, sender, text),
                 pending=int(pending), now=now,
             )
         if lines:
-            self._touch.run(cursor, b_id=handoff.id, now=now)
+            self._touch.run(cursor, b_id=handoff.id, now=now, lines=len(person), size=sum(map(len, person)))
+
+    def mark_truncated(self, cursor, handoff: Active, now: datetime) -> None:
+        """A line of the person's did not fit: the advocate is told so, once per handoff."""
+        if handoff.truncated:
+            return
+        self.record(cursor, handoff, "system", "The person wrote more, but this chat is full: their later messages are not kept.", now)
+        self._truncated.run(cursor, b_id=handoff.id)
+
+    def may_open(self, cursor, urgent: bool, cap: int) -> bool:
+        """Whether fewer than ``cap`` requests of this urgency wait now (urgent ones are counted
+        apart, so a queue full of ordinary requests never turns an urgent one away)."""
+        if self._opening_lock is not None:
+            self._opening_lock.first(cursor, key=OPENING_LOCK)
+        return self._waiting.first(cursor, urgent=int(urgent))[0] < cap
+
+    def any_unnoticed(self) -> bool:
+        """Whether a waiting chat is still to be named to the advocates' group (a bare read)."""
+        h = handoffs.c
+        with read_connection(self.engine) as connection:
+            return connection.execute(select(h.id).where(h.status == "waiting", h.noticed == 0).limit(1)).first() is not None
+
+    def take_unnoticed(self, cursor) -> list[tuple[str, bool]]:
+        """The waiting chats the advocates' group was not told of yet, as (label, urgent),
+        marked told (in the caller's transaction: rolled back with it)."""
+        cursor.execute(self._unnoticed.sql, self._unnoticed.parameters({}))
+        return sorted((label, bool(urgent)) for label, urgent in cursor.fetchall())
 
     def take_pending(self, cursor, conversation_id: str | None) -> list[str]:
         """The lines waiting for this person (an advocate's replies they chose to get when they
@@ -469,3 +521,7 @@ def _seal_line(key: bytes, handoff_id: str, sender: str, text: str) -> bytes:
     # A cut emoji leaves an unpaired surrogate, which UTF-8 cannot hold: kept (and shown to the
     # advocate) as the replacement character rather than failing the person's turn.
     return seal(key, f"{handoff_id}:{sender}", text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode())
+
+
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "replace")

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import Engine, and_, delete, exists, select, update
+from sqlalchemy import Engine, and_, delete, exists, func, select, update
 from sqlalchemy.orm import aliased
 
 from bot.store.crypto import DecryptError, KeyRing
@@ -63,6 +63,7 @@ class Job:
     payload: dict
     attempts: int
     created_at: datetime
+    failing_since: datetime | None = None  # the first failure of the provider's (not a "slow down")
 
     def __repr__(self) -> str:
         return f"Job(id={self.id}, channel={self.channel!r}, kind={self.kind!r}, attempts={self.attempts})"
@@ -73,18 +74,19 @@ class Outbox:
         self.engine = engine
         self.keys = keys
 
-    def take_due(self, now: datetime, limit: int = 20) -> list[Job]:
-        """Claim up to ``limit`` due messages, at most one per stream (the next one in order)."""
+    def take_due(self, now: datetime, limit: int = 20, paused: frozenset[str] = frozenset()) -> list[Job]:
+        """Claim up to ``limit`` due messages, at most one per stream (the next one in order),
+        none of the ``paused`` channels (a provider asked every sender to wait)."""
         earlier = aliased(outbox)
         blocked = exists().where(
             and_(earlier.c.stream == outbox.c.stream, earlier.c.id < outbox.c.id, earlier.c.status.in_(("pending", "sending")))
         )
         jobs: list[Job] = []
         with write_transaction(self.engine) as connection:
-            due = (
-                select(outbox).where(outbox.c.status == "pending", outbox.c.next_attempt_at <= now, ~blocked)
-                .order_by(outbox.c.id).limit(limit)
-            )
+            due = select(outbox).where(outbox.c.status == "pending", outbox.c.next_attempt_at <= now, ~blocked)
+            if paused:
+                due = due.where(outbox.c.channel.not_in(sorted(paused)))
+            due = due.order_by(outbox.c.id).limit(limit)
             if self.engine.dialect.name == "postgresql":
                 # Several workers: each takes rows no other is taking, without waiting for them.
                 due = due.with_for_update(skip_locked=True, of=outbox)
@@ -101,21 +103,50 @@ class Outbox:
                 except (DecryptError, TypeError, ValueError):
                     connection.execute(update(outbox).where(outbox.c.id == row.id).values(status="failed", payload=None, error="undecryptable"))
                     continue
-                jobs.append(Job(row.id, row.stream, row.channel, row.kind, payload, row.attempts, _aware(row.created_at)))
+                failing_since = _aware(row.failing_since) if row.failing_since is not None else None
+                jobs.append(Job(row.id, row.stream, row.channel, row.kind, payload, row.attempts, _aware(row.created_at), failing_since))
         return jobs
 
-    def sent(self, job: Job, provider_ref: str | None = None) -> None:
-        """The provider accepted it: never send it again; forget what it said."""
+    def sent(self, job: Job, provider_ref: str | None = None, *, now: datetime | None = None, pace: tuple[int, float] | None = None) -> None:
+        """The provider accepted it (at ``now``): never send it again; forget what it said.
+
+        ``pace`` (messages, seconds): the chat takes at most that many in any window of that
+        length (Telegram's per-chat limits). When this send fills the window, the stream's next
+        messages wait until the oldest of them leaves it: they go out later, never dropped, and
+        since a stream sends one message at a time, that holds across every worker."""
+        o = outbox.c
         with write_transaction(self.engine) as connection:
             connection.execute(
-                update(outbox).where(outbox.c.id == job.id)
-                .values(status="sent", payload=None, claimed_until=None, provider_ref=provider_ref)
+                update(outbox).where(o.id == job.id)
+                .values(status="sent", payload=None, claimed_until=None, provider_ref=provider_ref, sent_at=now)
             )
+            if pace is None or now is None:
+                return
+            count, seconds = pace
+            window = timedelta(seconds=seconds)
+            recent = connection.execute(
+                select(o.sent_at).where(o.stream == job.stream, o.kind == "send", o.sent_at > now - window)
+                .order_by(o.sent_at.desc()).limit(count)
+            ).scalars().all()
+            if len(recent) >= count:
+                free_at = _aware(recent[-1]) + window
+                connection.execute(
+                    update(outbox).where(o.stream == job.stream, o.status == "pending", o.next_attempt_at < free_at)
+                    .values(next_attempt_at=free_at)
+                )
 
-    def retry(self, job: Job, at: datetime, error: str, payload: dict | None = None) -> None:
+    def retry(
+        self, job: Job, at: datetime, error: str, payload: dict | None = None, *, now: datetime | None = None, throttled: bool = False,
+    ) -> None:
         """Try ``job`` again at ``at``; with ``payload``, what is left of it (a deletion whose
-        other messages are gone already), sealed again in place of what it said."""
-        values = dict(status="pending", attempts=job.attempts + 1, next_attempt_at=at, claimed_until=None, error=error)
+        other messages are gone already), sealed again in place of what it said. ``throttled``:
+        the provider only asked us to send slower; that is neither an attempt nor the start of
+        its failing (``failing_since``, from ``now`` otherwise)."""
+        values = dict(status="pending", next_attempt_at=at, claimed_until=None, error=error)
+        if not throttled:
+            values["attempts"] = job.attempts + 1
+            if now is not None:
+                values["failing_since"] = func.coalesce(outbox.c.failing_since, now)
         if payload is not None:
             values["payload"] = self.keys.seal_transient(json.dumps(payload).encode())
         with write_transaction(self.engine) as connection:

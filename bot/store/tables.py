@@ -13,6 +13,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -89,6 +90,12 @@ outbox = Table(
     Column("provider_ref", String(64), nullable=True),  # keyed hash of the provider's message id
     Column("error", String(64), nullable=True),  # a kind of failure, never a provider's text
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # When the provider accepted it: the chat's recent sends pace the next ones (Telegram's
+    # per-chat limits, ``Outbox.sent``).
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    # The first time the provider failed it (a time-out, a 5xx), not counting a provider's "slow
+    # down" nor our own pacing: a reply is dropped as too late only by this (``bot.worker``).
+    Column("failing_since", DateTime(timezone=True), nullable=True),
     Index("ix_outbox_due", "status", "next_attempt_at"),
     Index("ix_outbox_stream", "stream", "id"),
     # Never reuse an id: a worker finishing a message whose row an erasure deleted must not mark
@@ -138,6 +145,14 @@ handoffs = Table(
     Column("ended_at", DateTime(timezone=True), nullable=True),
     Column("delete_after", DateTime(timezone=True), nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False, index=True),
+    # What the transcript holds of the person's own lines (counted to cap it, see
+    # ``SAFEHARBOR_LIMIT_TRANSCRIPT_*``), and whether a line did not fit (the advocate was told once).
+    Column("person_lines", Integer, nullable=False, server_default="0"),
+    Column("person_bytes", Integer, nullable=False, server_default="0"),
+    Column("truncated", Integer, nullable=False, server_default="0"),
+    # 0 while the advocates' group has not been told of this waiting chat (notices are grouped:
+    # ``SAFEHARBOR_LIMIT_NOTICES_PER_MINUTE``); 1 once told, or when there is no group to tell.
+    Column("noticed", Integer, nullable=False, default=1, server_default="1"),
     Index("ix_handoffs_status", "status", "waiting_since"),
 )
 
@@ -208,4 +223,29 @@ audit_log = Table(
     Column("action", String(24), nullable=False),
     Column("label", String(40), nullable=True),
     sqlite_autoincrement=True,
+)
+
+
+# -- abuse and cost limits (bot/store/limits.py) --------------------------------------------------------
+
+# Counts per fixed window (a clock minute) of things limited across every process: new
+# conversations, notices to the advocates' group. A name and a number: nothing about anyone.
+# Rows of past windows are deleted by the worker's purge.
+limit_windows = Table(
+    "limit_windows",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("window_start", BigInteger, primary_key=True),  # unix seconds
+    Column("count", Integer, nullable=False),
+)
+
+# The pace of sends to a provider shared by every worker (one row per provider): ``next_at`` the
+# wall-clock time (unix seconds) of the next free slot, ``paused_until`` (the service's clock,
+# unix seconds) when the provider asked every sender to wait (Telegram's 429 ``retry_after``).
+send_pace = Table(
+    "send_pace",
+    metadata,
+    Column("name", String(16), primary_key=True),
+    Column("next_at", Float, nullable=False),
+    Column("paused_until", Float, nullable=True),
 )

@@ -171,8 +171,9 @@ class Webhooks:
         except RecursionError:
             return bad_request("telegram", "body is nested too deeply")
         reception = await self._receive(delivery)
-        if reception.failed and delivery.inbound is not None:
-            # The turn (perhaps the database) failed: answer in the webhook's response itself,
-            # which Telegram turns into a sendMessage, so the person still gets the 24/7 line.
+        if reception.outputs and not reception.queued and delivery.inbound is not None:
+            # An answer that was not queued (the turn, perhaps the database, failed: the 24/7
+            # line; or a new chat past the minute's limit: the short static answer) goes in the
+            # webhook's response itself, which Telegram turns into a sendMessage.
             return JSONResponse({"method": "sendMessage", **telegram.render(reception.outputs[0], delivery.inbound.address)})
         return JSONResponse({})

@@ -24,7 +24,7 @@ Nothing in this package logs a chat id, a message text or the token.
 """
 
 from ._auth import is_authentic
-from ._constants import ALLOWED_UPDATES, PROVIDER, SECRET_HEADER, SECRETS, TEXT_LIMIT
+from ._constants import ALLOWED_UPDATES, PROVIDER, SECRET_HEADER, SECRETS, TEXT_LIMIT, chat_pace
 from ._parse import MEDIA_FIELDS, parse_update
 from ._render import fit_text, render
 from ._sender import TelegramSender
@@ -37,6 +37,7 @@ __all__ = [
     "SECRET_HEADER",
     "TEXT_LIMIT",
     "TelegramSender",
+    "chat_pace",
     "fit_text",
     "is_authentic",
     "parse_update",

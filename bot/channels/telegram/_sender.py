@@ -159,8 +159,8 @@ class TelegramSender:
 
     def _translate(self, method: str, exc: TelegramError) -> SendError:
         reason = f"{method}: {type(exc).__name__}: {scrub(exc.message).replace(self._token, '<token>')}"
-        if isinstance(exc, RetryAfter):
-            return SendError(reason, retry_after=_seconds(exc))
+        if isinstance(exc, RetryAfter):  # flood control: every call of the bot is to wait that long
+            return SendError(reason, retry_after=_seconds(exc), throttled=True)
         if isinstance(exc, BadRequest):  # before NetworkError: PTB derives BadRequest from NetworkError
             if method.startswith("deleteMessage") and _UNDELETABLE.search(exc.message):
                 return _Undeletable(reason)

@@ -169,7 +169,7 @@ def _api_error(error: TwilioRestException | TwilioServiceException) -> SendError
     if code == UNSUBSCRIBED_RECIPIENT:
         return SendError(reason, unsubscribed=True)
     if status == 429 or status >= 500:  # normally caught by _HttpClient, kept for safety
-        return SendError(reason)
+        return SendError(reason, throttled=status == 429)
     return SendError(reason, permanent=True)
 
 
@@ -192,7 +192,9 @@ class _HttpClient(TwilioHttpClient):
             raise SendError(f"could not reach twilio ({type(error).__name__})") from None
         status = response.status_code
         if status == 429 or status >= 500:
-            raise SendError(f"twilio answered HTTP {status}", retry_after=retry_after(response.headers.get("Retry-After")))
+            raise SendError(
+                f"twilio answered HTTP {status}", retry_after=retry_after(response.headers.get("Retry-After")), throttled=status == 429,
+            )
         return response
 
 
