@@ -49,16 +49,22 @@ def test_sealed_state_opens_only_with_its_key_and_its_conversation_id():
 
 def test_remembered_data_keys_are_bounded_expire_and_are_forgotten_on_erasure():
     ring = KeyRing([Fernet.generate_key().decode()], cache_size=2, cache_for=60)
-    made = [ring.new_data_key("c", remember=True) for _ in range(3)]
-    assert [ring.unwrap(wrapped, "c") for _, wrapped in made] == [key for key, _ in made]
+    made = [ring.new_data_key(f"c{n}", remember=True) for n in range(3)]
+    assert [ring.unwrap(wrapped, f"c{n}") for n, (_, wrapped) in enumerate(made)] == [key for key, _ in made]
     assert len(ring._cache) == 2  # bounded
-    ring.forget(made[2][1])
-    assert made[2][1] not in ring._cache
+    ring.forget("c2")
+    assert "c2" not in ring._cache
+    # Remembered by the row: a newer wrapping of the same row (the rollover's) replaces it, and
+    # forgetting the row forgets whichever version was remembered.
+    rewrapped = ring.rewrap(made[1][1], "c1")
+    assert ring.unwrap(rewrapped, "c1", remember=True) == made[1][0] and ring._cache["c1"][0] == rewrapped
+    ring.forget("c1")
+    assert "c1" not in ring._cache
     with pytest.raises(DecryptError):
         ring.unwrap(b"gAAAAA-not-a-token", "c")
     # Another ring (the old key retired) remembers nothing of this one's.
     with pytest.raises(DecryptError):
-        KeyRing([Fernet.generate_key().decode()]).unwrap(made[1][1], "c")
+        KeyRing([Fernet.generate_key().decode()]).unwrap(made[0][1], "c0")
     expired = KeyRing([Fernet.generate_key().decode()], cache_for=0)
     key, wrapped = expired.new_data_key("c", remember=True)
     expired.sweep()
@@ -72,9 +78,10 @@ def test_remembered_data_keys_are_bounded_expire_and_are_forgotten_on_erasure():
 def test_a_quick_exit_forgets_the_remembered_data_key(sql_service, settings):
     sql_service.handle(sms("hola"))
     ((wrapped,),) = all_rows(settings.database_url, "SELECT wrapped FROM data_keys")
-    assert bytes(wrapped) in sql_service.store.keys._cache
+    ((conversation_id,),) = all_rows(settings.database_url, "SELECT conversation_id FROM data_keys")
+    assert sql_service.store.keys._cache[conversation_id][0] == bytes(wrapped)
     sql_service.handle(sms("EXIT"))
-    assert bytes(wrapped) not in sql_service.store.keys._cache
+    assert conversation_id not in sql_service.store.keys._cache
 
 
 def test_pseudonyms_are_keyed_stable_and_separate_channels():
@@ -367,7 +374,7 @@ def test_a_conversation_from_before_epochs_continues_and_the_rollover_moves_it(s
     with open_database(settings.database_url).begin() as connection:
         connection.execute(text("UPDATE data_keys SET wrapped = :w, epoch = NULL"), {"w": legacy})
         connection.execute(text("UPDATE conversations SET pseudonym = :p"), {"p": pseudonym})
-    keys.forget(bytes(wrapped))
+    keys.forget(conversation_id)
     assert sql_service.run_turn(sms("1")).session.state != "welcome"  # found by the pseudonym, opened by the old wrapping
     rolled = sql_service.store.roll_keys(grace=0)
     assert rolled.moved == 1

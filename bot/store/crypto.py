@@ -84,7 +84,10 @@ class KeyRing:
             raise ValueError("at least one key-encryption key is needed")
         self._fernet = MultiFernet([Fernet(k) for k in keys])
         self.epochs = EpochKeys(key_store, self._fernet, epoch_length, clock)
-        self._cache: OrderedDict[bytes, tuple[bytes, float]] = OrderedDict()
+        # associated (the row's id) -> (the wrapped key as stored, what it wraps, remembered until):
+        # by the row, so that erasing a conversation forgets its key whatever version was
+        # remembered (the rollover replaces the stored one every epoch).
+        self._cache: OrderedDict[str, tuple[bytes, bytes, float]] = OrderedDict()
         self._cache_size = cache_size
         self._cache_for = cache_for
         self._cache_lock = threading.Lock()
@@ -98,7 +101,7 @@ class KeyRing:
         key = AESGCM.generate_key(bit_length=256)
         wrapped = self.wrap(key + extra, associated)
         if remember:
-            self._remember(wrapped, key + extra)
+            self._remember(associated, wrapped, key + extra)
         return key, wrapped
 
     def wrap(self, material: bytes, associated: str) -> bytes:
@@ -116,15 +119,15 @@ class KeyRing:
         now = time.monotonic()
         with self._cache_lock:
             self._sweep(now)
-            cached = self._cache.get(wrapped)
-            if cached is not None:
-                return cached[0]
+            cached = self._cache.get(associated)
+            if cached is not None and cached[0] == wrapped:
+                return cached[1]
         if wrapped.startswith(WRAPPED):
             material = self._epoch_open(WRAPPED, f"wrap:{associated}", wrapped)
         else:
             material = self._legacy_open(wrapped)
         if remember:
-            self._remember(wrapped, material)
+            self._remember(associated, wrapped, material)
         return material
 
     def rewrap(self, wrapped: bytes, associated: str) -> bytes:
@@ -192,10 +195,10 @@ class KeyRing:
 
     # -- remembered keys ------------------------------------------------------------------------------
 
-    def forget(self, wrapped: bytes) -> None:
-        """Drop the remembered key of ``wrapped`` (the conversation is being erased)."""
+    def forget(self, associated: str) -> None:
+        """Drop the remembered key of the row ``associated`` (the conversation is being erased)."""
         with self._cache_lock:
-            self._cache.pop(wrapped, None)
+            self._cache.pop(associated, None)
 
     def sweep(self) -> None:
         """Drop the remembered keys past their time (the background work calls it every minute,
@@ -207,17 +210,17 @@ class KeyRing:
         # Entries are in the order they were remembered, each for the same time: the expired
         # ones are at the front.
         while self._cache:
-            wrapped, (_, until) = next(iter(self._cache.items()))
+            associated, (_, _, until) = next(iter(self._cache.items()))
             if until > now:
                 break
-            del self._cache[wrapped]
+            del self._cache[associated]
 
-    def _remember(self, wrapped: bytes, material: bytes) -> None:
+    def _remember(self, associated: str, wrapped: bytes, material: bytes) -> None:
         if self._cache_size <= 0:
             return
         with self._cache_lock:
-            self._cache[wrapped] = (material, time.monotonic() + self._cache_for)
-            self._cache.move_to_end(wrapped)
+            self._cache[associated] = (wrapped, material, time.monotonic() + self._cache_for)
+            self._cache.move_to_end(associated)
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
 

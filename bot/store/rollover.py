@@ -117,7 +117,6 @@ def _moved_conversation_key(keys: KeyRing, conversation_id: str, wrapped: bytes,
     if len(material) == DATA_KEY_BYTES:  # from before epochs: the pseudonym joins the key
         material += bytes.fromhex(pseudonym)
     rewrapped = keys.wrap(material, conversation_id)
-    keys.forget(wrapped)
     return {"cid": conversation_id, "old": wrapped, "new": rewrapped, "new_epoch": keys.epoch_of(rewrapped), "tag": keys.tag(pseudonym)[1]}
 
 

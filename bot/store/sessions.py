@@ -231,8 +231,7 @@ class HeldConversation:
         sql.delete_transcripts.run(self._cursor, id=self.id)
         sql.handoffs_left.run(self._cursor, id=self.id, now=self._now, tombstone_until=self._now + LEFT_SHOWN_FOR)
         sql.delete_handoffs.run(self._cursor, id=self.id)
-        if self._wrapped is not None:
-            self._keys.forget(self._wrapped)
+        self._keys.forget(self.id)
         self.id = self._key = self._wrapped = self.session = None
         self.channel_state = {}
         self.erased = True
@@ -421,11 +420,11 @@ class SessionStore:
             connection.execute(delete(handoff_messages).where(handoff_messages.c.handoff_id.in_(ended)))
             connection.execute(delete(handoffs).where(handoffs.c.conversation_id.in_(gone)))
             connection.execute(delete(outbox).where(outbox.c.stream.in_(gone)))
-            forgotten = connection.execute(select(data_keys.c.wrapped).where(data_keys.c.conversation_id.in_(gone))).scalars().all()
+            forgotten = connection.execute(select(data_keys.c.conversation_id).where(data_keys.c.conversation_id.in_(gone))).scalars().all()
             connection.execute(delete(data_keys).where(data_keys.c.conversation_id.in_(gone)))
             erased = connection.execute(delete(conversations).where(past, ~kept)).rowcount or 0
-        for wrapped in forgotten:  # this process remembers none of their keys either
-            self.keys.forget(bytes(wrapped))
+        for conversation_id in forgotten:  # this process remembers none of their keys either
+            self.keys.forget(conversation_id)
         if erased:
             self.shred_journal()
         self.keys.sweep()  # remembered data keys past their time, erased conversations' among them
@@ -451,7 +450,7 @@ class SessionStore:
                 connection.execute(update(conversations).where(c.id == conversation_id).values(state=None, channel_state=None))
                 continue
             key, rewrapped = self.keys.new_data_key(conversation_id, extra=bytes.fromhex(pseudonym_in(material, stored)))
-            self.keys.forget(bytes(wrapped))
+            self.keys.forget(conversation_id)
             connection.execute(update(data_keys).where(k.conversation_id == conversation_id).values(wrapped=rewrapped, epoch=self.keys.epoch_of(rewrapped)))
             connection.execute(update(conversations).where(c.id == conversation_id).values(
                 state=None, channel_state=seal(key, f"{conversation_id}:channel", channel_state) if channel_state is not None else None,
