@@ -51,7 +51,7 @@ import httpx  # noqa: E402
 from twilio.request_validator import RequestValidator  # noqa: E402
 
 from bot.config import generate_keys  # noqa: E402
-from tests.serving import free_port  # noqa: E402
+from bench._support import free_port  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 TOKEN = "0123456789abcdef0123456789abcdef"
@@ -144,6 +144,19 @@ def server_counts(url: str) -> dict[int, int]:
     return {start: count for start, count in rows(url, "SELECT window_start, count FROM limit_windows WHERE name = 'new_conversations'")}
 
 
+def start_talking(sms: Sms, people: list[str], writers: list[str]) -> None:
+    """The three people and the two fast writers start their conversations; returns at the start
+    of the next clock minute, when the flood begins."""
+    for number in people:
+        for text in ("hi", "1", "1"):
+            sms.post(number, text)
+    for number in writers:
+        sms.post(number, "hi")
+    wait = 60 - time.time() % 60
+    print(f"  three people and two fast writers started; the flood starts at the next minute, in {wait:.0f} s", flush=True)
+    time.sleep(wait + 0.05)
+
+
 def sms_flood(args, url: str) -> dict:
     env = {**os.environ, "SAFEHARBOR_ENV": "test", "DATABASE_URL": url, "SAFEHARBOR_CONTENT_DIR": str(ROOT),
            "TWILIO_AUTH_TOKEN": TOKEN, **generate_keys(),
@@ -161,14 +174,7 @@ def sms_flood(args, url: str) -> dict:
     people = [f"+1415550{n:04d}" for n in range(3)]
     writers = [f"+1415551{n:04d}" for n in range(2)]
     try:
-        for number in people:
-            for text in ("hi", "1", "1"):
-                sms.post(number, text)
-        for number in writers:
-            sms.post(number, "hi")
-        wait = 60 - time.time() % 60
-        print(f"  three people and two fast writers started; the flood starts at the next minute, in {wait:.0f} s", flush=True)
-        time.sleep(wait + 0.05)
+        start_talking(sms, people, writers)
         end = time.time() + args.minutes * 60 - 0.5
         flood: list[tuple[int, str, float]] = []  # (minute, "full" | "busy", seconds)
         writes: dict[str, list[tuple[int, str]]] = defaultdict(list)  # number -> (minute, answered | told | silent)
@@ -222,29 +228,38 @@ def sms_flood(args, url: str) -> dict:
         counted = server_counts(url)
     finally:
         server.stop()
-    minutes = sorted({m for m, _, _ in flood})
+    return {
+        "processes": args.processes, "database": args.database, "flooders": args.flooders,
+        "minutes": minute_rows(flood, writes, writers, counted, args.new_per_minute),
+        "per_person_configured": args.per_person, "people_held_back": sum(people_held_back.values()), "errors": dict(errors),
+        # admitted turns queue on the minute's row (PostgreSQL); the short answers should not
+        "latency_ms": {"admitted": percentiles(flood, "full"), "short_answer": percentiles(flood, "busy")},
+    }
+
+
+def minute_rows(flood: list[tuple[int, str, float]], writes: dict[str, list[tuple[int, str]]], writers: list[str],
+                counted: dict[int, int], configured: int) -> list[dict]:
+    """Per clock minute of the flood: posted, full and short answers, the database's count of
+    admitted conversations, and each fast writer's messages by how they were answered."""
     rows = []
-    for m in minutes:
+    for m in sorted({m for m, _, _ in flood}):
         kinds = Counter(k for mm, k, _ in flood if mm == m)
         row = {"minute": time.strftime("%H:%M", time.gmtime(m)), "posted": kinds["full"] + kinds["busy"], "full_answers": kinds["full"],
-               "short_answers": kinds["busy"], "admitted_by_database": counted.get(m, 0), "configured": args.new_per_minute}
+               "short_answers": kinds["busy"], "admitted_by_database": counted.get(m, 0), "configured": configured}
         for index, number in enumerate(writers):
             got = Counter(k for mm, k in writes[number] if mm == m)
             row[f"writer{index + 1}"] = {"posted": sum(got.values()), "answered": got["answered"], "told": got["told"], "silent": got["silent"]}
         rows.append(row)
-    def percentiles(kind: str) -> dict:
-        latencies = sorted(e for _, k, e in flood if k == kind)
-        if not latencies:
-            return {}
-        return {"count": len(latencies), "p50": 1000 * statistics.median(latencies),
-                "p99": 1000 * latencies[int(0.99 * (len(latencies) - 1))], "max": 1000 * latencies[-1]}
+    return rows
 
-    return {
-        "processes": args.processes, "database": args.database, "flooders": args.flooders, "minutes": rows,
-        "per_person_configured": args.per_person, "people_held_back": sum(people_held_back.values()), "errors": dict(errors),
-        # admitted turns queue on the minute's row (PostgreSQL); the short answers should not
-        "latency_ms": {"admitted": percentiles("full"), "short_answer": percentiles("busy")},
-    }
+
+def percentiles(flood: list[tuple[int, str, float]], kind: str) -> dict:
+    """Latency in ms of the flood's answers of one kind ("full" | "busy"); {} when there was none."""
+    latencies = sorted(e for _, k, e in flood if k == kind)
+    if not latencies:
+        return {}
+    return {"count": len(latencies), "p50": 1000 * statistics.median(latencies),
+            "p99": 1000 * latencies[int(0.99 * (len(latencies) - 1))], "max": 1000 * latencies[-1]}
 
 
 def telegram_flood(args, url: str) -> dict:

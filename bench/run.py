@@ -353,12 +353,7 @@ def bench_service(iterations: int, warmup: int, existing: int, memory: bool = Fa
     and append ``(text, rows)`` to it."""
     with tempfile.TemporaryDirectory(prefix="safeharbor-bench-") as tmp:
         settings = service_settings(Path(tmp))
-        clock = Clock(NOW, timedelta(milliseconds=100))
-        if memory:
-            content = Service.from_settings(settings, clock=clock).content
-            service = Service(content, MemorySessionStore(), Pseudonyms(settings.pepper), clock)
-        else:
-            service = Service.from_settings(settings, clock=clock)
+        service = bench_service_under_test(settings, memory)
         # A database that already holds many conversations (people who wrote once, earlier).
         for n in range(existing):
             service.handle(Inbound(Channel.SMS, f"+1444{n:07d}", "hi"))
@@ -388,12 +383,23 @@ def bench_service(iterations: int, warmup: int, existing: int, memory: bool = Fa
             "prepopulated_conversations": existing,
         })
         if not memory:
-            db = Path(tmp) / "bench.db"
-            result.detail["database_bytes"] = db.stat().st_size + sum(
-                p.stat().st_size for p in db.parent.glob("bench.db-*")
-            )
+            result.detail["database_bytes"] = database_bytes(Path(tmp) / "bench.db")
             service.store.engine.dispose()
         return result
+
+
+def bench_service_under_test(settings: Settings, memory: bool) -> Service:
+    """The service on SQLite (as deployed), or with ``MemorySessionStore`` (no SQL, no crypto)."""
+    clock = Clock(NOW, timedelta(milliseconds=100))
+    if memory:
+        content = Service.from_settings(settings, clock=clock).content
+        return Service(content, MemorySessionStore(), Pseudonyms(settings.pepper), clock)
+    return Service.from_settings(settings, clock=clock)
+
+
+def database_bytes(db: Path) -> int:
+    """The SQLite file and its journals (``-wal``, ``-shm``)."""
+    return db.stat().st_size + sum(p.stat().st_size for p in db.parent.glob(db.name + "-*"))
 
 
 # -- benchmark 3: loading and checking the content ------------------------------------------------
@@ -454,28 +460,47 @@ def bench_content_fresh(iterations: int) -> Result:
 # -- the machine -------------------------------------------------------------------------------
 
 
-def machine() -> dict:
-    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    models = [line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")]
-    mhz = [line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("cpu MHz")]
-    meminfo = Path("/proc/meminfo").read_text() if Path("/proc/meminfo").exists() else ""
-    mem_kb = next((int(line.split()[1]) for line in meminfo.splitlines() if line.startswith("MemTotal:")), None)
+def _proc_file(path: str) -> str:
+    """A file of /proc ("" where there is none: not Linux)."""
+    return Path(path).read_text() if Path(path).exists() else ""
+
+
+def _os_name() -> str:
     os_name = platform.platform()
     release = Path("/etc/os-release")
     if release.exists():
         for line in release.read_text().splitlines():
             if line.startswith("PRETTY_NAME="):
                 os_name = f"{line.split('=', 1)[1].strip(chr(34))} ({platform.system()} {platform.release()})"
+    return os_name
+
+
+def _usable_cores() -> int | None:
     try:
-        usable = len(os.sched_getaffinity(0))
+        return len(os.sched_getaffinity(0))
     except AttributeError:
-        usable = os.cpu_count()
+        return os.cpu_count()
+
+
+def _package_versions() -> dict[str, str | None]:
     versions = {}
     for package in ("SQLAlchemy", "cryptography", "transitions", "PyYAML", "jsonschema", "Babel"):
         try:
             versions[package] = importlib_metadata.version(package)
         except importlib_metadata.PackageNotFoundError:
             versions[package] = None
+    return versions
+
+
+def machine() -> dict:
+    cpuinfo = _proc_file("/proc/cpuinfo")
+    models = [line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")]
+    mhz = [line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("cpu MHz")]
+    meminfo = _proc_file("/proc/meminfo")
+    mem_kb = next((int(line.split()[1]) for line in meminfo.splitlines() if line.startswith("MemTotal:")), None)
+    os_name = _os_name()
+    usable = _usable_cores()
+    versions = _package_versions()
     return {
         "cpu_model": models[0] if models else platform.processor() or "unknown",
         "cpu_mhz": mhz[0] if mhz else None,
@@ -513,13 +538,71 @@ def text_table(rows: list[tuple[str, ...]]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a short run: fewer iterations")
     parser.add_argument("--profile", action="store_true", help="also cProfile the engine and full turns; print the top costs by tottime")
     parser.add_argument("--only", default="engine,service,content", help="comma-separated: engine,service,content")
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def run_benchmarks(only: set[str], n: dict, engine: Engine) -> list[Result]:
+    """The benchmarks ``only`` names, in order, each announced as it finishes."""
+    results: list[Result] = []
+    total = len(only & {"engine", "service", "content"}) + ("service" in only) + ("content" in only)
+
+    def announce(r: Result) -> None:
+        results.append(r)
+        kinds = ", ".join(f"{k} {fmt(statistics.median(v))}" for k, v in sorted(r.by_kind.items()) if len(r.by_kind) > 1)
+        progress(f"[{len(results)}/{total}] {r.name}: median {fmt(r.median)} over {len(r.samples)}" + (f" ({kinds})" if kinds else ""))
+
+    if "engine" in only:
+        warmup, iterations = n["engine"]
+        announce(bench_engine(engine, warmup, iterations))
+    if "service" in only:
+        warmup, iterations, existing = n["service"]
+        announce(bench_service(iterations, warmup, existing))
+        announce(bench_service(iterations, warmup, existing, memory=True))
+    if "content" in only:
+        in_process, fresh = n["content"]
+        announce(bench_content_in_process(in_process))
+        announce(bench_content_fresh(fresh))
+    return results
+
+
+def ratios_of(results: list[Result]) -> dict[str, float]:
+    """How the turns compare, for those of them that ran."""
+    by_key = {r.key: r for r in results}
+    ratios = {}
+    if "engine_turn" in by_key and "full_turn_sqlite" in by_key:
+        ratios["full_turn_over_engine_turn"] = by_key["full_turn_sqlite"].median / by_key["engine_turn"].median
+    if "engine_turn" in by_key and "service_turn_memory" in by_key:
+        ratios["memory_service_turn_over_engine_turn"] = by_key["service_turn_memory"].median / by_key["engine_turn"].median
+    if "full_turn_sqlite" in by_key and "service_turn_memory" in by_key:
+        ratios["storage_share_of_full_turn"] = 1 - by_key["service_turn_memory"].median / by_key["full_turn_sqlite"].median
+    return ratios
+
+
+def run_profiles(args, only: set[str], n: dict, engine: Engine) -> dict:
+    """``--profile``: cProfile the engine turn and the full turn, print the top costs of each."""
+    profiles = {}
+    if "engine" in only:
+        text, profiles["engine_turn"] = profile_engine(engine, 2_000 if args.quick else 10_000)
+        progress("\ncProfile, engine turn (top by tottime; the profiler inflates small calls):")
+        progress(text)
+    if "service" in only:
+        found: list = []
+        warmup, iterations, existing = n["service"]
+        bench_service(iterations, warmup, existing, profile=found)
+        text, profiles["full_turn_sqlite"] = found[0]
+        progress("\ncProfile, full turn with SQLite (top by tottime):")
+        progress(text)
+    return profiles
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     only = {part.strip() for part in args.only.split(",") if part.strip()}
     n = {
         "engine": (200, 1_000) if args.quick else (2_000, 20_000),
@@ -534,55 +617,9 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(str(p) for p in problems), file=sys.stderr)
         return 1
     engine = content.engines["main"]
-    results: list[Result] = []
-    total = len(only & {"engine", "service", "content"}) + ("service" in only) + ("content" in only)
-    step = 0
-
-    def announce(r: Result) -> None:
-        nonlocal step
-        step += 1
-        kinds = ", ".join(f"{k} {fmt(statistics.median(v))}" for k, v in sorted(r.by_kind.items()) if len(r.by_kind) > 1)
-        progress(f"[{step}/{total}] {r.name}: median {fmt(r.median)} over {len(r.samples)}" + (f" ({kinds})" if kinds else ""))
-
-    if "engine" in only:
-        warmup, iterations = n["engine"]
-        results.append(bench_engine(engine, warmup, iterations))
-        announce(results[-1])
-    if "service" in only:
-        warmup, iterations, existing = n["service"]
-        results.append(bench_service(iterations, warmup, existing))
-        announce(results[-1])
-        results.append(bench_service(iterations, warmup, existing, memory=True))
-        announce(results[-1])
-    if "content" in only:
-        in_process, fresh = n["content"]
-        results.append(bench_content_in_process(in_process))
-        announce(results[-1])
-        results.append(bench_content_fresh(fresh))
-        announce(results[-1])
-
-    by_key = {r.key: r for r in results}
-    ratios = {}
-    if "engine_turn" in by_key and "full_turn_sqlite" in by_key:
-        ratios["full_turn_over_engine_turn"] = by_key["full_turn_sqlite"].median / by_key["engine_turn"].median
-    if "engine_turn" in by_key and "service_turn_memory" in by_key:
-        ratios["memory_service_turn_over_engine_turn"] = by_key["service_turn_memory"].median / by_key["engine_turn"].median
-    if "full_turn_sqlite" in by_key and "service_turn_memory" in by_key:
-        ratios["storage_share_of_full_turn"] = 1 - by_key["service_turn_memory"].median / by_key["full_turn_sqlite"].median
-
-    profiles = {}
-    if args.profile:
-        if "engine" in only:
-            text, profiles["engine_turn"] = profile_engine(engine, 2_000 if args.quick else 10_000)
-            progress("\ncProfile, engine turn (top by tottime; the profiler inflates small calls):")
-            progress(text)
-        if "service" in only:
-            found: list = []
-            warmup, iterations, existing = n["service"]
-            bench_service(iterations, warmup, existing, profile=found)
-            text, profiles["full_turn_sqlite"] = found[0]
-            progress("\ncProfile, full turn with SQLite (top by tottime):")
-            progress(text)
+    results = run_benchmarks(only, n, engine)
+    ratios = ratios_of(results)
+    profiles = run_profiles(args, only, n, engine) if args.profile else {}
 
     print()
     print(table(results))

@@ -49,10 +49,23 @@ def main(argv: list[str] | None = None) -> int:
     print(f"content loaded (understanding built) in {time.perf_counter() - started:.2f} s", flush=True)
 
     sets = {(split, language): labelled(split, language) for split in SPLITS for language in LANGUAGES}
-    intents = sorted({m.intent for messages in sets.values() for m in messages})
     results = {key: score(understander, messages) for key, messages in sets.items()}
-    first = {key: score(understander, messages, understander.default) for key, messages in sets.items()}
+    print_accuracy(understander, sets, results)
+    print_crisis(understander, sets)
+    if args.misses:
+        print_misses(results)
+    print_timing(engine, [m.text for messages in sets.values() for m in messages])
+    with open("/proc/self/status") as status:
+        rss = next(line for line in status if line.startswith("VmRSS:")).split()[1]
+    print(f"this process after loading the content and running every message: {int(rss) // 1024} MB resident")
+    return 0
 
+
+def print_accuracy(understander, sets: dict, results: dict) -> None:
+    """Per intent and set: read at the menu in the message's language, and (in brackets) as a
+    first message in the default language."""
+    intents = sorted({m.intent for messages in sets.values() for m in messages})
+    first = {key: score(understander, messages, understander.default) for key, messages in sets.items()}
     header = "| intent | " + " | ".join(f"{language} {split}" for split in SPLITS for language in LANGUAGES) + " |"
     print("\nAccuracy, read at the menu in the message's language (first message, default language, in brackets)\n")
     print(header)
@@ -65,6 +78,10 @@ def main(argv: list[str] | None = None) -> int:
                 cells.append(f"{s.accuracy:.0%} ({f.accuracy:.0%}) n={s.total}" if s else "-")
         print(f"| {intent} | " + " | ".join(cells) + " |")
 
+
+def print_crisis(understander, sets: dict) -> None:
+    """Crisis recall per set (also read in the other language's conversation), false alarms on
+    the ``not_crisis`` messages, and every message either got wrong."""
     print("\nCrisis recall (a crisis message gets 911 or 988) and false alarms (ordinary messages that get it)\n")
     for split in SPLITS:
         for language in LANGUAGES:
@@ -79,13 +96,17 @@ def main(argv: list[str] | None = None) -> int:
             for text, got in (*recall.missed, *alarms.missed):
                 print(f"    {got}: {text!r}")
 
-    if args.misses:
-        for key, scores in results.items():
-            for intent, s in sorted(scores.items()):
-                for text, got in s.missed:
-                    print(f"  {key[0]} {key[1]} {intent} -> {got}: {text!r}")
 
-    texts = [m.text for messages in sets.values() for m in messages]
+def print_misses(results: dict) -> None:
+    for key, scores in results.items():
+        for intent, s in sorted(scores.items()):
+            for text, got in s.missed:
+                print(f"  {key[0]} {key[1]} {intent} -> {got}: {text!r}")
+
+
+def print_timing(engine, texts: list[str]) -> None:
+    """``understand`` alone, then a whole engine turn at the menu, on every labelled message."""
+    understander = engine.understander
     for text in texts:  # warm the word caches as a running process would be
         understander.understand(text, "en")
     classify, turns = [], []
@@ -106,10 +127,6 @@ def main(argv: list[str] | None = None) -> int:
         f"{statistics.median(turns):.0f} µs, p99 {_percentile(turns, 0.99):.0f} µs "
         f"(understanding is {statistics.median(classify) / statistics.median(turns):.0%} of the engine turn)"
     )
-    with open("/proc/self/status") as status:
-        rss = next(line for line in status if line.startswith("VmRSS:")).split()[1]
-    print(f"this process after loading the content and running every message: {int(rss) // 1024} MB resident")
-    return 0
 
 
 if __name__ == "__main__":

@@ -198,9 +198,9 @@ class Server:
 
 RUNNING: list[subprocess.Popen] = []  # every child still to stop on the way out
 
-# On a machine with two or more CPUs the server runs on one and wrk on another. Left to the
-# scheduler, the two shared a core in some runs and not in others, and the bare endpoint's
-# figure moved between 6,500 and 12,000 requests/s from one run to the next.
+# On a machine with two or more CPUs the server runs on one and wrk on another: left to the
+# scheduler, the two share a core in some runs and not in others, and figures from different
+# runs cannot be compared (bench/NOTES.md).
 SERVER_CPU, CLIENT_CPU = 1, 0
 
 
@@ -697,7 +697,7 @@ def table(results: dict[str, dict]) -> str:
 # -- main ---------------------------------------------------------------------------------------
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="5 s per server instead of 15")
     parser.add_argument("--duration", type=int, help="seconds of load per server (default 15, --quick 5)")
@@ -714,7 +714,131 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--serve", choices=["bare", "safeharbor"], help=argparse.SUPPRESS)
     parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def fallback_marker() -> str:
+    """The start of the fallback reply ("Sorry, something went wrong"): an answer holding it is a
+    failed turn, which would otherwise be timed as a fast one."""
+    try:
+        from bot.service import FALLBACK_TEXT
+    except ImportError:
+        FALLBACK_TEXT = "Sorry, something went wrong."  # noqa: N806
+    return FALLBACK_TEXT.split(".")[0]
+
+
+def measure_server(kind: str, tmp: Path, args, load: dict) -> dict:
+    """Start one server (``kind``), check it answers, post every sender's first message, then time
+    wrk against it; the server is stopped whatever happens."""
+    label = load["label"]
+    progress(f"{label}: starting the server ...")
+    server = (Server(kind, tmp / kind, load["token"], args.processes, load["database_url"]) if kind == "safeharbor"
+              else Server(kind, tmp / kind, load["token"]))
+    try:
+        wait_ready(server, load["probe"], load["token"])
+        folder = tmp / kind / "requests"
+        size = write_requests(folder, load["posts"], server.base + PATH, load["token"])
+        progress(f"{label}: answering on {server.base}; {size / 1e6:.1f} MB of signed requests written; "
+                 f"each sender's first message ...")
+        first_messages(server, load["first"], load["token"], label)
+        progress(f"{label}: wrk, {load['seconds']} s, {load['connections']} connections ...")
+        result = run_wrk(server, folder, load["script"], load["seconds"], load["connections"], load["marker"], label)
+        result["peak_rss_mb"] = server.peak_rss_mb()
+        result["startup_s"] = server.startup_s
+        result["processes"] = len(server.processes)
+    finally:
+        server.stop()
+    progress(f"{label}: {result['requests_per_s']:,.0f} requests/s, p50 {ms(result['p50_us'])}, "
+             f"p99 {ms(result['p99_us'])}, non-2xx {result['non2xx']}, server CPU {result['server_cpu_share']:.0%}")
+    return result
+
+
+def measure_both(args, load: dict) -> dict[str, dict]:
+    """The bare endpoint, then safeharbor, each in a temporary directory of its own files."""
+    results: dict[str, dict] = {}
+    delay_ms = round(load["connections"] / args.rate * 1000) if args.rate else 0
+    with tempfile.TemporaryDirectory(prefix="safeharbor-webhook-bench-") as tmp:
+        script = Path(tmp) / "requests.lua"
+        script.write_text(LUA + (f"\nfunction delay()\n  return {delay_ms}\nend\n" if delay_ms else ""))
+        for step, kind in enumerate(("bare", "safeharbor"), start=1):
+            results[kind] = measure_server(kind, Path(tmp), args, {**load, "script": script, "label": f"[{step}/2] {kind}"})
+    return results
+
+
+def problems_of(results: dict[str, dict]) -> list[str]:
+    """What makes the run fail: any safeharbor answer that is not a served turn, or a precomputed
+    request sent twice (a redelivery, answered from its record, not a turn)."""
+    sh, bare = results["safeharbor"], results["bare"]
+    problems = []
+    failed = sh["non2xx"] + sh["errors"]["connect"] + sh["errors"]["read"] + sh["errors"]["write"] + sh["errors"]["timeout"]
+    if failed:
+        problems.append(f"safeharbor: {sh['non2xx']} non-2xx answers, errors {sh['errors']}")
+    if sh["no_message"]:
+        problems.append(f"safeharbor: {sh['no_message']} answers without a TwiML <Message>")
+    if sh["fallback"]:
+        problems.append(f"safeharbor: {sh['fallback']} turns failed (the fallback reply)")
+    if sh["wraps"]:
+        problems.append(f"safeharbor sent {sh['sent']:,} requests but only {sh['available']:,} were precomputed: "
+                        "repeats are redeliveries, answered from their record; raise --requests")
+    if bare["non2xx"] or bare["no_message"]:
+        problems.append(f"bare: {bare['non2xx']} non-2xx, {bare['no_message']} without <Message>")
+    return problems
+
+
+def print_summary(args, results: dict[str, dict], ratio: float, seconds: int, connections: int) -> None:
+    sh, bare = results["safeharbor"], results["bare"]
+    print()
+    print(table(results))
+    print(f"\nsafeharbor / bare: {ratio:.1%} (target >= {TARGET_RATIO:.0%}: {'yes' if ratio >= TARGET_RATIO else 'NO'})")
+    print(f"safeharbor: {args.database}, {sh['processes']} process(es), peak memory {', '.join(f'{m:.0f} MB' for m in sh['peak_rss_mb'])}, "
+          f"start-up {sh['startup_s']:.2f} s (to listening, content loaded)" + (f"; aimed at {args.rate} requests/s" if args.rate else ""))
+    print(f"wrk: {connections} connection{'s' if connections != 1 else ''}, one thread each; {seconds} s per server; "
+          f"safeharbor {sh['sent']:,} of {sh['available']:,} precomputed requests used; "
+          f"the bare run went round them {bare['sent'] / bare['available']:.1f} times")
+
+
+def postgres_schema() -> tuple[str | None, str | None]:
+    """A fresh schema on SAFEHARBOR_TEST_POSTGRES_URL: ``(url, schema)``, or ``(None, None)`` after
+    saying why PostgreSQL cannot be used."""
+    sys.path.insert(0, str(ROOT))
+    from tests.databases import new_postgres_schema, postgres_unavailable
+
+    reason = postgres_unavailable()
+    if reason:
+        print(reason, file=sys.stderr)
+        return None, None
+    return new_postgres_schema()
+
+
+def report_of(args, run: dict, results: dict[str, dict], ratio: float, problems: list[str], profiled: dict | None) -> dict:
+    """What bench/results/webhook.json holds: the run's settings, the machine, every figure."""
+    report = {
+        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "quick": args.quick,
+        "seconds": round(time.time() - run["started"], 1),
+        "duration_per_server_s": run["seconds"],
+        "connections": run["connections"],
+        "database": args.database,
+        "processes": args.processes,
+        "rate_aimed": args.rate,
+        "senders": run["senders"],
+        "first_messages": len(run["first"]),
+        "requests_precomputed": sum(len(p) for p in run["posts"]),
+        "machine": run["machine"],
+        "load_average_at_end": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "results": results,
+        "ratio_safeharbor_over_bare": ratio,
+        "target_ratio": TARGET_RATIO,
+        "target_met": ratio >= TARGET_RATIO,
+        "problems": problems,
+    }
+    if profiled:
+        report["profile_safeharbor"] = profiled
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     if args.serve:
         return serve(args.serve, args.home, args.port)
 
@@ -729,7 +853,7 @@ def main(argv: list[str] | None = None) -> int:
     seconds = args.duration or (5 if args.quick else 15)
     connections = max(1, args.connections)
     senders = max(args.senders, connections)
-    # About twice what safeharbor answers here (3,300-3,500/s): run out, and wrk would go round
+    # About twice what safeharbor answers here (bench/NOTES.md): run out, and wrk would go round
     # them again, and the repeats would be redeliveries, not turns.
     total = args.requests or seconds * 6_000
 
@@ -741,54 +865,21 @@ def main(argv: list[str] | None = None) -> int:
     journeys = RUN.JOURNEYS
     nonsense = RUN.NONSENSE
     machine_at_start = describe_machine()
-    try:
-        from bot.service import FALLBACK_TEXT
-    except ImportError:
-        FALLBACK_TEXT = "Sorry, something went wrong."  # noqa: N806
-    marker = FALLBACK_TEXT.split(".")[0]  # "Sorry, something went wrong": a turn failed
+    marker = fallback_marker()
     token = hashlib.sha256(f"bench-token-{time.time_ns()}".encode()).hexdigest()[:32]
 
     progress(f"precomputing {senders:,} first messages and {total:,} requests: {senders:,} senders over {connections} connections ...")
     first, posts = plan(senders, connections, total, journeys, nonsense)
     probe = twilio_fields("+14440000000", "hola", message_sid(0))  # the bare app's readiness check
-    results: dict[str, dict] = {}
     database_url, schema = (None, None)
     if args.database == "postgresql":
-        sys.path.insert(0, str(ROOT))
-        from tests.databases import new_postgres_schema, postgres_unavailable
-
-        reason = postgres_unavailable()
-        if reason:
-            print(reason, file=sys.stderr)
+        database_url, schema = postgres_schema()
+        if schema is None:
             return 2
-        database_url, schema = new_postgres_schema()
-    delay_ms = round(connections / args.rate * 1000) if args.rate else 0
+    load = {"token": token, "probe": probe, "first": first, "posts": posts, "seconds": seconds,
+            "connections": connections, "marker": marker, "database_url": database_url}
     try:
-        with tempfile.TemporaryDirectory(prefix="safeharbor-webhook-bench-") as tmp:
-            script = Path(tmp) / "requests.lua"
-            script.write_text(LUA + (f"\nfunction delay()\n  return {delay_ms}\nend\n" if delay_ms else ""))
-            for step, kind in enumerate(("bare", "safeharbor"), start=1):
-                label = f"[{step}/2] {kind}"
-                progress(f"{label}: starting the server ...")
-                server = (Server(kind, Path(tmp) / kind, token, args.processes, database_url) if kind == "safeharbor"
-                          else Server(kind, Path(tmp) / kind, token))
-                try:
-                    wait_ready(server, probe, token)
-                    folder = Path(tmp) / kind / "requests"
-                    size = write_requests(folder, posts, server.base + PATH, token)
-                    progress(f"{label}: answering on {server.base}; {size / 1e6:.1f} MB of signed requests written; "
-                             f"each sender's first message ...")
-                    first_messages(server, first, token, label)
-                    progress(f"{label}: wrk, {seconds} s, {connections} connections ...")
-                    result = run_wrk(server, folder, script, seconds, connections, marker, label)
-                    result["peak_rss_mb"] = server.peak_rss_mb()
-                    result["startup_s"] = server.startup_s
-                    result["processes"] = len(server.processes)
-                finally:
-                    server.stop()
-                results[kind] = result
-                progress(f"{label}: {result['requests_per_s']:,.0f} requests/s, p50 {ms(result['p50_us'])}, "
-                         f"p99 {ms(result['p99_us'])}, non-2xx {result['non2xx']}, server CPU {result['server_cpu_share']:.0%}")
+        results = measure_both(args, load)
     except KeyboardInterrupt:
         print("\ninterrupted; servers stopped", file=sys.stderr)
         return 130
@@ -799,30 +890,9 @@ def main(argv: list[str] | None = None) -> int:
 
             drop_postgres_schema(schema)
 
-    sh, bare = results["safeharbor"], results["bare"]
-    ratio = sh["requests_per_s"] / bare["requests_per_s"]
-    problems = []
-    failed = sh["non2xx"] + sh["errors"]["connect"] + sh["errors"]["read"] + sh["errors"]["write"] + sh["errors"]["timeout"]
-    if failed:
-        problems.append(f"safeharbor: {sh['non2xx']} non-2xx answers, errors {sh['errors']}")
-    if sh["no_message"]:
-        problems.append(f"safeharbor: {sh['no_message']} answers without a TwiML <Message>")
-    if sh["fallback"]:
-        problems.append(f"safeharbor: {sh['fallback']} turns failed (the fallback reply)")
-    if sh["wraps"]:
-        problems.append(f"safeharbor sent {sh['sent']:,} requests but only {sh['available']:,} were precomputed: "
-                        "repeats are redeliveries, answered from their record; raise --requests")
-    if bare["non2xx"] or bare["no_message"]:
-        problems.append(f"bare: {bare['non2xx']} non-2xx, {bare['no_message']} without <Message>")
-
-    print()
-    print(table(results))
-    print(f"\nsafeharbor / bare: {ratio:.1%} (target >= {TARGET_RATIO:.0%}: {'yes' if ratio >= TARGET_RATIO else 'NO'})")
-    print(f"safeharbor: {args.database}, {sh['processes']} process(es), peak memory {', '.join(f'{m:.0f} MB' for m in sh['peak_rss_mb'])}, "
-          f"start-up {sh['startup_s']:.2f} s (to listening, content loaded)" + (f"; aimed at {args.rate} requests/s" if args.rate else ""))
-    print(f"wrk: {connections} connection{'s' if connections != 1 else ''}, one thread each; {seconds} s per server; "
-          f"safeharbor {sh['sent']:,} of {sh['available']:,} precomputed requests used; "
-          f"the bare run went round them {bare['sent'] / bare['available']:.1f} times")
+    ratio = results["safeharbor"]["requests_per_s"] / results["bare"]["requests_per_s"]
+    problems = problems_of(results)
+    print_summary(args, results, ratio, seconds, connections)
 
     profiled = None
     if args.profile:
@@ -830,28 +900,9 @@ def main(argv: list[str] | None = None) -> int:
         profiled = profile_safeharbor(400 if args.quick else 1_000, journeys, nonsense, RESULTS / "webhook_safeharbor.pstats")
         print_profile(profiled)
 
-    report = {
-        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "quick": args.quick,
-        "seconds": round(time.time() - started, 1),
-        "duration_per_server_s": seconds,
-        "connections": connections,
-        "database": args.database,
-        "processes": args.processes,
-        "rate_aimed": args.rate,
-        "senders": senders,
-        "first_messages": len(first),
-        "requests_precomputed": sum(len(p) for p in posts),
-        "machine": machine_at_start,
-        "load_average_at_end": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "results": results,
-        "ratio_safeharbor_over_bare": ratio,
-        "target_ratio": TARGET_RATIO,
-        "target_met": ratio >= TARGET_RATIO,
-        "problems": problems,
-    }
-    if profiled:
-        report["profile_safeharbor"] = profiled
+    report = report_of(args, {"started": started, "seconds": seconds, "connections": connections, "senders": senders,
+                              "first": first, "posts": posts, "machine": machine_at_start},
+                       results, ratio, problems, profiled)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     print(f"\nwritten: {args.output}")
