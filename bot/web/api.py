@@ -27,7 +27,10 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from bot.handoff import Handoff, HandoffError
+from bot.handoff import (
+    Handoff, HandoffError, HandoffGone, NoSuchAdvocate, NoSuchHandoff, NotAllowed, NotYours, RevealingOpening, TeachesOptOut,
+    UnknownListing, WrongStatus,
+)
 from bot.service import DEFAULT_FLOW, Service
 from bot.store.accounts import LoginRefused, SessionUser
 
@@ -49,6 +52,13 @@ CANNED = (
     ("legal_aid", "Legal-aid referral", "canned.legal_aid"),
     ("safe_to_talk", "Is this a good time to chat?", "canned.safe_to_talk"),
 )
+
+
+# The typed refusals of bot.handoff to the HTTP statuses they answer.
+STATUS = {
+    UnknownListing: 400, NotAllowed: 403, NoSuchHandoff: 404, NoSuchAdvocate: 404, HandoffGone: 409, NotYours: 409,
+    WrongStatus: 409, RevealingOpening: 422, TeachesOptOut: 422,
+}
 
 
 class LoginBody(BaseModel):
@@ -152,7 +162,7 @@ def build_api(service: Service, *, secure_cookies: bool) -> APIRouter:
         try:
             return await run_in_threadpool(function, *args)
         except HandoffError as exc:
-            raise HTTPException(exc.status, exc.reason) from None
+            raise HTTPException(STATUS[type(exc)], exc.reason) from None
 
     @router.post("/auth/login", response_model=CsrfToken, responses={401: {}, 429: {}, 503: {}}, tags=["auth"])
     async def login(body: LoginBody, request: Request, response: Response):
