@@ -46,7 +46,7 @@ class Handoff:
     label: str
     channel: str
     language: str
-    status: str
+    status: Status
     urgent: bool
     waiting_since: datetime
     holder_id: int | None
@@ -61,7 +61,7 @@ class Handoff:
         written to) or ``held`` (what the advocate writes waits for the person's next message)."""
         return {
             "id": self.id, "label": self.label, "language": self.language, "channel": self.channel,
-            "status": self.status, "waiting_since": _iso(self.waiting_since), "urgent": self.urgent,
+            "status": self.status.value, "waiting_since": _iso(self.waiting_since), "urgent": self.urgent,
             "holder": self.holder, "claimed_at": _iso(self.claimed_at), "ended_at": _iso(self.ended_at),
             "replies": "sent" if self.may_write else "held",
         }
@@ -72,7 +72,7 @@ class Active:
     """The person's side: the handoff open for this conversation, with its key unwrapped."""
 
     id: str
-    status: str
+    status: Status
     label: str
     key: bytes
     may_write: bool = False
@@ -209,7 +209,7 @@ class HandoffRecords:
             key = self.keys.unwrap(bytes(row[3]), row[0])
         except DecryptError:
             return None
-        return Active(row[0], row[1], row[2], key, bool(row[4]), row[5], row[6], bool(row[7]))
+        return Active(row[0], Status(row[1]), row[2], key, bool(row[4]), row[5], row[6], bool(row[7]))
 
     def open(
         self, cursor, conversation_id: str, channel: str, language: str, address: str, urgent: bool, now: datetime, label: str,
@@ -227,7 +227,7 @@ class HandoffRecords:
             address=seal(key, f"{handoff_id}:address", address.encode()), now=now, noticed=int(noticed),
         )
         self._audit.run(cursor, now=now, actor="person", action="requested", label=label)
-        return Active(handoff_id, Status.WAITING.value, label, key, may_write)
+        return Active(handoff_id, Status.WAITING, label, key, may_write)
 
     def record(self, cursor, handoff: Active, sender: str, text: str, now: datetime, *, pending: bool = False) -> None:
         """Add a line to the transcript, sealed, and let the console know something changed.
@@ -557,7 +557,7 @@ class HandoffRecords:
     @staticmethod
     def _handoff(row) -> Handoff:
         return Handoff(
-            row.id, row.label, row.channel, row.language, row.status, bool(row.urgent), _aware(row.waiting_since),
+            row.id, row.label, row.channel, row.language, Status(row.status), bool(row.urgent), _aware(row.waiting_since),
             row.holder_id, row.holder, _aware(row.claimed_at), _aware(row.ended_at), row.conversation_id, bool(row.may_write),
         )
 
