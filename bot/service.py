@@ -29,7 +29,10 @@ from bot.engine import Engine, Turn
 from bot.flowdef import Flow, inspect, read_flows
 from bot.flowdef.inspect import carrier_words_taught, lock_screen_preview, revealing_words
 from bot.i18n import Catalog, read_catalog
-from bot.handoff import Active, Handoff, HandoffError, HandoffRecords, OfficeHours, new_label
+from bot.handoff import (
+    Active, Handoff, HandoffError, HandoffGone, HandoffRecords, NotYours, OfficeHours, RevealingOpening, Status, TeachesOptOut,
+    new_label,
+)
 from bot.limits import Limits, not_kept
 from bot.store import Directory, KeyRing, Pseudonyms, SessionStore, open_database, read_directory
 from bot.store import schema
@@ -260,6 +263,7 @@ class Service:
         if engine is not None:
             settings = self.handoff_settings
             self.handoffs = HandoffRecords(engine, store.keys, timedelta(hours=settings.transcript_retention_hours))
+            store.attach(self.handoffs)  # the person leaving is a handoff move, in the erasure's transaction
             self.accounts = Accounts(
                 engine, store.keys, timedelta(minutes=settings.console_idle_minutes), timedelta(hours=settings.console_session_hours),
                 pseudonyms=pseudonyms,
@@ -422,7 +426,7 @@ class Service:
         active = self.handoffs.active(held.cursor, held.id) if session is not None and session.handoff and self.handoffs else None
         kept = active is not None and bool(inbound.text) and self.limits.keep_person_line(held.cursor, active, inbound.text, [], now)
         outputs: tuple[Outbound, ...] = ()
-        if held_back.tell and not (active is not None and active.status == "held"):
+        if held_back.tell and not (active is not None and active.status == Status.HELD):
             outputs = (Outbound(self._text("limits.slow_down_kept" if kept else "limits.slow_down", language)),)
         if held_back.tell and active is not None and inbound.text and not kept:
             outputs = self._not_kept(outputs, language)  # said once a minute here: the rest of it costs no reply
@@ -582,7 +586,7 @@ class Service:
         flow_vars = self.content.engines[DEFAULT_FLOW].flow.vars
         return self.content.catalog.text(key, language, **{**flow_vars, **values})
 
-    # The console's calls (bot/web/api.py), each checked there for who may make it, and again
+    # The console's calls (through bot/console.py), each checked there for who may make it, and again
     # in the transaction that acts (the row may have changed since).
 
     def claim_handoff(self, handoff_id: str, user_id: int, actor: str) -> Handoff:
@@ -592,7 +596,7 @@ class Service:
         if tell:
             text = self._text("handoff.joined", handoff.language)
             try:
-                self._message_person(handoff, text, "system", None, actor, status="held", holder=user_id)
+                self._message_person(handoff, text, "system", None, actor, status=Status.HELD, holder=user_id)
             except HandoffError:
                 pass  # the person left, or it was released, in between: nothing to tell
         return handoff
@@ -604,29 +608,29 @@ class Service:
         blocked by the carrier for good, and nobody here would know)."""
         found = revealing_words(lock_screen_preview(text), self.content.catalog.reveal_words(handoff.language))
         if found:
-            raise HandoffError(
-                422, f"the first words could show on a lock screen and reveal what this is ({', '.join(found)}): "
+            raise RevealingOpening(
+                f"the first words could show on a lock screen and reveal what this is ({', '.join(found)}): "
                 "start with a neutral line",
             )
         taught = carrier_words_taught(text)
         if taught:
-            raise HandoffError(
-                422, f"{', '.join(w.upper() for w in taught)} is a carrier opt-out word: if the person writes it back, the "
+            raise TeachesOptOut(
+                f"{', '.join(w.upper() for w in taught)} is a carrier opt-out word: if the person writes it back, the "
                 "carrier blocks this number for good and we never see it. Say it another way (\"you can leave the chat anytime\")",
             )
-        self._message_person(handoff, text, "advocate", user_id, actor, status="held", holder=user_id)
+        self._message_person(handoff, text, "advocate", user_id, actor, status=Status.HELD, holder=user_id)
 
-    def _message_person(self, handoff: Handoff, text: str, sender: str, user_id: int | None, actor: str, *, status: str, holder: int | None = None) -> None:
+    def _message_person(self, handoff: Handoff, text: str, sender: str, user_id: int | None, actor: str, *, status: Status, holder: int | None = None) -> None:
         """``text`` for the person, kept in the transcript: sent through the outbox if they chose
         to be written to, else waiting for their next message (DESIGN rule 1)."""
         now = self.clock()
         if handoff.conversation_id is None:
-            raise HandoffError(409, "the person has left")
+            raise HandoffGone("the person has left")
         row = None
         if handoff.may_write:
             address = self.handoffs.address(handoff.id)
             if address is None:
-                raise HandoffError(409, "the person has left")
+                raise HandoffGone("the person has left")
             # Not an answer to anything the person just wrote: on Telegram it arrives without a sound.
             payload = {**self._payload(address, Outbound(text), handoff.language), "quiet": True}
             row = new_message(self.store.keys, handoff.conversation_id, handoff.channel, "send", payload, now)
@@ -644,12 +648,12 @@ class Service:
         if pseudonym is None:
             with self.store.transaction() as cursor:
                 if self.handoffs.finish(cursor, handoff.id, how, actor, now, by) is None:
-                    raise HandoffError(409, "this conversation is no longer yours to end")
+                    raise NotYours("this conversation is no longer yours to end")
             return
         with self.store.conversation(pseudonym, now) as held:
             active = self.handoffs.active(held.cursor, held.id)
             if self.handoffs.finish(held.cursor, handoff.id, how, actor, now, by) is None:
-                raise HandoffError(409, "this conversation is no longer yours to end")
+                raise NotYours("this conversation is no longer yours to end")
             # Only if this very handoff was the active one: closing an old, released handoff
             # must not touch a newer request of the same person.
             if not tell_person or active is None or active.id != handoff.id or held.session is None:
@@ -673,7 +677,7 @@ class Service:
             if handoff is None:
                 continue
             try:
-                self._message_person(handoff, self._text("handoff.reminder", handoff.language), "system", None, "system", status="waiting")
+                self._message_person(handoff, self._text("handoff.reminder", handoff.language), "system", None, "system", status=Status.WAITING)
                 told += 1
             except HandoffError:
                 continue  # claimed or left in between

@@ -9,7 +9,11 @@ Two sides write here:
 
 A handoff's transcript and address are sealed under the handoff's own data key (wrapped by the
 key-encryption keys), so deleting ``wrapped_key`` shreds all of it. The person's quick exit does
-that through ``SessionStore``'s erase (the same transaction as the rest of the erasure).
+that in ``person_left``, which ``SessionStore`` calls in the transaction of the erasure (the
+service attaches these records to the store: ``SessionStore.attach``); ``expired`` does the same
+for the ended handoffs of a conversation purged after its expiry.
+
+Statuses and moves are ``lifecycle``'s; a refusal is one of its typed ``HandoffError``s.
 """
 
 from __future__ import annotations
@@ -18,25 +22,20 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import Engine, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Engine, and_, bindparam, delete, exists, func, insert, literal, select, update
 
 from bot.store.crypto import DecryptError, KeyRing, open_sealed, seal
 from bot.store.database import read_connection, write_transaction
 from bot.store.prepared import Prepared
-from bot.store.tables import audit_log, handoff_messages, handoffs, outbox, users
+from bot.store.tables import audit_log, conversations, handoff_messages, handoffs, outbox, users
+from bot.handoff.lifecycle import (
+    ACTIVE, HandoffGone, NoSuchHandoff, NotYours, Status, UnknownListing, WrongStatus, allowed, is_active, target,
+)
 
-ACTIVE = ("waiting", "held")
 OPENING_LOCK = 0x5AFE0FE7  # PostgreSQL's advisory lock key while a request counts the queue
 SENDERS = ("person", "bot", "advocate", "note", "system")
-
-
-class HandoffError(Exception):
-    """A console action that cannot be done; ``status`` is the HTTP status it maps to."""
-
-    def __init__(self, status: int, reason: str):
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
+# How long the console still shows "the person left" for a chat that was waiting or held.
+LEFT_SHOWN_FOR = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,7 @@ class Handoff:
     label: str
     channel: str
     language: str
-    status: str
+    status: Status
     urgent: bool
     waiting_since: datetime
     holder_id: int | None
@@ -62,7 +61,7 @@ class Handoff:
         written to) or ``held`` (what the advocate writes waits for the person's next message)."""
         return {
             "id": self.id, "label": self.label, "language": self.language, "channel": self.channel,
-            "status": self.status, "waiting_since": _iso(self.waiting_since), "urgent": self.urgent,
+            "status": self.status.value, "waiting_since": _iso(self.waiting_since), "urgent": self.urgent,
             "holder": self.holder, "claimed_at": _iso(self.claimed_at), "ended_at": _iso(self.ended_at),
             "replies": "sent" if self.may_write else "held",
         }
@@ -73,7 +72,7 @@ class Active:
     """The person's side: the handoff open for this conversation, with its key unwrapped."""
 
     id: str
-    status: str
+    status: Status
     label: str
     key: bytes
     may_write: bool = False
@@ -109,7 +108,7 @@ class HandoffRecords:
         dialect = engine.dialect
         h = handoffs.c
         active_row = select(h.id, h.status, h.label, h.wrapped_key, h.may_write, h.person_lines, h.person_bytes, h.truncated).where(
-            h.conversation_id == bindparam("conversation_id"), or_(h.status == "waiting", h.status == "held")
+            h.conversation_id == bindparam("conversation_id"), is_active(h.status)
         )
         # On PostgreSQL the row is locked for the turn, so an advocate's release or claim waits
         # for it (and the other way round); SQLite's write lock already serializes both.
@@ -117,7 +116,7 @@ class HandoffRecords:
         self._open = Prepared(
             insert(handoffs).values(
                 id=bindparam("id"), conversation_id=bindparam("conversation_id"), label=bindparam("label"),
-                channel=bindparam("channel"), language=bindparam("language"), status="waiting",
+                channel=bindparam("channel"), language=bindparam("language"), status=Status.WAITING.value,
                 urgent=bindparam("urgent"), may_write=bindparam("may_write"), wrapped_key=bindparam("wrapped_key"),
                 address=bindparam("address"), noticed=bindparam("noticed"),
                 waiting_since=bindparam("now"), updated_at=bindparam("now"),
@@ -149,41 +148,54 @@ class HandoffRecords:
         self._truncated = Prepared(update(handoffs).where(h.id == bindparam("b_id")).values(truncated=1), dialect)
         # Requests waiting, urgent or not; on PostgreSQL counted under a lock held to the commit,
         # so two processes opening at once cannot both take the last place (openings are rare).
-        self._waiting = Prepared(select(func.count(h.id)).where(h.status == "waiting", h.urgent == bindparam("urgent")), dialect)
+        self._waiting = Prepared(select(func.count(h.id)).where(h.status == Status.WAITING.value, h.urgent == bindparam("urgent")), dialect)
         self._opening_lock = Prepared(select(func.pg_advisory_xact_lock(bindparam("key"))), dialect) if dialect.name == "postgresql" else None
         self._unnoticed = Prepared(
-            update(handoffs).where(h.status == "waiting", h.noticed == 0).values(noticed=1).returning(h.label, h.urgent), dialect
+            update(handoffs).where(h.status == Status.WAITING.value, h.noticed == 0).values(noticed=1).returning(h.label, h.urgent), dialect
         )
         self._urgent = Prepared(
             update(handoffs).where(h.id == bindparam("b_id")).values(urgent=1, updated_at=bindparam("now")), dialect
         )
         ending = {"ended_at": bindparam("now"), "updated_at": bindparam("now"), "delete_after": bindparam("delete_after")}
-        self._release = Prepared(
-            update(handoffs).where(h.id == bindparam("b_id"), or_(h.status == "waiting", h.status == "held"))
-            .values(status="released", **ending),
-            dialect,
-        )
-        self._close = Prepared(
-            update(handoffs).where(h.id == bindparam("b_id"), h.status != "closed").values(status="closed", **ending),
-            dialect,
-        )
-        self._release_by = Prepared(
-            update(handoffs).where(
-                h.id == bindparam("b_id"), or_(h.status == "waiting", h.status == "held"), h.holder_id == bindparam("by")
-            ).values(status="released", **ending),
-            dialect,
-        )
-        self._close_by = Prepared(
-            update(handoffs).where(h.id == bindparam("b_id"), h.status != "closed", h.holder_id == bindparam("by"))
-            .values(status="closed", **ending),
-            dialect,
-        )
+        def ending_move(move: str, *holder):
+            return Prepared(
+                update(handoffs).where(h.id == bindparam("b_id"), allowed(h.status, move), *holder)
+                .values(status=target(move).value, **ending),
+                dialect,
+            )
+
+        self._release, self._close = ending_move("release"), ending_move("close")
+        self._release_by = ending_move("release", h.holder_id == bindparam("by"))
+        self._close_by = ending_move("close", h.holder_id == bindparam("by"))
         self._label = Prepared(select(h.label).where(h.id == bindparam("b_id")), dialect)
         self._changes = Prepared(select(func.count(h.id), func.max(h.updated_at)), dialect)
         self._audit = Prepared(
             insert(audit_log).values(at=bindparam("now"), actor=bindparam("actor"), action=bindparam("action"), label=bindparam("label")),
             dialect,
         )
+        # The person left: the handoffs of their conversation lose their transcript; an active one
+        # stays as a bare row saying that the person left (no key, no address, no link), which
+        # is all its advocate learns; an ended one goes whole.
+        leaving = and_(h.conversation_id == bindparam("id"), allowed(h.status, "person_left"))
+        self._audit_left = Prepared(
+            insert(audit_log).from_select(
+                ["at", "actor", "action", "label"],
+                select(bindparam("now", type_=audit_log.c.at.type), literal("person"), literal("left"), h.label).where(leaving),
+            ),
+            dialect,
+        )
+        self._delete_transcripts = Prepared(
+            delete(handoff_messages).where(handoff_messages.c.handoff_id.in_(select(h.id).where(h.conversation_id == bindparam("id")))),
+            dialect,
+        )
+        self._left = Prepared(
+            update(handoffs).where(leaving).values(
+                status=target("person_left").value, wrapped_key=None, address=None, conversation_id=None,
+                ended_at=bindparam("now"), updated_at=bindparam("now"), delete_after=bindparam("tombstone_until"),
+            ),
+            dialect,
+        )
+        self._delete_handoffs = Prepared(delete(handoffs).where(h.conversation_id == bindparam("id")), dialect)
 
     # -- the person's side (inside the turn's transaction) -------------------------------------------
 
@@ -197,7 +209,7 @@ class HandoffRecords:
             key = self.keys.unwrap(bytes(row[3]), row[0])
         except DecryptError:
             return None
-        return Active(row[0], row[1], row[2], key, bool(row[4]), row[5], row[6], bool(row[7]))
+        return Active(row[0], Status(row[1]), row[2], key, bool(row[4]), row[5], row[6], bool(row[7]))
 
     def open(
         self, cursor, conversation_id: str, channel: str, language: str, address: str, urgent: bool, now: datetime, label: str,
@@ -215,7 +227,7 @@ class HandoffRecords:
             address=seal(key, f"{handoff_id}:address", address.encode()), now=now, noticed=int(noticed),
         )
         self._audit.run(cursor, now=now, actor="person", action="requested", label=label)
-        return Active(handoff_id, "waiting", label, key, may_write)
+        return Active(handoff_id, Status.WAITING, label, key, may_write)
 
     def record(self, cursor, handoff: Active, sender: str, text: str, now: datetime, *, pending: bool = False) -> None:
         """Add a line to the transcript, sealed, and let the console know something changed.
@@ -252,7 +264,7 @@ class HandoffRecords:
         """Whether a waiting chat is still to be named to the advocates' group (a bare read)."""
         h = handoffs.c
         with read_connection(self.engine) as connection:
-            return connection.execute(select(h.id).where(h.status == "waiting", h.noticed == 0).limit(1)).first() is not None
+            return connection.execute(select(h.id).where(h.status == Status.WAITING.value, h.noticed == 0).limit(1)).first() is not None
 
     def take_unnoticed(self, cursor) -> list[tuple[str, bool]]:
         """The waiting chats the advocates' group was not told of yet, as (label, urgent),
@@ -289,6 +301,34 @@ class HandoffRecords:
     def mark_urgent(self, cursor, handoff: Active, now: datetime) -> None:
         self._urgent.run(cursor, b_id=handoff.id, now=now)
 
+    # -- the conversation's erasure (called by the store, in its transaction) -------------------------
+
+    def person_left(self, cursor, conversation_id: str, now: datetime) -> None:
+        """The ``person_left`` move, for a conversation being erased (inside the erasing
+        transaction, on its DB-API cursor): every transcript of it goes; an active handoff
+        becomes a bare ``left`` row, audited, shown for ``LEFT_SHOWN_FOR``; an ended one goes."""
+        self._audit_left.run(cursor, id=conversation_id, now=now)
+        self._delete_transcripts.run(cursor, id=conversation_id)
+        self._left.run(cursor, id=conversation_id, now=now, tombstone_until=now + LEFT_SHOWN_FOR)
+        self._delete_handoffs.run(cursor, id=conversation_id)
+
+    @staticmethod
+    def keeps_conversation():
+        """The SQL condition, correlated on ``conversations.id``, that a handoff still needs the
+        conversation: a person waiting for, or talking with, an advocate is not idle."""
+        h = handoffs.c
+        return exists().where(h.conversation_id == conversations.c.id, is_active(h.status))
+
+    @staticmethod
+    def expired(connection, gone) -> None:
+        """The handoffs of the conversations ``gone`` (a select of their ids) are purged with
+        them, in the purge's transaction (a SQLAlchemy connection): transcripts and rows. None is
+        active (``keeps_conversation`` kept those conversations)."""
+        h = handoffs.c
+        ended = select(h.id).where(h.conversation_id.in_(gone))
+        connection.execute(delete(handoff_messages).where(handoff_messages.c.handoff_id.in_(ended)))
+        connection.execute(delete(handoffs).where(h.conversation_id.in_(gone)))
+
     # -- the advocates' side --------------------------------------------------------------------------
 
     def listing(self, status: str, user_id: int | None = None) -> list[Handoff]:
@@ -297,13 +337,13 @@ class HandoffRecords:
         h = handoffs.c
         query = self._select()
         if status == "waiting":
-            query = query.where(h.status == "waiting").order_by(h.urgent.desc(), h.waiting_since)
+            query = query.where(h.status == Status.WAITING.value).order_by(h.urgent.desc(), h.waiting_since)
         elif status == "mine":
-            query = query.where(h.holder_id == user_id, h.status.in_(("held", "left"))).order_by(h.urgent.desc(), h.waiting_since)
+            query = query.where(h.holder_id == user_id, h.status.in_((Status.HELD.value, Status.LEFT.value))).order_by(h.urgent.desc(), h.waiting_since)
         elif status == "open":
-            query = query.where(h.status == "held").order_by(h.urgent.desc(), h.waiting_since)
+            query = query.where(h.status == Status.HELD.value).order_by(h.urgent.desc(), h.waiting_since)
         else:
-            raise HandoffError(400, "status must be waiting, mine or open")
+            raise UnknownListing("status must be waiting, mine or open")
         with read_connection(self.engine) as connection:
             return [self._handoff(row) for row in connection.execute(query)]
 
@@ -320,17 +360,19 @@ class HandoffRecords:
         h = handoffs.c
         with write_transaction(self.engine) as connection:
             taken = connection.execute(
-                update(handoffs).where(h.id == handoff_id, h.status == "waiting")
-                .values(status="held", holder_id=user_id, claimed_at=now, updated_at=now)
+                update(handoffs).where(h.id == handoff_id, allowed(h.status, "claim"))
+                .values(status=target("claim").value, holder_id=user_id, claimed_at=now, updated_at=now)
             ).rowcount
             first = taken and connection.execute(
                 update(handoffs).where(h.id == handoff_id, h.joined_at.is_(None)).values(joined_at=now)
             ).rowcount
             row = connection.execute(self._select().where(h.id == handoff_id)).first()
             if row is None:
-                raise HandoffError(404, "no such conversation")
-            if not taken and not (row.status == "held" and row.holder_id == user_id):
-                raise HandoffError(409, "another advocate holds this conversation" if row.status == "held" else f"this conversation is {row.status}")
+                raise NoSuchHandoff("no such conversation")
+            if not taken and not (row.status == Status.HELD and row.holder_id == user_id):
+                if row.status == Status.HELD:
+                    raise NotYours("another advocate holds this conversation")
+                raise WrongStatus(f"this conversation is {row.status}")
             if taken:
                 self._audit_with(connection, now, actor, "claimed", row.label)
         return self._handoff(row), bool(first)
@@ -363,7 +405,7 @@ class HandoffRecords:
 
     def add(
         self, handoff_id: str, sender: str, text: str, user_id: int | None, actor: str, now: datetime,
-        send: dict | None = None, *, status: str = "held", holder: int | None = None, pending: bool = False,
+        send: dict | None = None, *, status: Status = Status.HELD, holder: int | None = None, pending: bool = False,
     ) -> None:
         """Add a line to the transcript: an advocate's answer or a system line (sent to the person
         through the outbox when ``send`` gives the outbox row, or kept ``pending`` for their next
@@ -379,11 +421,13 @@ class HandoffRecords:
                 query = query.with_for_update()
             row = connection.execute(query).first()
             if row is None:
-                raise HandoffError(404, "no such conversation")
-            if row.wrapped_key is None or row.status == "left":
-                raise HandoffError(409, "the person has left")
-            if sender != "note" and (row.status != status or (holder is not None and row.holder_id != holder)):
-                raise HandoffError(409, f"this conversation is {row.status}" + (" by someone else" if row.status == status else ""))
+                raise NoSuchHandoff("no such conversation")
+            if row.wrapped_key is None or row.status == Status.LEFT:
+                raise HandoffGone("the person has left")
+            if sender != "note" and row.status != status:
+                raise WrongStatus(f"this conversation is {row.status}")
+            if sender != "note" and holder is not None and row.holder_id != holder:
+                raise NotYours(f"this conversation is {row.status} by someone else")
             key = self.keys.unwrap(bytes(row.wrapped_key), handoff_id)
             connection.execute(insert(handoff_messages).values(
                 handoff_id=handoff_id, sender=sender, author_id=user_id,
@@ -410,15 +454,16 @@ class HandoffRecords:
         """To another advocate (it stays held), or back to the queue (``to_user`` None; the wait
         counts anew). ``by``: the holder making the move, None for an admin."""
         h = handoffs.c
+        move = "transfer" if to_user else "requeue"
         if to_user:
-            values = {"holder_id": to_user, "status": "held"}
+            values = {"holder_id": to_user, "status": target(move).value}
         else:
-            values = {"holder_id": None, "status": "waiting", "claimed_at": None, "waiting_since": now}
+            values = {"holder_id": None, "status": target(move).value, "claimed_at": None, "waiting_since": now}
             # reminded_at stays: one timed message per handoff at most, however often it is queued
-        condition = [h.id == handoff.id, h.status == "held"] + ([h.holder_id == by] if by is not None else [])
+        condition = [h.id == handoff.id, allowed(h.status, move)] + ([h.holder_id == by] if by is not None else [])
         with write_transaction(self.engine) as connection:
             if not connection.execute(update(handoffs).where(*condition).values(updated_at=now, **values)).rowcount:
-                raise HandoffError(409, "this conversation is no longer held by you")
+                raise NotYours("this conversation is no longer held by you")
             self._audit_with(connection, now, actor, "transferred", handoff.label)
             row = connection.execute(self._select().where(h.id == handoff.id)).first()
         return self._handoff(row)
@@ -447,7 +492,7 @@ class HandoffRecords:
         with write_transaction(self.engine) as connection:
             rows = connection.execute(
                 select(h.id, h.conversation_id).where(
-                    h.status == "waiting", h.may_write == 1, h.reminded_at.is_(None), h.waiting_since <= now - wait
+                    h.status == Status.WAITING.value, h.may_write == 1, h.reminded_at.is_(None), h.waiting_since <= now - wait
                 )
             ).all()
             for row in rows:
@@ -461,7 +506,7 @@ class HandoffRecords:
         h = handoffs.c
         with read_connection(self.engine) as connection:
             rows = connection.execute(
-                select(h.id, h.conversation_id).where(h.status.in_(ACTIVE), h.updated_at < now - idle)
+                select(h.id, h.conversation_id).where(is_active(h.status), h.updated_at < now - idle)
             ).all()
         return [(row.id, row.conversation_id) for row in rows]
 
@@ -512,7 +557,7 @@ class HandoffRecords:
     @staticmethod
     def _handoff(row) -> Handoff:
         return Handoff(
-            row.id, row.label, row.channel, row.language, row.status, bool(row.urgent), _aware(row.waiting_since),
+            row.id, row.label, row.channel, row.language, Status(row.status), bool(row.urgent), _aware(row.waiting_since),
             row.holder_id, row.holder, _aware(row.claimed_at), _aware(row.ended_at), row.conversation_id, bool(row.may_write),
         )
 

@@ -19,9 +19,11 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Engine, and_, bindparam, delete, exists, func, insert, literal, or_, select, update
+from sqlalchemy import Engine, Select, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy.sql import ColumnElement
 
 from bot.engine.session import Session
 from bot.store.crypto import DATA_KEY_BYTES, DecryptError, KeyRing, is_sealed, open_sealed, pseudonym_in, seal
@@ -32,7 +34,7 @@ from bot.store.outbox import TWILIO_DELETES, Outbox, new_message, sid_batches
 from bot.store.rollover import Rolled, roll_forward
 
 OUTBOX_COLUMNS = ("stream", "channel", "kind", "payload", "status", "attempts", "next_attempt_at", "created_at")
-from bot.store.tables import audit_log, conversations, data_keys, deliveries, delivery_statuses, handoff_messages, handoffs, outbox
+from bot.store.tables import conversations, data_keys, deliveries, delivery_statuses, outbox
 
 
 _compact = json.JSONEncoder(separators=(",", ":")).encode  # built once: json.dumps with options builds one per call
@@ -59,8 +61,20 @@ def round_up(moment: datetime, step: timedelta) -> datetime:
     return moment + (step - remainder) if remainder else moment
 
 
-# How long the console still shows "the person left" for a chat that was waiting or held.
-LEFT_SHOWN_FOR = timedelta(hours=24)
+class Dependents(Protocol):
+    """Records another module keeps about a conversation (``bot.handoff.HandoffRecords``): the
+    store tells them of an erasure in the erasing transaction, and never writes their rows."""
+
+    def person_left(self, cursor, conversation_id: str, now: datetime) -> None:
+        """The conversation ``conversation_id`` is being erased (a DB-API cursor in its turn)."""
+
+    def keeps_conversation(self) -> ColumnElement[bool]:
+        """A condition correlated on ``conversations.id``: true while the conversation must not
+        expire."""
+
+    def expired(self, connection, gone: Select) -> None:
+        """The conversations whose ids ``gone`` selects are purged (a SQLAlchemy connection in
+        the purge's transaction)."""
 
 
 class TurnStatements:
@@ -110,30 +124,6 @@ class TurnStatements:
         self.delete_key = Prepared(delete(data_keys).where(k.conversation_id == bindparam("id")), dialect)
         self.delete_conversation = Prepared(delete(conversations).where(c.id == bindparam("id")), dialect)
         self.delete_stream = Prepared(delete(outbox).where(o.stream == bindparam("id")), dialect)
-        # A handoff of the conversation: its transcript goes; an active one stays as a bare row
-        # saying that the person left (no key, no address, no link), which is all its advocate
-        # learns; an ended one goes whole.
-        h = handoffs.c
-        active = and_(h.conversation_id == bindparam("id"), or_(h.status == "waiting", h.status == "held"))
-        self.audit_left = Prepared(
-            insert(audit_log).from_select(
-                ["at", "actor", "action", "label"],
-                select(bindparam("now", type_=audit_log.c.at.type), literal("person"), literal("left"), h.label).where(active),
-            ),
-            dialect,
-        )
-        self.delete_transcripts = Prepared(
-            delete(handoff_messages).where(handoff_messages.c.handoff_id.in_(select(h.id).where(h.conversation_id == bindparam("id")))),
-            dialect,
-        )
-        self.handoffs_left = Prepared(
-            update(handoffs).where(active).values(
-                status="left", wrapped_key=None, address=None, conversation_id=None, ended_at=bindparam("now"),
-                updated_at=bindparam("now"), delete_after=bindparam("tombstone_until"),
-            ),
-            dialect,
-        )
-        self.delete_handoffs = Prepared(delete(handoffs).where(h.conversation_id == bindparam("id")), dialect)
         self.claim = Prepared(
             insert_ignoring_conflict(dialect, deliveries).values(
                 provider=bindparam("provider"), delivery=bindparam("delivery"),
@@ -156,6 +146,7 @@ class HeldConversation:
 
     def __init__(self, store: SessionStore, cursor, pseudonym: str, now: datetime):
         self._sql = store.statements
+        self._dependents = store.dependents
         self._cursor = cursor
         self._keys = store.keys
         self._pseudonym = pseudonym
@@ -221,16 +212,14 @@ class HeldConversation:
         timeline of what was said is left). Delivery receipts stay, keyed by a hash and linked to
         no conversation, so a redelivered message cannot bring the conversation back; the replies
         they keep were sealed under the deleted key. Nothing sealed under that key opens again.
-        Messages enqueued afterwards (the quick exit's own) go out on a new stream."""
+        Messages enqueued afterwards (the quick exit's own) go out on a new stream. The
+        store's ``dependents`` (the handoffs) are told in the same transaction: the person left."""
         if self.id is None:
             return
         for statement in (self._sql.delete_key, self._sql.delete_conversation, self._sql.delete_stream):
             statement.run(self._cursor, id=self.id)
-        sql = self._sql
-        sql.audit_left.run(self._cursor, id=self.id, now=self._now)
-        sql.delete_transcripts.run(self._cursor, id=self.id)
-        sql.handoffs_left.run(self._cursor, id=self.id, now=self._now, tombstone_until=self._now + LEFT_SHOWN_FOR)
-        sql.delete_handoffs.run(self._cursor, id=self.id)
+        for dependent in self._dependents:
+            dependent.person_left(self._cursor, self.id, self._now)
         self._keys.forget(self.id)
         self.id = self._key = self._wrapped = self.session = None
         self.channel_state = {}
@@ -315,6 +304,13 @@ class SessionStore:
         self.local = engine.dialect.name == "sqlite"
         self.statements = TurnStatements(engine.dialect)
         self.shredder = JournalShredder(engine) if self.local else None
+        self.dependents: list[Dependents] = []  # see ``attach``
+
+    def attach(self, dependent: Dependents) -> None:
+        """Records that hang off a conversation (the handoffs): told of every erasure and purge in
+        the same transaction, so the person leaving is one atomic change. Attach before use."""
+        if dependent not in self.dependents:
+            self.dependents.append(dependent)
 
     @contextmanager
     def conversation(self, pseudonym: str, now: datetime) -> Iterator[HeldConversation]:
@@ -408,17 +404,15 @@ class SessionStore:
         ``channel_state``) are read first and their deletions written to the outbox, in the same
         transaction as the erasure: none is lost between the two."""
         # A person waiting for, or talking with, an advocate is not idle: their conversation stays.
-        in_handoff = exists().where(handoffs.c.conversation_id == conversations.c.id, handoffs.c.status.in_(("waiting", "held")))
-        past = and_(conversations.c.expires_at < now, ~in_handoff)
+        past = and_(conversations.c.expires_at < now, *(~dependent.keeps_conversation() for dependent in self.dependents))
         kept = and_(conversations.c.keep_until.is_not(None), conversations.c.keep_until >= now)
         with write_transaction(self.engine) as connection:
             self._shed_state(connection, and_(past, kept, conversations.c.state.is_not(None)))
             if twilio_deletes:
                 self._queue_twilio_deletes(connection, and_(past, ~kept), now)
             gone = select(conversations.c.id).where(past, ~kept)
-            ended = select(handoffs.c.id).where(handoffs.c.conversation_id.in_(gone))
-            connection.execute(delete(handoff_messages).where(handoff_messages.c.handoff_id.in_(ended)))
-            connection.execute(delete(handoffs).where(handoffs.c.conversation_id.in_(gone)))
+            for dependent in self.dependents:
+                dependent.expired(connection, gone)
             connection.execute(delete(outbox).where(outbox.c.stream.in_(gone)))
             forgotten = connection.execute(select(data_keys.c.conversation_id).where(data_keys.c.conversation_id.in_(gone))).scalars().all()
             connection.execute(delete(data_keys).where(data_keys.c.conversation_id.in_(gone)))
