@@ -55,6 +55,7 @@ from bot.engine.machine import Conversation, SharedMachine
 from bot.engine.matching import CommandIndex, StepIndex
 from bot.engine.session import Session, unix
 from bot.engine.turn import Turn, TurnBuilder
+from bot.flowdef.actions import SPECS
 from bot.flowdef.model import BACK, Choice, Command, Flow, Step
 from bot.i18n import Catalog
 from bot.understanding import Understander, Understanding
@@ -81,6 +82,8 @@ class Engine:
         } - EXECUTORS.keys()
         if missing:
             raise ValueError(f"{flow.file}: no executor for action type(s) {sorted(missing)}")
+        if SPECS.keys() - EXECUTORS.keys():  # a type the flow files may use, which no step could run
+            raise ValueError(f"no executor in bot/engine/actions/ for action type(s) {sorted(SPECS.keys() - EXECUTORS.keys())}")
         self.flow = flow
         self.catalog = catalog
         self.directory = directory
