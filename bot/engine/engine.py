@@ -25,7 +25,6 @@ The quick exit by carrier word (``OPT_OUT``) is the service's: no reply can reac
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -34,6 +33,7 @@ from typing import Protocol, Sequence
 from bot.domain.events import ConversationExpired, ConversationRestarted
 from bot.domain.events import ForAdvocate as ForAdvocateEvent
 from bot.domain.messages import ChoiceView, Inbound, Outbound, Resource
+from bot.engine import guesses
 from bot.engine.actions import EXECUTORS
 from bot.engine.intents import (
     FIRST,
@@ -59,10 +59,6 @@ from bot.flowdef.actions import SPECS
 from bot.flowdef.model import BACK, Choice, Command, Flow, Step
 from bot.i18n import Catalog
 from bot.understanding import Understander, Understanding
-
-# The intent whose step is "talk to a person", offered with every set of guesses.
-PERSON = "need.human"
-MAX_NUMBER = 9  # choices are one digit each on SMS
 
 
 class ResourceLookup(Protocol):
@@ -253,11 +249,11 @@ class Engine:
         session = turn.session
         index = self.steps[session.state]
         step = index.step
-        expected = self._offer_tag(step, offered) if offered else self.offers[session.state]
+        expected = guesses.tag(self.offers[step.id], offered) if offered else self.offers[session.state]
         if turn.inbound_offer is not None and turn.inbound_offer != expected:
             self._reprompt(turn, step)  # a button of an older message: its number means another choice
             return
-        if offered and index.number(raw, MAX_NUMBER) is not None:
+        if offered and index.number(raw, guesses.MAX_NUMBER) is not None:
             # after an offer of guesses a number means one of them: any other number gets the
             # same offer again, never one of the step's own choices shown earlier
             picked = index.number(raw, len(offered))
@@ -287,59 +283,21 @@ class Engine:
         self._unsure(turn, step, understood, misses + 1)
 
     def _unsure(self, turn: TurnBuilder, step: Step, understood: Understanding, misses: int) -> None:
-        """The best guesses as numbered choices, with a person and the menu; a person first on
-        the second miss in a row. With nothing to guess, the step's choices (and a person, the
-        second time)."""
-        session = turn.session
-        session.misses = misses
-        intents = self.flow.intents
-        guesses = [f"intent:{g}" for g in understood.guesses if g in intents and intents[g] != session.state]
-        if not guesses and misses < 2:
+        """The best guesses as numbered choices (``guesses.options``), or with nothing to guess
+        on a first miss, the step's choices again."""
+        turn.session.misses = misses
+        offered = guesses.options(self.flow, step, understood.guesses, misses)
+        if offered is None:
             self._reprompt(turn, step)
-            return
-        person = [f"intent:{PERSON}"] if PERSON in intents and intents[PERSON] != session.state else []
-        if guesses:
-            rest = [*guesses, *person, "menu"] if misses < 2 else [*person, *guesses, "menu"]
-        else:  # the step's own choices keep their numbers ("1" stays "I'm in danger now")
-            rest = [*(f"choice:{i}" for i in range(len(step.choices))), *person] or ["menu"]
-        targets: set[str] = set()
-        offered = []
-        for option in rest:  # two options leading to one step would be one choice twice
-            target = self._offered_target(step, option)
-            if target not in targets and not (option == "menu" and session.state == self.flow.menu):
-                targets.add(target)
-                offered.append(option)
-        self._offer(turn, step, offered[:MAX_NUMBER])  # at most 9: a person last goes first
+        else:
+            self._offer(turn, step, offered)
 
     def _offer(self, turn: TurnBuilder, step: Step, offered: list[str]) -> None:
         """Reply with ``offered`` as numbered choices; their numbers hold for the next reply."""
         turn.session.offered = offered
         turn.say(self.flow.unsure)
-        choices = tuple(ChoiceView(i, turn.text(self._offered_label(step, o))) for i, o in enumerate(offered, 1))
-        turn.emit(choices, self._offer_tag(step, offered))
-
-    def _offer_tag(self, step: Step, offered: list[str]) -> str:
-        """The offer's tag for buttons: the step's, and which options, so that a button of an
-        earlier offer on the same step is not taken for one of this one."""
-        return f"{self.offers[step.id]}g{zlib.crc32('|'.join(offered).encode()) % 65536:x}"
-
-    def _offered_target(self, step: Step, option: str) -> str:
-        kind, _, value = option.partition(":")
-        if kind == "intent":
-            return self.flow.intents[value]
-        if kind == "choice":
-            choice = step.choices[int(value)]
-            # a choice that does something on the way (sets a language) is its own option
-            return f"{step.id}#{value}" if choice.actions or choice.goto == BACK else choice.goto
-        return self.flow.menu
-
-    def _offered_label(self, step: Step, option: str) -> str:
-        kind, _, value = option.partition(":")
-        if kind == "intent":
-            return f"intent.{value}"
-        if kind == "choice":
-            return step.choices[int(value)].label
-        return "choice.menu"
+        choices = tuple(ChoiceView(i, turn.text(guesses.label(step, o))) for i, o in enumerate(offered, 1))
+        turn.emit(choices, guesses.tag(self.offers[step.id], offered))
 
     def _take_offered(self, turn: TurnBuilder, model: Conversation, option: str) -> None:
         session = turn.session
