@@ -35,11 +35,6 @@ CASES = [
 ]
 
 
-@pytest.fixture
-def engine(content):
-    return content.engines["main"]
-
-
 @pytest.mark.parametrize(("type_name", "fields", "session_after", "events", "text"), CASES)
 def test_each_executor_does_what_its_type_says(content, type_name, fields, session_after, events, text):
     engine = Engine(content.engines["main"].flow, content.catalog)  # no directory

@@ -21,6 +21,8 @@ choices, unless its caption is the quick exit, a crisis or a command; an edited 
 likewise gets the flow's ``edited`` answer; ``InboundKind.RESTART`` (SMS START, Telegram /start)
 begins anew like a first message.
 The quick exit by carrier word (``OPT_OUT``) is the service's: no reply can reach the person.
+``bot.engine.intents`` states these rules one by one as ``classify`` applies them (with what
+an advocate's handoff changes); ``resume`` only answers the intent it returns.
 """
 
 from __future__ import annotations
