@@ -21,31 +21,46 @@ choices, unless its caption is the quick exit, a crisis or a command; an edited 
 likewise gets the flow's ``edited`` answer; ``InboundKind.RESTART`` (SMS START, Telegram /start)
 begins anew like a first message.
 The quick exit by carrier word (``OPT_OUT``) is the service's: no reply can reach the person.
+``bot.engine.intents`` states these rules one by one as ``classify`` applies them (with what
+an advocate's handoff changes); ``resume`` only answers the intent it returns.
 """
 
 from __future__ import annotations
 
-import zlib
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Protocol, Sequence
 
-from bot.domain.events import ConversationExpired, ConversationRestarted, ForAdvocate
-from bot.domain.messages import ChoiceView, Inbound, InboundKind, Outbound, Resource
+from bot.domain.events import ConversationExpired, ConversationRestarted
+from bot.domain.events import ForAdvocate as ForAdvocateEvent
+from bot.domain.messages import ChoiceView, Inbound, Outbound, Resource
+from bot.engine import guesses
 from bot.engine.actions import EXECUTORS
+from bot.engine.intents import (
+    FIRST,
+    BackToMenu,
+    Carried,
+    Crisis,
+    Edit,
+    FirstMessage,
+    ForAdvocate,
+    GlobalCommand,
+    Media,
+    QuickExit,
+    Reply,
+    Restart,
+    classify,
+    readable,
+)
 from bot.engine.machine import Conversation, SharedMachine
-from bot.engine.matching import CommandIndex, StepIndex, normalize
+from bot.engine.matching import CommandIndex, StepIndex
 from bot.engine.session import Session, unix
 from bot.engine.turn import Turn, TurnBuilder
+from bot.flowdef.actions import SPECS
 from bot.flowdef.model import BACK, Choice, Command, Flow, Step
 from bot.i18n import Catalog
-from bot.understanding import CRISIS, EXIT, GREETING, NOTHING, Understander, Understanding
-
-# Intents answered before anything else, in every state (DESIGN rules 3 and 5).
-FIRST = (EXIT, *CRISIS)
-# The intent whose step is "talk to a person", offered with every set of guesses.
-PERSON = "need.human"
-MAX_NUMBER = 9  # choices are one digit each on SMS
+from bot.understanding import Understander, Understanding
 
 
 class ResourceLookup(Protocol):
@@ -65,6 +80,8 @@ class Engine:
         } - EXECUTORS.keys()
         if missing:
             raise ValueError(f"{flow.file}: no executor for action type(s) {sorted(missing)}")
+        if SPECS.keys() - EXECUTORS.keys():  # a type the flow files may use, which no step could run
+            raise ValueError(f"no executor in bot/engine/actions/ for action type(s) {sorted(SPECS.keys() - EXECUTORS.keys())}")
         self.flow = flow
         self.catalog = catalog
         self.directory = directory
@@ -77,11 +94,27 @@ class Engine:
         # (key, language) -> the catalog text with the flow's vars filled in: the same few hundred
         # texts on every turn, so each is formatted once (``TurnBuilder.text``).
         self.texts: dict[tuple[str, str], str] = {}
+        # intent type -> its answer; every intent ``classify`` can return has one
+        self._answers: dict[type, Callable[[TurnBuilder, object], Turn]] = {
+            QuickExit: self._answer_first,
+            Crisis: self._answer_first,
+            ForAdvocate: self._answer_for_advocate,
+            BackToMenu: self._answer_back_to_menu,
+            Restart: self._answer_restart,
+            GlobalCommand: self._answer_command,
+            FirstMessage: self._answer_first_message,
+            Media: self._answer_media,
+            Edit: self._answer_edit,
+            Reply: self._answer_reply,
+        }
 
     def new_session(self, now: datetime, language_hint: str | None = None) -> Session:
         """A conversation at the start step. The hint only picks a default language."""
+        return self._session_at(unix(now), language_hint)
+
+    def _session_at(self, last_active: int, language_hint: str | None) -> Session:
         language = self.catalog.resolve(language_hint) or self.catalog.default
-        return Session(flow=self.flow.name, state=self.flow.start, language=language, last_active=unix(now))
+        return Session(flow=self.flow.name, state=self.flow.start, language=language, last_active=last_active)
 
     def is_expired(self, session: Session, now: datetime) -> bool:
         return unix(now) - session.last_active > self.flow.idle_timeout.total_seconds()
@@ -90,85 +123,91 @@ class Engine:
         """Run one turn. ``session`` is not modified; the new state is in the returned ``Turn``.
 
         A session of another flow, or at a step this flow no longer has (the flow was edited),
-        starts over, as does one idle past the flow's timeout.
+        starts over, as does one idle past the flow's timeout. The message is then classified
+        into one intent (``bot.engine.intents.classify``, in the order above) and answered.
         """
+        turn, fresh, carried = self._begin(session, inbound, now)
+        intent = classify(self, turn.session, inbound, fresh, carried)
+        return self._answers[type(intent)](turn, intent)
+
+    def _begin(self, session: Session | None, inbound: Inbound, now: datetime) -> tuple[TurnBuilder, bool, Carried]:
+        """The turn's builder over this turn's session (renewed if none, expired or foreign),
+        whether it is new, and what the previous reply left for this one (taken off it)."""
         expired = session is not None and (
             (self.is_expired(session, now) and not session.handoff)  # a person waiting for an advocate stays
             or session.flow != self.flow.name or session.state not in self.flow.steps
         )
         fresh = session is None or expired
         current = self.new_session(now, inbound.language_hint) if fresh else replace(session, last_active=unix(now))
-        turn = TurnBuilder(self, current)
-        turn.inbound_offer = inbound.offer
+        turn = TurnBuilder(self, current, inbound.offer)
         if expired:
             turn.events.append(ConversationExpired())
         # An offer of guesses holds for one reply; the count of misses in a row ends with any
         # reply that is not a miss (``_unsure`` counts it on).
-        offered, current.offered = current.offered, None
-        misses, current.misses = current.misses, 0
-        handed_back, current.handed_back = current.handed_back, False
-        # A photo's caption or an edit is read for the quick exit, crises and commands only.
-        raw = inbound.text if inbound.kind in (InboundKind.TEXT, InboundKind.MEDIA, InboundKind.EDIT) else ""
-        text = normalize(raw) if raw else ""
-        # What wins before anything else; a need is read later, only if no choice or command fits.
-        understood = self.understander.first(raw, current.language) if raw else NOTHING
-        first = understood.intent in FIRST and understood.intent in self.flow.intents
-        if first and understood.intent == EXIT and not fresh and self.steps[current.state].choice(raw, text, current.language):
-            first = False  # the step's own choice, as labelled ("Quick exit" among the safety tips)
-        command = None if first else self.commands.find(text, current.language) if text else None
-        if current.handoff == "held" and not first and not (command is not None and command[0].while_held):
-            # An advocate holds the chat: the bot stays silent; only the quick exit and crises
-            # by phrase are still answered by it. Not a resemblance to a crisis example: the
-            # person talks with the advocate in whole sentences, and the advocate reads them.
-            turn.events.append(ForAdvocate())
-            return turn.result()
-        greeting = (command is not None and command[0].restart) or (
-            command is None and not first and inbound.kind is InboundKind.TEXT and understood.intent == GREETING
-        )
-        if (current.handoff and (inbound.kind is InboundKind.RESTART or greeting)) or (handed_back and not first and not fresh and command is None):
-            # A greeting while waiting for a person must not cancel the request: the menu instead.
-            # And after an advocate handed the chat back, the next message was written to them
-            # (or to what the person last saw), not to a menu they never got: the menu. A command
-            # ("advocate", "menu") says what they want and is followed.
-            with self.machine.attach(current.state) as model:
-                self._go(turn, model, "command", self.flow.menu)
-                current.state = model.state
-            return turn.result()
-        if (inbound.kind is InboundKind.RESTART or greeting) and not fresh:
-            # SMS START, Telegram /start, or a greeting: a new conversation, answered exactly as
-            # a first message would be.
-            current, fresh, offered = self.new_session(now, inbound.language_hint), True, None
-            turn = TurnBuilder(self, current)
-            turn.events.append(ConversationRestarted())
-            command = None
-        with self.machine.attach(current.state) as model:
-            if first:
-                self._understood(turn, model, understood, fresh)
-            elif command is not None and not command[0].restart:
-                self._command(turn, model, *command, fresh=fresh)
-            elif fresh:
-                need = self.understander.need(understood, current.language) if inbound.kind is InboundKind.TEXT else NOTHING
-                if need.intent in self.flow.intents and not greeting:
-                    self._understood(turn, model, need, fresh)  # a need as the first message
-                else:
-                    self._render(turn, self.flow.steps[self.flow.start])
-            elif inbound.kind is InboundKind.MEDIA:
-                self._reprompt(turn, self.flow.steps[current.state], self.flow.text_only)
-            elif inbound.kind is InboundKind.EDIT:
-                self._reprompt(turn, self.flow.steps[current.state], self.flow.edited)
-            else:
-                self._reply(turn, model, inbound.text, text, understood, offered, misses)
-            current.state = model.state
-        return turn.result()
+        carried = Carried(current.offered, current.misses, current.handed_back)
+        current.offered, current.misses, current.handed_back = None, 0, False
+        return turn, fresh, carried
 
     def answers_first(self, inbound: Inbound, language: str) -> bool:
         """Whether ``inbound`` is the quick exit or a crisis, which every state answers before
         anything else (and no limit holds back): the same reading ``resume`` starts with."""
-        raw = inbound.text if inbound.kind in (InboundKind.TEXT, InboundKind.MEDIA, InboundKind.EDIT) else ""
+        raw = readable(inbound)
         if not raw:
             return False
         intent = self.understander.first(raw, language).intent
         return intent in FIRST and intent in self.flow.intents
+
+    # -- the answer to each intent (``_answers``), in the order ``classify`` tries them ----------
+
+    def _within(self, turn: TurnBuilder, part: Callable[..., None], *args: object) -> Turn:
+        """Run ``part(turn, model, *args)`` with the session's state attached to the machine."""
+        with self.machine.attach(turn.session.state) as model:
+            part(turn, model, *args)
+            turn.session.state = model.state
+        return turn.result()
+
+    def _answer_first(self, turn: TurnBuilder, intent: QuickExit | Crisis) -> Turn:
+        return self._within(turn, self._understood, intent.understood, intent.fresh)
+
+    def _answer_for_advocate(self, turn: TurnBuilder, intent: ForAdvocate) -> Turn:
+        # An advocate holds the chat: the bot stays silent; only the quick exit and crises
+        # by phrase are still answered by it. Not a resemblance to a crisis example: the
+        # person talks with the advocate in whole sentences, and the advocate reads them.
+        turn.events.append(ForAdvocateEvent())
+        return turn.result()
+
+    def _answer_back_to_menu(self, turn: TurnBuilder, intent: BackToMenu) -> Turn:
+        # A greeting while waiting for a person must not cancel the request: the menu instead.
+        # And after an advocate handed the chat back, the next message was written to them
+        # (or to what the person last saw), not to a menu they never got: the menu. A command
+        # ("advocate", "menu") says what they want and is followed.
+        return self._within(turn, self._go, "command", self.flow.menu)
+
+    def _answer_restart(self, turn: TurnBuilder, intent: Restart) -> Turn:
+        # SMS START, Telegram /start, or a greeting: a new conversation, answered exactly as
+        # a first message would be.
+        turn = TurnBuilder(self, self._session_at(turn.session.last_active, intent.language_hint))
+        turn.events.append(ConversationRestarted())
+        return self._within(turn, self._start)
+
+    def _answer_command(self, turn: TurnBuilder, intent: GlobalCommand) -> Turn:
+        return self._within(turn, self._command, intent.hit.command, intent.hit.language, intent.fresh)
+
+    def _answer_first_message(self, turn: TurnBuilder, intent: FirstMessage) -> Turn:
+        if intent.need is None:
+            return self._within(turn, self._start)
+        return self._within(turn, self._understood, intent.need, True)  # a need as the first message
+
+    def _answer_media(self, turn: TurnBuilder, intent: Media) -> Turn:
+        self._reprompt(turn, self.flow.steps[turn.session.state], self.flow.text_only)
+        return turn.result()
+
+    def _answer_edit(self, turn: TurnBuilder, intent: Edit) -> Turn:
+        self._reprompt(turn, self.flow.steps[turn.session.state], self.flow.edited)
+        return turn.result()
+
+    def _answer_reply(self, turn: TurnBuilder, intent: Reply) -> Turn:
+        return self._within(turn, self._reply, intent)
 
     def preview(self, step_id: str, language: str) -> Outbound:
         """The reply a person gets on entering ``step_id`` in ``language`` (for checks and costs)."""
@@ -178,6 +217,9 @@ class Engine:
         return turn.outputs[0]
 
     # -- the parts of a turn -------------------------------------------------------------------
+
+    def _start(self, turn: TurnBuilder, model: Conversation) -> None:
+        self._render(turn, self.flow.steps[self.flow.start])
 
     def _command(self, turn: TurnBuilder, model: Conversation, command: Command, language: str | None, fresh: bool) -> None:
         session = turn.session
@@ -201,24 +243,19 @@ class Engine:
         session.return_to = session.state if back and not fresh and session.state != target else None
         self._go(turn, model, "understood", target)
 
-    def _reply(
-        self,
-        turn: TurnBuilder,
-        model: Conversation,
-        raw: str,
-        text: str,
-        understood: Understanding,
-        offered: list[str] | None,
-        misses: int,
-    ) -> None:
+    def _reply(self, turn: TurnBuilder, model: Conversation, reply: Reply) -> None:
+        """An answer to the step: after an offer of guesses, its numbers; then the step's
+        choices, its routes, a need understood from free text; else unsure (or, while waiting
+        for a person, a note that they will read it)."""
+        raw, text, offered, misses = reply.raw, reply.text, reply.offered, reply.misses
         session = turn.session
         index = self.steps[session.state]
         step = index.step
-        expected = self._offer_tag(step, offered) if offered else self.offers[session.state]
+        expected = guesses.tag(self.offers[step.id], offered) if offered else self.offers[session.state]
         if turn.inbound_offer is not None and turn.inbound_offer != expected:
             self._reprompt(turn, step)  # a button of an older message: its number means another choice
             return
-        if offered and index.number(raw, MAX_NUMBER) is not None:
+        if offered and index.number(raw, guesses.MAX_NUMBER) is not None:
             # after an offer of guesses a number means one of them: any other number gets the
             # same offer again, never one of the step's own choices shown earlier
             picked = index.number(raw, len(offered))
@@ -236,7 +273,7 @@ class Engine:
         if hit is not None:
             self._follow(turn, model, step.routes[hit.index].goto)
             return
-        understood = self.understander.need(understood, session.language)
+        understood = self.understander.need(reply.understood, session.language)
         if understood.intent in self.flow.intents:
             self._understood(turn, model, understood, fresh=False)
             return
@@ -248,59 +285,21 @@ class Engine:
         self._unsure(turn, step, understood, misses + 1)
 
     def _unsure(self, turn: TurnBuilder, step: Step, understood: Understanding, misses: int) -> None:
-        """The best guesses as numbered choices, with a person and the menu; a person first on
-        the second miss in a row. With nothing to guess, the step's choices (and a person, the
-        second time)."""
-        session = turn.session
-        session.misses = misses
-        intents = self.flow.intents
-        guesses = [f"intent:{g}" for g in understood.guesses if g in intents and intents[g] != session.state]
-        if not guesses and misses < 2:
+        """The best guesses as numbered choices (``guesses.options``), or with nothing to guess
+        on a first miss, the step's choices again."""
+        turn.session.misses = misses
+        offered = guesses.options(self.flow, step, understood.guesses, misses)
+        if offered is None:
             self._reprompt(turn, step)
-            return
-        person = [f"intent:{PERSON}"] if PERSON in intents and intents[PERSON] != session.state else []
-        if guesses:
-            rest = [*guesses, *person, "menu"] if misses < 2 else [*person, *guesses, "menu"]
-        else:  # the step's own choices keep their numbers ("1" stays "I'm in danger now")
-            rest = [*(f"choice:{i}" for i in range(len(step.choices))), *person] or ["menu"]
-        targets: set[str] = set()
-        offered = []
-        for option in rest:  # two options leading to one step would be one choice twice
-            target = self._offered_target(step, option)
-            if target not in targets and not (option == "menu" and session.state == self.flow.menu):
-                targets.add(target)
-                offered.append(option)
-        self._offer(turn, step, offered[:MAX_NUMBER])  # at most 9: a person last goes first
+        else:
+            self._offer(turn, step, offered)
 
     def _offer(self, turn: TurnBuilder, step: Step, offered: list[str]) -> None:
         """Reply with ``offered`` as numbered choices; their numbers hold for the next reply."""
         turn.session.offered = offered
         turn.say(self.flow.unsure)
-        choices = tuple(ChoiceView(i, turn.text(self._offered_label(step, o))) for i, o in enumerate(offered, 1))
-        turn.emit(choices, self._offer_tag(step, offered))
-
-    def _offer_tag(self, step: Step, offered: list[str]) -> str:
-        """The offer's tag for buttons: the step's, and which options, so that a button of an
-        earlier offer on the same step is not taken for one of this one."""
-        return f"{self.offers[step.id]}g{zlib.crc32('|'.join(offered).encode()) % 65536:x}"
-
-    def _offered_target(self, step: Step, option: str) -> str:
-        kind, _, value = option.partition(":")
-        if kind == "intent":
-            return self.flow.intents[value]
-        if kind == "choice":
-            choice = step.choices[int(value)]
-            # a choice that does something on the way (sets a language) is its own option
-            return f"{step.id}#{value}" if choice.actions or choice.goto == BACK else choice.goto
-        return self.flow.menu
-
-    def _offered_label(self, step: Step, option: str) -> str:
-        kind, _, value = option.partition(":")
-        if kind == "intent":
-            return f"intent.{value}"
-        if kind == "choice":
-            return step.choices[int(value)].label
-        return "choice.menu"
+        choices = tuple(ChoiceView(i, turn.text(guesses.label(step, o))) for i, o in enumerate(offered, 1))
+        turn.emit(choices, guesses.tag(self.offers[step.id], offered))
 
     def _take_offered(self, turn: TurnBuilder, model: Conversation, option: str) -> None:
         session = turn.session

@@ -40,6 +40,15 @@ class Hit:
     language: str | None
 
 
+@dataclass(slots=True)  # a value, never changed; not frozen, which is slower to build per turn
+class CommandHit:
+    """A global command a reply triggered, and the language of the word that did (a reply of
+    "SALIR" from a new number is answered in Spanish)."""
+
+    command: Command
+    language: str | None
+
+
 class CommandIndex:
     """Global commands: exact (the whole message) and contains (a phrase anywhere)."""
 
@@ -59,7 +68,7 @@ class CommandIndex:
                     else:
                         self._exact.setdefault(phrase, []).append(Hit(i, language))
 
-    def find(self, text: str, language: str) -> tuple[Command, str | None] | None:
+    def find(self, text: str, language: str) -> CommandHit | None:
         """The first command, in flow order, that ``text`` (normalized) triggers: a command's
         words as the whole reply (variants such as "exit now" are listed in the locales, so
         "exit plan" is not a quick exit), or a "contains" phrase anywhere."""
@@ -69,7 +78,7 @@ class CommandIndex:
         if not hits:
             return None
         best = min(hits, key=lambda h: (h.index, h.language != language))
-        return self.commands[best.index], best.language
+        return CommandHit(self.commands[best.index], best.language)
 
 
 class StepIndex:

@@ -46,14 +46,14 @@ class Turn:
 class TurnBuilder:
     """Collects the reply being built: text parts, then one ``Outbound`` per ``emit``."""
 
-    def __init__(self, engine: Engine, session: Session):
+    def __init__(self, engine: Engine, session: Session, inbound_offer: str | None = None):
         self.engine = engine
         self.session = session
         self.events: list[Event] = []
         self.outputs: list[Outbound] = []
         self._parts: list[str] = []
         self._finished = False
-        self.inbound_offer: str | None = None  # the offer a pressed button answers
+        self.inbound_offer = inbound_offer  # the offer a pressed button answers
 
     def text(self, key: str, **values: object) -> str:
         """The message ``key`` in the session's language, with the flow's vars and ``values``."""

@@ -37,8 +37,9 @@ from bot.domain.sms import SMS_REPLACEMENTS, non_gsm7, prepare_sms, sms_cost
 # The normalization free text is understood by (NFKC, format characters dropped, confusables
 # mapped), so the check reads a message exactly as understanding reads one.
 from bot.domain.text import fold_text
-from bot.flowdef.model import Flow
-from bot.flowdef.schema import LIST_RESOURCES_LIMIT, RESOURCE_PLACEHOLDERS, RESOURCE_TEXT_KEYS
+from bot.flowdef.actions import SPECS
+from bot.flowdef.model import Flow, Step
+from bot.flowdef.schema import ENGINE_PLACEHOLDERS
 from bot.i18n import PLACEHOLDER, Catalog, fold
 
 Render = Callable[[str, str], Outbound]
@@ -61,9 +62,9 @@ RESOURCES_FILE = "flows/resources"
 # Messages the service or an advocate sends on their own, outside any step (handing the chat to a
 # person, the console's canned replies): each opens a message, so its preview must be neutral too.
 STANDALONE_PREFIXES = ("handoff.", "canned.", "limits.")
-# Texts the service appends to the reply of a step that asks for a person, in the same message
-# (bot.service ``_with_extra``): read there, not on their own.
-HANDOFF_EXTRAS = ("handoff.waiting", "handoff.after_hours", "handoff.already_waiting")
+# Texts the service appends to the reply of a step that runs an action (asking for a person), in
+# the same message (bot.service ``_with_extra``): read there, not on their own.
+REPLY_EXTRAS = tuple(dict.fromkeys(key for spec in SPECS.values() for key in spec.reply_extras))
 # The minutes a deployment waits before a reminder (bot.config's default), for ``{minutes}``.
 SAMPLE_MINUTES = 10
 
@@ -138,9 +139,8 @@ def _text_keys(flow: Flow) -> dict[str, str]:
         for i, choice in enumerate(step.choices):
             keys.setdefault(choice.label, f"steps.{step.id}.choices[{i}].label")
         for action in step.actions:
-            if action.type == "list_resources":
-                for key in RESOURCE_TEXT_KEYS:
-                    keys.setdefault(key, f"steps.{step.id}.actions (list_resources)")
+            for key in SPECS[action.type].text_keys:
+                keys.setdefault(key, f"steps.{step.id}.actions ({action.type})")
     return keys
 
 
@@ -168,7 +168,7 @@ def _all_actions(flow: Flow):
 
 def _translation_problems(flow: Flow, catalog: Catalog) -> list[Problem]:
     problems = []
-    allowed = set(flow.vars) | RESOURCE_PLACEHOLDERS | {"count"}
+    allowed = set(flow.vars) | set(ENGINE_PLACEHOLDERS)
     for key, used_at in _text_keys(flow).items():
         for code, data in catalog.locales.items():
             value = data.text.get(key)
@@ -186,9 +186,7 @@ def _translation_problems(flow: Flow, catalog: Catalog) -> list[Problem]:
                         problems.append(Problem(where(data.file, f"text.{key}{form}"), f"unknown placeholder {{{name}}}"))
     problems.extend(_carrier_word_problems(catalog))
     for at, action in _all_actions(flow):
-        language = action.get("language")
-        if action.type == "set_language" and language not in catalog.locales:
-            problems.append(Problem(where(flow.file, at), f"no locale file for language {language!r}"))
+        problems.extend(SPECS[action.type].problems(action, catalog, where(flow.file, at)))
     return problems
 
 
@@ -375,14 +373,18 @@ def _messages(flow: Flow, catalog: Catalog, render: Render, code: str) -> dict[s
             if label in default:
                 replies[f"unsure after {flow.unsure}: {label}"] = Outbound(text(flow.unsure), (ChoiceView(1, text(label)),))
     for step_id, reply in rendered.items():
-        if any(action.type == "request_advocate" for action in flow.steps[step_id].actions):
-            for key in HANDOFF_EXTRAS:
-                if key in default:
-                    replies[f"steps.{step_id} + {key}"] = Outbound(f"{reply.text}\n\n{text(key)}", reply.choices)
+        for key in _reply_extras(flow.steps[step_id]):
+            if key in default:
+                replies[f"steps.{step_id} + {key}"] = Outbound(f"{reply.text}\n\n{text(key)}", reply.choices)
     for key in default:
-        if key.startswith(STANDALONE_PREFIXES) and key not in HANDOFF_EXTRAS:
+        if key.startswith(STANDALONE_PREFIXES) and key not in REPLY_EXTRAS:
             replies[f"text.{key}"] = Outbound(text(key))
     return replies
+
+
+def _reply_extras(step: Step) -> tuple[str, ...]:
+    """The texts the service may append to ``step``'s reply, for the actions it runs."""
+    return tuple(dict.fromkeys(key for action in step.actions for key in SPECS[action.type].reply_extras))
 
 
 def _render_or_none(render: Render, step_id: str, code: str, catalog: Catalog) -> Outbound | None:
@@ -491,12 +493,12 @@ def listed_resource_ids(flows: Iterable[Flow], catalog: Catalog, directory: Reso
     for flow in flows:
         reachable = reachable_steps(flow)
         for at, action in _all_actions(flow):
-            if action.type != "list_resources" or at.split(".")[1] not in reachable:
+            lists = SPECS[action.type].resources
+            if lists is None or at.split(".")[1] not in reachable:
                 continue
-            category, audience = str(action.get("category") or ""), str(action.get("audience") or "")
-            limit = int(action.get("limit", LIST_RESOURCES_LIMIT))
+            query = lists(action)
             for code in catalog.locales:
-                shown.update(r.id for r in directory.find(category, code, limit, audience))
+                shown.update(r.id for r in directory.find(query.category, code, query.limit, query.audience))
     return shown
 
 

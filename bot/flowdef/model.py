@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from bot.flowdef.actions import SPECS
+
 BACK = "@back"  # a target meaning "the step the person was on before a `remember` command"
 
 
@@ -16,14 +18,17 @@ BACK = "@back"  # a target meaning "the step the person was on before a `remembe
 class Action:
     """A typed action. ``type`` picks the engine's executor; ``params`` are its validated fields.
 
-    Action types and their fields are listed in ``flowdef.schema.ACTION_SCHEMAS``.
+    Each type's fields, texts and checks are in its module of ``bot/flowdef/actions/``.
     """
 
     type: str
     params: tuple[tuple[str, object], ...] = ()
 
     def get(self, name: str, default: object = None) -> object:
-        return dict(self.params).get(name, default)
+        for key, value in self.params:  # a few fields at most: a scan, no dict per call
+            if key == name:
+                return value
+        return default
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +81,7 @@ class Step:
         return any(action.type in TERMINAL_ACTIONS for action in self.actions)
 
 
-TERMINAL_ACTIONS = frozenset({"end", "erase"})
+TERMINAL_ACTIONS = frozenset(name for name, spec in SPECS.items() if spec.ends_conversation)
 
 
 @dataclass(frozen=True)

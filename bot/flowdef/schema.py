@@ -1,48 +1,22 @@
-"""JSON Schema of a flow file (``spec_version: 1``) and of each action type.
+"""JSON Schema of a flow file (``spec_version: 1``), with each action type's fields.
 
-Adding an action type: add its fields here, its executor in ``bot/engine/actions/``.
+Action types are not named here: each has its module in ``bot/flowdef/actions/`` (its fields,
+texts and checks) and its executor in ``bot/engine/actions/``.
 """
 
 from __future__ import annotations
 
-from bot.domain.problems import AUDIENCES, CATEGORIES
+from bot.flowdef.actions import SPECS
 
 SPEC_VERSION = 1
-LIST_RESOURCES_LIMIT = 3  # entries a list_resources action shows when it gives no `limit`
 KEY = {"type": "string", "pattern": r"^[a-z0-9_]+(\.[a-z0-9_]+)*$"}
 STEP_ID = {"type": "string", "pattern": r"^[a-z][a-z0-9_]*$"}
 TARGET = {"type": "string", "pattern": r"^([a-z][a-z0-9_]*|@back)$"}
 
 # type -> JSON Schema of the action's own fields (besides `type`).
-ACTION_SCHEMAS: dict[str, dict] = {
-    # {type: set_language, language: es}: from now on, answer in Spanish.
-    "set_language": {
-        "required": ["language"],
-        "properties": {"language": {"type": "string", "pattern": "^[a-z]{2,3}(-[a-z0-9]{2,8})?$"}},
-    },
-    # {type: list_resources, category: legal, limit: 3}: append directory entries for a need
-    # (LIST_RESOURCES_LIMIT of them when no limit is given).
-    # {type: list_resources, audience: youth}: the entries only for that audience (any need).
-    "list_resources": {
-        "required": [],
-        "anyOf": [{"required": ["category"]}, {"required": ["audience"]}],
-        "properties": {
-            "category": {"enum": list(CATEGORIES)},
-            "audience": {"enum": list(AUDIENCES)},
-            "limit": {"type": "integer", "minimum": 1, "maximum": 6},
-        },
-    },
-    # {type: mark_urgent}: the person may be in danger; a handoff they ask for is urgent.
-    "mark_urgent": {"properties": {}},
-    # {type: request_advocate, replies: check_back}: the person consented to talk to a person;
-    # ``write``: they may be written to when an advocate answers; ``check_back`` (the default):
-    # what the advocate writes waits for their next message.
-    "request_advocate": {"properties": {"replies": {"enum": ["write", "check_back"]}}},
-    # {type: erase}: quick exit; everything held about the person is destroyed now.
-    "erase": {"properties": {}},
-    # {type: end}: the conversation is over; nothing about it is kept.
-    "end": {"properties": {}},
-}
+ACTION_SCHEMAS: dict[str, dict] = {name: spec.schema for name, spec in SPECS.items()}
+# Names the engine fills itself in the texts of its actions (resource lines), and in plurals.
+ENGINE_PLACEHOLDERS = ("count", *dict.fromkeys(name for spec in SPECS.values() for name in spec.placeholders))
 
 
 def _action_schema() -> dict:
@@ -97,7 +71,7 @@ FLOW_SCHEMA = {
             # names the engine fills itself (resource lines, plurals) cannot be flow vars
             "propertyNames": {
                 "pattern": "^[a-z_][a-z0-9_]*$",
-                "not": {"enum": ["count", "name", "contacts", "hours", "phone", "number", "keyword", "web"]},
+                "not": {"enum": list(ENGINE_PLACEHOLDERS)},
             },
             "additionalProperties": {"type": "string"},
         },
@@ -152,16 +126,3 @@ FLOW_SCHEMA = {
         },
     },
 }
-
-# Texts the engine uses to list resources (any flow with a list_resources action needs them),
-# and the placeholders those texts may use.
-RESOURCE_TEXT_KEYS = (
-    "resources.none",
-    "resource.line",
-    "resource.line_no_hours",
-    "resource.call",
-    "resource.text",
-    "resource.text_keyword",
-    "resource.hours_247",
-)
-RESOURCE_PLACEHOLDERS = frozenset({"name", "contacts", "hours", "phone", "number", "keyword", "web"})

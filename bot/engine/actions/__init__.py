@@ -2,11 +2,15 @@
 
 An executor is ``run(action, turn)``: it may add text to the reply being built, change the
 session, and record events. It never does I/O; what must happen outside the engine (erasing
-storage, notifying an advocate) is an event for the service.
+storage, notifying an advocate) is an event for the service. Each module registers its
+function with ``@action("type")``; the modules are found with ``pkgutil`` (no list to edit). The
+type's fields, texts and checks, with an example, are its spec in ``bot/flowdef/actions/``.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -29,12 +33,5 @@ def action(type_name: str) -> Callable[[Executor], Executor]:
     return register
 
 
-# Import for registration; each module documents its type with an example.
-from bot.engine.actions import (  # noqa: E402,F401
-    end,
-    erase,
-    list_resources,
-    mark_urgent,
-    request_advocate,
-    set_language,
-)
+for _module in pkgutil.iter_modules(__path__):  # each module registers its executor on import
+    importlib.import_module(f"{__name__}.{_module.name}")

@@ -1,6 +1,5 @@
-"""``{type: end}``: the conversation is over; nothing about it is kept.
-
-The next message starts a new conversation, exactly as for someone writing the first time.
+"""Executor of ``end`` (spec: ``bot.flowdef.actions.end``): nothing about the conversation is
+kept after this turn (``ConversationEnded``); the next message starts a new one.
 """
 
 from bot.domain.events import ConversationEnded

@@ -1,4 +1,4 @@
-"""``{type: erase}``: quick exit. Everything held about the person is destroyed at once.
+"""Executor of ``erase``, the quick exit (spec: ``bot.flowdef.actions.erase``).
 
 The step's message (how to delete the thread) is still sent; the service erases the stored
 conversation when it sees ``ConversationErased``, in the same transaction as the turn.

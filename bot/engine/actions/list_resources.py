@@ -1,6 +1,6 @@
-"""``{type: list_resources, category: legal, limit: 3}``: append directory entries for a need.
+"""Executor of ``list_resources`` (fields and an example: ``bot.flowdef.actions.list_resources``).
 
-Example of the lines added (English)::
+Appends one line per directory entry under the previous text, in the person's language, e.g.::
 
     - National Human Trafficking Hotline: Call 1-888-373-7888, Text 233733 (24/7)
     - LawHelp.org: www.lawhelp.org
@@ -9,25 +9,22 @@ and in Spanish, with the names the directory gives per language::
 
     - Línea Nacional Contra la Trata de Personas: Tel. 1-888-373-7888, SMS 233733 (24/7)
 
-``{type: list_resources, audience: youth}`` lists only the entries for that audience (entries with
-an audience never appear in the lists for everyone). Entries come from the directory the engine
-was given (national first, then the deployment's region); when there are none,
+Entries with an audience never appear in the lists for everyone. Entries come from the directory
+the engine was given (national first, then the deployment's region); when there are none,
 ``resources.none`` points to the 24/7 line instead. A text line that does not answer in the
 person's language (``text_languages``) is left out: the call, with interpreters, still is shown.
 """
 
 from bot.domain.messages import hours_in, name_in, texts_in
 from bot.engine.actions import action
-from bot.flowdef.schema import LIST_RESOURCES_LIMIT
+from bot.flowdef.actions.list_resources import query
 
 
 @action("list_resources")
 def run(act, turn) -> None:
-    category = str(act.get("category") or "")
-    audience = str(act.get("audience") or "")
-    limit = int(act.get("limit", LIST_RESOURCES_LIMIT))
+    asked = query(act)
     lang = turn.session.language
-    found = turn.engine.directory.find(category, lang, limit, audience) if turn.engine.directory else ()
+    found = turn.engine.directory.find(asked.category, lang, asked.limit, asked.audience) if turn.engine.directory else ()
     if not found:
         turn.add_lines([turn.text("resources.none")])
         return

@@ -1,6 +1,6 @@
-"""``{type: mark_urgent}``: the person may be in danger (emergency words, or "I'm in danger now").
-
-A handoff they then ask for is flagged urgent, and the service is told at once.
+"""Executor of ``mark_urgent`` (spec: ``bot.flowdef.actions.mark_urgent``): the session is
+marked urgent, so a handoff asked for later is urgent, and ``EmergencyDetected`` tells the service
+at once.
 """
 
 from bot.domain.events import EmergencyDetected

@@ -1,8 +1,7 @@
-"""``{type: request_advocate, replies: write | check_back}``: the person consented to talk to
-a person, and chose how replies reach them: ``write`` ("you may write to me here") or
-``check_back`` (the default: nothing is sent until they write again).
+"""Executor of ``request_advocate`` (spec: ``bot.flowdef.actions.request_advocate``).
 
-Records the request (urgent when emergency words came first) for the handoff to pick up.
+Records the request (urgent when emergency words came first, may be written to when
+``replies: write``) as ``HandoffRequested``, for the service's handoff to pick up.
 """
 
 from bot.domain.events import HandoffRequested

@@ -1,6 +1,6 @@
-"""``{type: set_language, language: es}``: answer in Spanish from now on.
-
-The person chose it, so a channel's language hint no longer overrides it.
+"""Executor of ``set_language`` (spec: ``bot.flowdef.actions.set_language``): the session's
+language from now on, marked as chosen, so a channel's language hint no longer overrides it;
+``LanguageChanged`` when it differs.
 """
 
 from bot.domain.events import LanguageChanged
