@@ -17,8 +17,8 @@ from bot.channels.base import Delivery
 from bot.channels.telegram import TelegramAdapter, TelegramSender
 from bot.config import LimitSettings
 from bot.domain import Channel, Inbound
-from bot.service import NOTICE_STREAM, Service
-from bot.store import KeyRing, Pseudonyms, SessionStore, open_database
+from bot.service import NOTICE_STREAM, Service, key_ring
+from bot.store import Pseudonyms, SessionStore, open_database
 from bot.store.outbox import new_message
 from bot.worker import MAX_ATTEMPTS, Worker
 from tests.databases import rows
@@ -28,7 +28,7 @@ LIMITS = LimitSettings(new_conversations_per_minute=1000, messages_per_person_pe
 
 
 def make_service(settings, content, clock) -> Service:
-    store = SessionStore(open_database(settings.database_url), KeyRing(list(settings.encryption_keys)))
+    store = SessionStore(open_database(settings.database_url), key_ring(settings))
     return Service(content, store, Pseudonyms(settings.pepper), clock, limits=LIMITS)
 
 

@@ -10,6 +10,7 @@ twice, the one case a send can repeat; providers give no idempotency key for it)
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -19,6 +20,8 @@ from sqlalchemy.orm import aliased
 from bot.store.crypto import DecryptError, KeyRing
 from bot.store.database import read_connection, write_transaction
 from bot.store.tables import delivery_statuses, deliveries, outbox
+
+log = logging.getLogger("safeharbor.store")
 
 CLAIM_FOR = timedelta(minutes=2)
 # How long an SMS webhook's answer is kept for a redelivery of the same message: Twilio retries
@@ -84,6 +87,9 @@ class Outbox:
                 try:
                     payload = json.loads(self.keys.open_transient(row.payload))
                 except (DecryptError, TypeError, ValueError):
+                    # Its epoch is gone, or another process sealed it under a key store this one
+                    # does not share (a misconfiguration the operator must hear of).
+                    log.error("an outbox message opens with no key of this process and was dropped: do all processes use the same SAFEHARBOR_KEY_STORE?")
                     connection.execute(update(outbox).where(outbox.c.id == row.id).values(status="failed", payload=None, error="undecryptable"))
                     continue
                 failing_since = _aware(row.failing_since) if row.failing_since is not None else None
