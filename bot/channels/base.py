@@ -127,17 +127,23 @@ Handler = Callable[[Any], Awaitable[Any]]  # a Starlette ``Request`` -> ``Respon
 class ChannelAdapter(Protocol):
     """One provider, as the rest of safeharbor sees it.
 
-    ``name``: the provider (``Delivery.provider``); ``channels``: the ``Channel`` values it
-    serves (an outbox job's ``channel`` is one of their values); ``queued``: its replies go
-    through the outbox rather than in the webhook's answer; ``deletes_chat``: a quick exit
-    deletes the chat's messages from the person's device; ``secrets``: the values to redact from
-    every log; ``sends``: whether it has what sending needs.
+    ``name``: the provider (``Delivery.provider``; the key of its shared send pace);
+    ``channels``: the ``Channel`` values it serves (an outbox job's ``channel`` is one of their
+    values); ``queued``: its replies go through the outbox rather than in the webhook's answer;
+    ``deletes_chat``: a quick exit deletes the chat's messages from the person's device
+    (``delete_chat``, ``delete_now``); ``keeps_copies``: the provider keeps each message until it
+    is deleted through its API (``kept``, ``forget_oldest``, ``deletion_jobs``, ``delete_kept``,
+    at most ``MAX_KEPT`` ids kept); ``paced``: every worker's sends together keep to
+    ``per_second(limits)``; ``secrets``: the values to redact from every log (``SECRETS``: the
+    settings holding them); ``sends``: whether it has what sending needs.
     """
 
     name: str
     channels: tuple[Channel, ...]
     queued: bool
     deletes_chat: bool
+    keeps_copies: bool
+    paced: bool
     secrets: tuple[str, ...]
     sends: bool
 
@@ -147,6 +153,9 @@ class ChannelAdapter(Protocol):
 
     async def send(self, job: Any) -> Sent:
         """Send one outbox job (``store.outbox.Job``); raises ``SendError``."""
+
+    def pace(self, job: Any) -> tuple[int, float] | None:
+        """The per-chat pace (messages, seconds) a sent job counts against, if any."""
 
     def remember_sent(self, channel_state: dict, message_id: int | str, now: datetime) -> None:
         """Keep ``message_id`` in a conversation's ``channel_state`` for a later deletion."""
