@@ -26,7 +26,7 @@ from ._constants import PROVIDER, SECRETS, chat_pace
 from ._parse import parse_update
 from ._render import render
 
-log = logging.getLogger("safeharbor.telegram")
+log = logging.getLogger("safeharbor.runtime")  # polling runs beside the worker, as it always logged
 
 WEBHOOK_PATH = "/webhooks/telegram"
 
