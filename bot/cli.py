@@ -243,7 +243,7 @@ def _serve(args) -> int:
         uvicorn.run("bot.web.app:app_from_env", factory=True, workers=args.workers, **options)
         return 0
     app = create_app(
-        Service.from_settings(settings), settings, background=not args.no_background, telegram_polling=args.telegram_polling
+        Service.from_settings(settings), settings, background=not args.no_background, polling=args.telegram_polling
     )
     print(f"safeharbor: serving on http://{args.host}:{args.port} (Ctrl-C to stop)", file=sys.stderr, flush=True)
     uvicorn.run(app, **options)

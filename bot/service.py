@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
@@ -21,14 +20,16 @@ from pathlib import Path
 from typing import Protocol
 
 from bot.config import HandoffSettings, LimitSettings, Settings
-from bot.channels.base import Delivery
+from bot.channels.base import ChannelAdapter, Delivery, decode_output, decode_outputs, encode_output
+from bot.channels.registry import NOTICES_CHANNEL, build_adapters, by_channel, default_adapters
 from bot.domain.events import ConversationExpired, EmergencyDetected, HandoffRequested, HeldBack, LinesDelivered
-from bot.domain.messages import Channel, ChoiceView, Inbound, InboundKind, Outbound, render_plain
+from bot.domain.messages import Channel, Inbound, InboundKind, Outbound, render_plain
 from bot.domain.problems import ContentInvalid, Problem, errors
 from bot.engine import Engine, Turn
 from bot.flowdef import Flow, inspect, read_flows
 from bot.flowdef.inspect import carrier_words_taught, lock_screen_preview, revealing_words
 from bot.i18n import Catalog, read_catalog
+from bot.kept import Kept
 from bot.handoff import (
     Active, Handoff, HandoffError, HandoffGone, HandoffRecords, NotYours, OfficeHours, RevealingOpening, Status, TeachesOptOut,
     new_label,
@@ -38,7 +39,7 @@ from bot.store import Directory, KeyRing, Pseudonyms, SessionStore, open_databas
 from bot.store import schema
 from bot.store.accounts import Accounts
 from bot.store.limits import Windows
-from bot.store.outbox import TWILIO_DELETES, new_message, sid_batches
+from bot.store.outbox import new_message
 
 log = logging.getLogger("safeharbor.service")
 
@@ -53,19 +54,8 @@ FALLBACK_TEXT = (
 )
 
 
-# Channels whose replies are sent by the background work (the outbox) rather than in the
-# webhook's response.
-QUEUED_CHANNELS = frozenset({Channel.TELEGRAM})
 NOTICE_STREAM = "advocates-notices"  # the outbox stream of messages to the advocates' group
-# Telegram lets a bot delete both sides of a private chat for 48 hours: keep ids that long.
-DELETABLE_FOR = timedelta(hours=48)
-MAX_KEPT_MESSAGES = 300
-# Twilio keeps every message (body and numbers) until it is deleted through its API, whenever
-# that is: the SIDs of a conversation's messages are kept (sealed, in its ``channel_state``)
-# until it ends, then deleted at Twilio by the outbox. Past this many, the oldest are deleted
-# at once, so the sealed state stays small.
-TWILIO_CHANNELS = frozenset({Channel.SMS, Channel.WHATSAPP})
-MAX_KEPT_SIDS = 500
+__all__ = ["decode_output", "decode_outputs", "encode_output"]  # the outbox's wire form, from channels.base
 
 
 def utc_now() -> datetime:
@@ -78,63 +68,16 @@ class _Redelivery(Exception):
 
 @dataclass(frozen=True)
 class Reception:
-    """What a delivery produced. ``outputs``: the replies (in the webhook's answer for SMS; for
-    Telegram already queued). ``alphabet``: the conversation language's SMS alphabet.
+    """What a delivery produced. ``outputs``: the replies (in the webhook's answer, or already
+    queued when the channel's adapter is ``queued``). ``alphabet``: the conversation language's SMS alphabet.
     ``failed``: the turn failed and ``outputs`` is the fallback."""
 
     outputs: tuple[Outbound, ...]
     alphabet: str = "gsm7"
     queued: bool = False
     failed: bool = False
-    enqueued: bool = False  # other work for the outbox (deletions at Twilio): wake the worker
+    enqueued: bool = False  # other work for the outbox (deletions at a provider): wake the worker
     personal: bool = False  # outputs carry words someone wrote (an advocate's): never cache them
-
-
-def encode_output(output: Outbound) -> dict:
-    return {"text": output.text, "choices": [[c.number, c.label] for c in output.choices], "offer": output.offer}
-
-
-def decode_output(data: dict) -> Outbound:
-    return Outbound(data["text"], tuple(ChoiceView(n, label) for n, label in data.get("choices", ())), data.get("offer"))
-
-
-def decode_outputs(blob: bytes) -> tuple[Outbound, ...]:
-    return tuple(decode_output(item) for item in json.loads(blob))
-
-
-def keep_until(channel_state: dict) -> datetime | None:
-    """Until when the conversation's Telegram message ids must be kept: 48 h after the newest.
-    Twilio SIDs set no such time: Twilio keeps the messages until they are deleted, so their SIDs
-    go with the conversation (``kept_sids``), each one deleted at Twilio then."""
-    messages = channel_state.get("messages")
-    if not messages:
-        return None
-    return datetime.fromtimestamp(max(ts for _, ts in messages), timezone.utc) + DELETABLE_FOR
-
-
-def remember_message(channel_state: dict, message_id: int | str, now: datetime) -> None:
-    """Add a message id to the kept list. A Telegram id (int): only those still deletable, at
-    most the last few hundred. A Twilio SID (str): every one, once (``kept_sids``)."""
-    if isinstance(message_id, str):
-        sids = channel_state.setdefault("sids", [])
-        if message_id not in sids:
-            sids.append(message_id)
-        return
-    cutoff = int((now - DELETABLE_FOR).timestamp())
-    kept = [m for m in channel_state.get("messages", []) if m[1] > cutoff]
-    kept.append([int(message_id), int(now.timestamp())])
-    channel_state["messages"] = kept[-MAX_KEPT_MESSAGES:]
-
-
-def kept_sids(channel_state: dict) -> list[str]:
-    """The Twilio SIDs of the conversation's messages, oldest first (inbound and outbound).
-
-    >>> state = {}
-    >>> remember_message(state, "SM" + "a" * 32, utc_now()); remember_message(state, "SM" + "a" * 32, utc_now())
-    >>> kept_sids(state) == ["SM" + "a" * 32]
-    True
-    """
-    return list(channel_state.get("sids", ()))
 
 
 @dataclass(frozen=True)
@@ -249,6 +192,7 @@ class Service:
         clock: Callable[[], datetime] = utc_now,
         handoff: HandoffSettings | None = None,
         limits: LimitSettings | None = None,
+        adapters: tuple[ChannelAdapter, ...] | None = None,
     ):
         self.content = content
         self.store = store
@@ -272,17 +216,21 @@ class Service:
         self.limits = Limits(limits or LimitSettings(), Windows(engine.dialect) if engine is not None else None, self.handoffs)
         self.fallback = Outbound(FALLBACK_TEXT.format_map(content.engines[DEFAULT_FLOW].flow.vars))
         self.on_enqueued: Callable[[], None] | None = None  # wakes an in-process worker
-        # Whether what Twilio keeps is deleted through its REST API (account SID and token set:
-        # ``from_settings``); off, no SID is kept and no deletion queued. Needs the SQL store.
-        self.twilio_deletes: bool = False
+        # What each channel keeps of a conversation's messages, and whether the copies a provider
+        # keeps are deleted (``kept.deletes_copies``: credentials set, ``from_settings``; needs
+        # the SQL store).
+        self.kept = Kept(by_channel(adapters or default_adapters()))
         # Whether a turn waits on nothing but this machine (SQLite, memory), see web.webhooks.
         self.local_database: bool = getattr(store, "local", False)
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Callable[[], datetime] = utc_now) -> Service:
-        service = cls(load_content(settings), open_store(settings), Pseudonyms(settings.pepper), clock, settings.handoff, settings.limits)
-        # The worker deletes with the sender it builds for these settings (runtime.build_senders).
-        service.twilio_deletes = settings.channels.twilio_sends
+        adapters = build_adapters(settings, senders=False)  # what each channel does; the worker sends
+        service = cls(
+            load_content(settings), open_store(settings), Pseudonyms(settings.pepper), clock, settings.handoff, settings.limits, adapters,
+        )
+        # The worker deletes with the senders it builds for these settings.
+        service.kept.deletes_copies = any(a.keeps_copies and a.deletes for a in adapters)
         return service
 
     def handle(self, inbound: Inbound) -> list[Outbound]:
@@ -304,9 +252,9 @@ class Service:
     def receive(self, delivery: Delivery) -> Reception:
         """Apply a provider's delivery once; never raises for anything a provider can send.
 
-        The delivery is claimed, the turn run, the state saved and (Telegram) the replies written
-        to the outbox, all in one transaction holding that person's lock. A redelivery gets the
-        reply recorded the first time (SMS) or nothing new (Telegram: its replies are queued).
+        The delivery is claimed, the turn run, the state saved and (a ``queued`` channel) the
+        replies written to the outbox, all in one transaction holding that person's lock. A
+        redelivery gets the reply recorded the first time, or nothing new (queued replies).
         Needs the SQL store (``SessionStore``).
         """
         inbound = delivery.inbound
@@ -346,74 +294,61 @@ class Service:
             return Reception(decode_outputs(recorded) if recorded else (), personal=True)
 
     def _apply(self, delivery: Delivery, inbound: Inbound, key: str, pseudonym: str, now: datetime) -> Reception:
-        queued = inbound.channel in QUEUED_CHANNELS
-        twilio = self.twilio_deletes and inbound.channel in TWILIO_CHANNELS
-        if not twilio and isinstance(inbound.message_ref, str):
-            inbound = replace(inbound, message_ref=None)  # nothing is deleted at Twilio: keep no SID
-        inbound_sid = [inbound.message_ref] if twilio and inbound.message_ref else []
+        channel = self.kept.of(inbound.channel)
+        copies = self.kept.copies(inbound.channel)  # the provider keeps copies, and they are deleted
+        if channel.keeps_copies and copies is None and inbound.message_ref is not None:
+            inbound = replace(inbound, message_ref=None)  # nothing is deleted at the provider: keep no id
+        inbound_copy = [inbound.message_ref] if copies and inbound.message_ref else []
         deleting = False
         with self.store.conversation(pseudonym, now) as held:
             if inbound.kind is InboundKind.OPT_OUT:
-                sids = kept_sids(held.channel_state) + inbound_sid
+                ids = self.kept.kept_copies(inbound.channel, held.channel_state) + inbound_copy
                 held.erase()  # the carrier blocked the number: nothing can reach them, keep nothing
-                deleting = self._delete_at_twilio(held, sids)  # what Twilio keeps of it too, STOP included
+                deleting = self.kept.delete_copies(held, inbound.channel, ids)  # what the provider keeps too, STOP included
                 if not held.record_delivery(delivery.provider, key, None):
                     raise _Redelivery
                 return Reception((), enqueued=deleting)
-            kept_ids = [message_id for message_id, _ in held.channel_state.get("messages", [])]
-            sids = kept_sids(held.channel_state) if twilio else []
-            if len(sids) >= MAX_KEPT_SIDS:  # a very long conversation: the oldest go now
-                spill = len(sids) - MAX_KEPT_SIDS + 1
-                deleting = self._delete_at_twilio(held, sids[:spill])
-                sids = held.channel_state["sids"] = sids[spill:]
+            # A quick exit deletes the chat as it was before this turn, and this message.
+            exit_deletion = channel.delete_chat(held.channel_state, inbound.address, inbound.message_ref) if channel.deletes_chat else None
+            ids = self.kept.kept_copies(inbound.channel, held.channel_state)
+            if copies and len(ids) >= copies.MAX_KEPT:  # a very long conversation: the oldest go now
+                spill = copies.forget_oldest(held.channel_state, len(ids) - copies.MAX_KEPT + 1)
+                deleting = self.kept.delete_copies(held, inbound.channel, spill)
+                ids = self.kept.kept_copies(inbound.channel, held.channel_state)
             language = held.session.language if held.session else self.content.catalog.resolve(inbound.language_hint) or self.content.catalog.default
             held_back = self.limits.held_back(held, inbound, self._engine(held.session), language, now)
             if held_back is not None and held_back.new:
                 # Past the minute's new conversations: a static answer, in the webhook's own
                 # response on either channel (nothing queued, no receipt: nothing here to apply
-                # twice), and Twilio's copy of the message deleted, as nothing of it is kept.
-                deleting = self._delete_at_twilio(held, inbound_sid) or deleting
+                # twice), and the provider's copy of the message deleted, as nothing of it is kept.
+                deleting = self.kept.delete_copies(held, inbound.channel, inbound_copy) or deleting
                 busy = Outbound(self._text("limits.busy", language))
                 return Reception((busy,), self.content.catalog.locales[language].sms_alphabet, enqueued=deleting)
             if held_back is not None:
                 turn = self._held_back_turn(held, inbound, held_back, language, now)
             else:
-                turn = self._turn(held, inbound, now)  # keeps the inbound's SID when it keeps the conversation
-            if twilio and turn.session is None:
+                turn = self._turn(held, inbound, now)  # keeps the inbound's id when it keeps the conversation
+            if copies and turn.session is None:
                 # Nothing of the conversation is kept now (a quick exit, an end, or nothing to keep
-                # at all): nor at Twilio. Its replies' SIDs, learned later from their status
+                # at all): nor at the provider. Its replies' ids, learned later from their status
                 # callbacks, find no conversation and are deleted then (``message_sent``).
-                deleting = self._delete_at_twilio(held, sids + inbound_sid) or deleting
+                deleting = self.kept.delete_copies(held, inbound.channel, ids + inbound_copy) or deleting
             language = turn.session.language if turn.session else self.content.catalog.default
-            if queued:
-                channel = inbound.channel.value
+            if channel.queued:
+                name = inbound.channel.value
                 if delivery.callback_id:  # after the turn: a restart must not drop it with the old stream
-                    held.enqueue(channel, "answer", {"callback_id": delivery.callback_id})
-                if turn.erased:  # quick exit: both sides of the chat, as far as still deletable
-                    ids = kept_ids + ([inbound.message_ref] if inbound.message_ref is not None else [])
-                    if ids:
-                        held.enqueue(channel, "delete", {"to": inbound.address, "message_ids": ids})
+                    held.enqueue(name, "answer", {"callback_id": delivery.callback_id})
+                if turn.erased and exit_deletion:  # quick exit: both sides of the chat, as far as still deletable
+                    held.enqueue(name, "delete", exit_deletion)
                 for output in turn.outputs:
                     # after a quick exit, its one line must stay on the phone: not kept for deletion
-                    held.enqueue(channel, "send", {"to": inbound.address, "after_exit": turn.erased, **encode_output(output)})
-            reply = None if queued else json.dumps([encode_output(o) for o in turn.outputs]).encode()
+                    held.enqueue(name, "send", {"to": inbound.address, "after_exit": turn.erased, **encode_output(output)})
+            reply = None if channel.queued else json.dumps([encode_output(o) for o in turn.outputs]).encode()
             if not held.record_delivery(delivery.provider, key, reply):
                 raise _Redelivery  # applied before: roll this turn back whole
         alphabet = self.content.catalog.locales[language].sms_alphabet
         personal = any(isinstance(e, LinesDelivered) for e in turn.events)
-        return Reception(turn.outputs, alphabet=alphabet, queued=queued, enqueued=deleting, personal=personal)
-
-    def _delete_at_twilio(self, held, sids: list[str]) -> bool:
-        """Queue the deletion at Twilio of messages ``sids`` in ``held``'s transaction (sealed in
-        the outbox, each batch on a stream of its own: an erasure of the conversation must not
-        take its deletions with it, and one message not yet deletable must not hold up the
-        others). Returns whether anything was queued."""
-        sids = list(dict.fromkeys(sid for sid in sids if isinstance(sid, str)))
-        if not self.twilio_deletes or not sids:
-            return False
-        for batch in sid_batches(sids):
-            held.enqueue(TWILIO_DELETES, "delete", {"sids": batch}, stream=secrets.token_hex(16))
-        return True
+        return Reception(turn.outputs, alphabet=alphabet, queued=channel.queued, enqueued=deleting, personal=personal)
 
     def _held_back_turn(self, held, inbound: Inbound, held_back: HeldBack, language: str, now: datetime) -> Turn:
         """A message over the person's limit: no engine turn. Its id is still kept (a later quick
@@ -421,7 +356,7 @@ class Service:
         transcript; the first one of the minute is told to wait (nothing more while an advocate
         holds the chat: what they write is read)."""
         if inbound.message_ref is not None:
-            remember_message(held.channel_state, inbound.message_ref, now)
+            self.kept.remember(inbound.channel, held.channel_state, inbound.message_ref, now)
         session = held.session
         active = self.handoffs.active(held.cursor, held.id) if session is not None and session.handoff and self.handoffs else None
         kept = active is not None and bool(inbound.text) and self.limits.keep_person_line(held.cursor, active, inbound.text, [], now)
@@ -432,7 +367,7 @@ class Service:
             outputs = self._not_kept(outputs, language)  # said once a minute here: the rest of it costs no reply
         if kept and outputs:
             self.handoffs.record_lines(held.cursor, active, [("bot", render_plain(output)) for output in outputs], now)
-        held.save_channel_state(keep_until(held.channel_state))
+        held.save_channel_state(self.kept.keep_until(held.channel_state))
         return Turn(session, outputs, (held_back,))
 
     def _not_kept(self, outputs: tuple, language: str) -> tuple:
@@ -466,8 +401,8 @@ class Service:
             held.channel_state = carried  # a restart still lets a later quick exit delete the chat
         if turn.session is not None:
             if inbound.message_ref is not None:
-                remember_message(held.channel_state, inbound.message_ref, now)
-            held.save(turn.session, now + engine.flow.idle_timeout, keep_until(held.channel_state))
+                self.kept.remember(inbound.channel, held.channel_state, inbound.message_ref, now)
+            held.save(turn.session, now + engine.flow.idle_timeout, self.kept.keep_until(held.channel_state))
             if self.handoffs is not None:
                 turn, active = self._handoff_turn(held, inbound, turn, None if turn.restarted else active, now)
                 if waiting_lines and not turn.restarted and not any(isinstance(e, ConversationExpired) for e in turn.events):
@@ -475,7 +410,7 @@ class Service:
                 status = active.status if active else None
                 if turn.session.handoff != status:  # a handoff opened in this turn: remember it
                     turn = Turn(replace(turn.session, handoff=status), turn.outputs, turn.events)
-                    held.save(turn.session, now + engine.flow.idle_timeout, keep_until(held.channel_state))
+                    held.save(turn.session, now + engine.flow.idle_timeout, self.kept.keep_until(held.channel_state))
         # No log of the turn, at any level: which steps someone moved through, with a timestamp,
         # could be matched against a provider's delivery logs that hold their number.
         return turn
@@ -556,7 +491,7 @@ class Service:
         return Turn(turn.session, tuple(outputs), turn.events)
 
     def _notify_advocates(self, cursor, now: datetime) -> bool:
-        """Tell the advocates' Telegram group, if configured, of the chats waiting it was not
+        """Tell the advocates' group, if configured, of the chats waiting it was not
         told of (labels only, never content), a few notices a minute (``Limits.notice``), in the
         caller's transaction. Returns whether one was queued."""
         chat = self.handoff_settings.advocate_telegram_chat
@@ -564,7 +499,7 @@ class Service:
         if text:
             # On a stream of its own: a slow or failing group must not hold up the person's replies.
             payload = {"to": chat, "text": text, "choices": [], "offer": None, "notice": True}
-            self.store.statements.enqueue.run(cursor, **new_message(self.store.keys, NOTICE_STREAM, "telegram", "send", payload, now))
+            self.store.statements.enqueue.run(cursor, **new_message(self.store.keys, NOTICE_STREAM, NOTICES_CHANNEL.value, "send", payload, now))
         return bool(text)
 
     def flush_notices(self) -> bool:
@@ -631,7 +566,7 @@ class Service:
             address = self.handoffs.address(handoff.id)
             if address is None:
                 raise HandoffGone("the person has left")
-            # Not an answer to anything the person just wrote: on Telegram it arrives without a sound.
+            # Not an answer to anything the person just wrote: where the channel can, it arrives without a sound.
             payload = {**self._payload(address, Outbound(text), handoff.language), "quiet": True}
             row = new_message(self.store.keys, handoff.conversation_id, handoff.channel, "send", payload, now)
         self.handoffs.add(handoff.id, sender, text, user_id, actor, now, send=row, status=status, holder=holder, pending=row is None)
@@ -662,7 +597,7 @@ class Service:
             session = replace(
                 held.session, state=engine.flow.menu, return_to=None, handoff=None, advocate_requested=False, handed_back=True
             )
-            held.save(session, now + engine.flow.idle_timeout, keep_until(held.channel_state))
+            held.save(session, now + engine.flow.idle_timeout, self.kept.keep_until(held.channel_state))
             self.handoffs.record(held.cursor, active, "system", self._text("handoff.back", session.language), now, pending=True)
 
     def remind_waiting(self) -> int:
@@ -706,44 +641,46 @@ class Service:
         """A provider's delivery outcome for one of our messages, once per (message, status),
         with no content. Returns False for a repeat.
 
-        With ``channel`` and ``address`` (whom a Twilio message went to: its status callback's
-        ``To``) the SID is also kept with that person's conversation, or, with none kept (the
-        line after a quick exit, a reply to someone of whom nothing is kept), its deletion at
-        Twilio is queued (``message_sent``). This is how the SIDs of TwiML replies are learned."""
+        With ``channel`` and ``address`` (whom a message went to, when its provider keeps copies:
+        a status callback's ``To``) the id is also kept with that person's conversation, or, with
+        none kept (the line after a quick exit, a reply to someone of whom nothing is kept), its
+        deletion at the provider is queued (``message_sent``). This is how the ids of replies sent
+        in a webhook's answer are learned."""
         new = self.store.record_status(
             self.pseudonyms.of(f"sent:{provider}", message_id), status[:24], (error_code or None) and str(error_code)[:12], self.clock()
         )
-        if provider == "twilio" and self.twilio_deletes and channel is not None and address:
+        if channel is not None and address and self.kept.copies(channel) is not None:
             self.message_sent(Channel(channel).value, address, message_id)
         return new
 
     def message_sent(self, channel: str, address: str, message_id: int | str) -> None:
         """Message ``message_id`` went to ``address``: keep its id (sealed) so that the end of
-        the conversation can delete it. If nothing of the conversation is kept (a quick exit
-        while it was on its way, or after), delete it now.
+        the conversation, or a quick exit, can delete it. If nothing of the conversation is kept
+        (a quick exit while it was on its way, or after), delete it now.
 
-        ``message_id``: a Telegram message id (int; the worker's sends), or a Twilio SID (str;
-        the worker's REST sends, and every status callback, ``record_status``). A SID already
-        kept costs no write, and one with no conversation is queued for deletion once (a claim
-        in ``deliveries``: its ``sent`` and ``delivered`` callbacks queue one deletion)."""
-        twilio = isinstance(message_id, str)
-        if twilio and not self.twilio_deletes:
+        ``message_id``: ``Sent.deletable_id`` of the worker's sends, or the id in a status
+        callback (``record_status``). For a provider that keeps copies, an id already kept costs
+        no write, and one with no conversation is queued for deletion once (a claim in
+        ``deliveries``: its ``sent`` and ``delivered`` callbacks queue one deletion)."""
+        adapter = self.kept.of(channel)
+        copies = adapter.keeps_copies
+        if copies and self.kept.copies(channel) is None:
             return
         now = self.clock()
         queued = False
         with self.store.conversation(self.pseudonyms.of(channel, address), now) as held:
             if held.id is not None:
-                if twilio and message_id in kept_sids(held.channel_state):
+                if copies and message_id in adapter.kept(held.channel_state):
                     return
-                remember_message(held.channel_state, message_id, now)
-                if twilio and len(kept_sids(held.channel_state)) > MAX_KEPT_SIDS:
-                    queued = self._delete_at_twilio(held, [held.channel_state["sids"].pop(0)])
-                held.save_channel_state(keep_until(held.channel_state))
-            elif twilio:
-                if held.record_delivery("twilio-delete", self.pseudonyms.of("delete:twilio", message_id), None):
-                    queued = self._delete_at_twilio(held, [message_id])
+                adapter.remember_sent(held.channel_state, message_id, now)
+                if copies and len(adapter.kept(held.channel_state)) > adapter.MAX_KEPT:
+                    queued = self.kept.delete_copies(held, channel, adapter.forget_oldest(held.channel_state, 1))
+                held.save_channel_state(self.kept.keep_until(held.channel_state))
+            elif copies:
+                if held.record_delivery(f"{adapter.name}-delete", self.pseudonyms.of(f"delete:{adapter.name}", message_id), None):
+                    queued = self.kept.delete_copies(held, channel, [message_id])
             else:
-                held.enqueue(channel, "delete", {"to": address, "message_ids": [message_id]})
+                held.enqueue(channel, "delete", adapter.delete_now(address, message_id))
                 queued = True
         if queued and self.on_enqueued:
             self.store.after_commit(self.on_enqueued)
@@ -759,20 +696,20 @@ class Service:
         self.store.ping()
 
     def opted_out(self, channel: Channel | str, address: str) -> None:
-        """The person opted out at the carrier (Twilio 21610, on a send or in a status callback):
-        keep nothing, send nothing more, and delete what Twilio keeps of the conversation."""
+        """The person opted out at the carrier (on a send or in a status callback): keep nothing,
+        send nothing more, and delete what the provider keeps of the conversation."""
         channel = Channel(channel)
         with self.store.conversation(self.pseudonyms.of(channel.value, address), self.clock()) as held:
-            sids = kept_sids(held.channel_state) if channel in TWILIO_CHANNELS else []
+            ids = self.kept.kept_copies(channel, held.channel_state)
             held.erase()
-            queued = self._delete_at_twilio(held, sids)
+            queued = self.kept.delete_copies(held, channel, ids)
         if queued and self.on_enqueued:
             self.store.after_commit(self.on_enqueued)
 
     def purge_expired(self) -> int:
         """Erase the conversations idle past their expiry (and their handoffs); returns how many.
-        The Twilio SIDs they kept are read before their rows go, and their deletions queued, in
-        the same transaction."""
-        if self.twilio_deletes:
-            return self.store.purge_expired(self.clock(), twilio_deletes=True)
+        The ids of the copies providers keep are read before their rows go, and their deletions
+        queued, in the same transaction."""
+        if self.kept.deletes_copies:
+            return self.store.purge_expired(self.clock(), deletions=self.kept.deletion_jobs)
         return self.store.purge_expired(self.clock())

@@ -2,24 +2,21 @@
 
 Runs inside ``safeharbor serve`` (woken at once when a turn queues a message) or alone as
 ``safeharbor worker``. Each due message goes to its channel's sender; the outcome is recorded:
-- accepted: marked sent, its content wiped, never sent again (Telegram: its id is kept, sealed,
-  for a later quick exit to delete);
+- accepted: marked sent, its content wiped, never sent again (the id the adapter can delete it
+  by, ``Sent.deletable_id``, is kept, sealed, with the conversation);
 - failed and worth retrying (timeouts, 5xx): retried with exponential backoff and jitter, or
   after the provider's Retry-After, up to ``MAX_ATTEMPTS``, and dropped unsent once the provider
   has failed it for ``MAX_REPLY_AGE``;
-- refused as too fast (429): retried after the provider's Retry-After, every Telegram send of
-  every worker waiting as long (``SendPace.pause``); not an attempt, and never "too late": that
+- refused as too fast (429): retried after the provider's Retry-After, every send of a paced
+  channel by every worker waiting as long (``SendPace.pause``); not an attempt, and never "too late": that
   wait, like our own pacing, is the service's;
-- refused for good: marked failed; if the person is unreachable (Twilio 21610, unsubscribed),
+- refused for good: marked failed; if the person is unreachable (e.g. a carrier's opt-out),
   their whole stream stops and their conversation is erased.
-Deleting what Twilio keeps (``delete`` jobs on ``sms``: a batch of Message SIDs) is retried per
-message: the ones deleted (or already gone) leave the job, the others (Twilio error 20009, "not
-final yet", or a transient failure) are tried again with ``twilio_delete_backoff``, from a minute
-up to six hours apart, for ``TWILIO_DELETE_FOR`` (14 days, the longest Twilio says a message
-can take to be final); what is still there then, or refused for good, is counted and logged.
-Telegram sends are paced (``SAFEHARBOR_LIMIT_TELEGRAM_PER_SECOND`` for the bot, shared by every
-worker process through the database; per chat, ``telegram.chat_pace``), so a flood makes replies
-wait their turn and never drops one.
+Deleting what a provider keeps (``delete`` jobs of a channel whose adapter ``keeps_copies``)
+is the adapter's, item by item (``ChannelAdapter.delete_kept``): what is left is tried again
+when the adapter says, or given up on. Sends of a ``paced`` adapter (a bot's rate, ``adapter.per_second``) take slots shared by every worker process through the
+database, and each counts against its chat's pace (``adapter.pace(job)``), so a flood makes
+replies wait their turn and never drops one.
 Logs say what kind of thing happened, never to whom or what (never a SID: it opens a message).
 """
 
@@ -32,10 +29,10 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from bot.channels.base import SendError
-from bot.service import Service, decode_output
+from bot.channels.base import ChannelAdapter, SendError, Sent
+from bot.service import Service
 from bot.store.limits import SendPace, purge_windows, window_start
-from bot.store.outbox import CLAIM_FOR, TWILIO_DELETES, Job, Outbox
+from bot.store.outbox import CLAIM_FOR, Job, Outbox
 
 log = logging.getLogger("safeharbor.worker")
 
@@ -48,14 +45,6 @@ PURGE_EVERY = timedelta(minutes=1)
 # never dropped for it. A quick exit's deletions stay useful for 48 hours after they were queued.
 MAX_REPLY_AGE = timedelta(minutes=10)
 MAX_DELETE_AGE = timedelta(hours=47)
-# Twilio: "wait at least 1 minute" after a message was sent or received, then "several minutes";
-# "in rare cases, a message or call record may take up to 14 days to be finalized and able to be
-# deleted" (https://www.twilio.com/docs/api/errors/20009).
-TWILIO_DELETE_FOR = timedelta(days=14)
-TWILIO_FIRST_RETRY = timedelta(minutes=1)
-TWILIO_MAX_RETRY = timedelta(hours=6)
-
-
 def backoff(attempts: int, retry_after: float | None = None, rng: Callable[[], float] = random.random) -> timedelta:
     """Wait before attempt ``attempts + 1``: the provider's Retry-After when given, else
     ``2**attempts`` seconds (capped) with +-50 % jitter so retries of many messages spread out."""
@@ -65,44 +54,33 @@ def backoff(attempts: int, retry_after: float | None = None, rng: Callable[[], f
     return timedelta(seconds=base * (0.5 + rng()))
 
 
-def twilio_delete_backoff(attempts: int, retry_after: float | None = None, rng: Callable[[], float] = random.random) -> timedelta:
-    """Wait before trying again to delete messages at Twilio: the provider's Retry-After when
-    given, else one minute doubled each attempt plus up to half again (jitter, never under
-    Twilio's minute), at most six hours.
-
-    >>> [twilio_delete_backoff(n, rng=lambda: 0.0).total_seconds() for n in (0, 1, 2, 12)]
-    [60.0, 120.0, 240.0, 21600.0]
-    """
-    if retry_after is not None:
-        return timedelta(seconds=min(max(TWILIO_FIRST_RETRY.total_seconds(), retry_after), TWILIO_MAX_RETRY.total_seconds()))
-    base = TWILIO_FIRST_RETRY.total_seconds() * 2.0 ** min(attempts, 32)
-    return timedelta(seconds=min(TWILIO_MAX_RETRY.total_seconds(), base * (1.0 + 0.5 * rng())))
-
-
 class Worker:
-    """``senders`` maps a channel name to an object with the adapter's send methods."""
+    """``adapters`` maps an outbox job's channel to the adapter sending it
+    (``bot.channels.registry.by_channel``); a channel missing, or whose adapter cannot send, has
+    its jobs failed as not configured."""
 
     def __init__(
-        self, service: Service, outbox: Outbox, senders: dict[str, object], clock: Callable[[], datetime] | None = None,
+        self, service: Service, outbox: Outbox, adapters: dict[str, ChannelAdapter], clock: Callable[[], datetime] | None = None,
         wall: Callable[[], float] = time.time,
     ):
         self.service = service
         self.outbox = outbox
-        self.senders = senders
+        self.adapters = adapters
         self.clock = clock or service.clock
-        # Telegram's slots, on the wall clock every process shares (``clock`` is the service's,
-        # which tests move by hand): one send every ``_interval`` seconds, all workers together.
+        # A paced adapter's slots, on the wall clock every process shares (``clock`` is the
+        # service's, which tests move by hand): one send every ``_interval`` seconds, all workers
+        # together.
         self.pace = SendPace(outbox.engine)
         self.wall = wall
-        self._interval = 1.0 / service.limits.settings.telegram_per_second
         self._notices_minute: int | None = None
         self.wake = asyncio.Event()
         self._last_purge: datetime | None = None
         self._last_roll: float | None = None  # time.monotonic() of the last key rollover
         self._in_flight: set[int] = set()
-        # Messages deleted at Twilio (or found gone), and those given up on: counts only.
-        self.twilio_deleted = 0
-        self.twilio_undeleted = 0
+
+    def _paced(self) -> list[ChannelAdapter]:
+        """The adapters whose sends keep to a rate shared by every worker (by name, once)."""
+        return list({adapter.name: adapter for adapter in self.adapters.values() if adapter.paced}.values())
 
     def nudge(self) -> None:
         """Thread-safe: a turn queued something, send it now rather than at the next poll."""
@@ -143,9 +121,12 @@ class Worker:
             self._notices_minute = window_start(now)
             await asyncio.to_thread(self.service.flush_notices)
         await asyncio.to_thread(self.outbox.release_stale, now, frozenset(self._in_flight))
-        paused = await asyncio.to_thread(self.pace.paused, "telegram", now.timestamp())
-        jobs = await asyncio.to_thread(self.outbox.take_due, now, 20, frozenset({"telegram"}) if paused else frozenset())
-        slots = await self._telegram_slots(jobs)
+        held_back: set[str] = set()  # the channels of a paced adapter the provider asked to wait
+        for adapter in self._paced():
+            if await asyncio.to_thread(self.pace.paused, adapter.name, now.timestamp()):
+                held_back.update(channel.value for channel in adapter.channels)
+        jobs = await asyncio.to_thread(self.outbox.take_due, now, 20, frozenset(held_back))
+        slots = await self._slots(jobs)
         await asyncio.gather(*(self._deliver(job, slots.get(job.id)) for job in jobs))
         return len(jobs)
 
@@ -156,14 +137,18 @@ class Worker:
         if rolled.moved or rolled.destroyed:
             log.info("moved %d key(s) to the current epoch; destroyed %d old epoch(s)", rolled.moved, len(rolled.destroyed))
 
-    async def _telegram_slots(self, jobs: list[Job]) -> dict[int, float]:
-        """A slot (wall-clock time) for each Telegram job, in order, reserved in the database so
-        that every worker's sends together keep to the bot's rate."""
-        telegram = [job.id for job in jobs if job.channel == "telegram"]
-        if not telegram:
-            return {}
-        first = await asyncio.to_thread(self.pace.reserve, "telegram", len(telegram), self._interval, self.wall())
-        return {job_id: first + index * self._interval for index, job_id in enumerate(telegram)}
+    async def _slots(self, jobs: list[Job]) -> dict[int, float]:
+        """A slot (wall-clock time) for each job of a paced adapter, in order, reserved in the
+        database so that every worker's sends together keep to the provider's rate."""
+        slots: dict[int, float] = {}
+        for adapter in self._paced():
+            channels = {channel.value for channel in adapter.channels}
+            mine = [job.id for job in jobs if job.channel in channels]
+            if mine:
+                interval = 1.0 / adapter.per_second(self.service.limits.settings)
+                first = await asyncio.to_thread(self.pace.reserve, adapter.name, len(mine), interval, self.wall())
+                slots.update({job_id: first + index * interval for index, job_id in enumerate(mine)})
+        return slots
 
     def _purge(self, now: datetime) -> None:
         """Once a minute: expired conversations and transcripts shredded, old outbox rows gone,
@@ -187,21 +172,21 @@ class Worker:
                 log.info("told %d waiting person(s) of the 24/7 line", reminded)
 
     async def _deliver(self, job: Job, slot: float | None = None) -> None:
-        sender = self.senders.get(job.channel)
-        if sender is None:
+        adapter = self.adapters.get(job.channel)
+        if adapter is None or not adapter.sends:
             await asyncio.to_thread(self.outbox.failed, job, "channel not configured")
             log.error("no sender for channel %s; message dropped", job.channel)
             return
-        if job.channel == TWILIO_DELETES and job.kind == "delete":
+        if job.kind == "delete" and adapter.keeps_copies:
             self._in_flight.add(job.id)
             try:
-                await self._delete_at_twilio(sender, job)
+                await self._delete_kept(adapter, job)
             finally:
                 self._in_flight.discard(job.id)
             return
         now = self.clock()
         if job.kind == "delete":
-            age = now - job.created_at  # Telegram deletes for 48 hours after a message, whatever we did
+            age = now - job.created_at  # a chat's messages are deletable for 48 hours, whatever we did
             if age > MAX_DELETE_AGE:
                 log.warning("a %s delete was %d s old and was dropped, not sent", job.channel, age.total_seconds())
                 await asyncio.to_thread(self.outbox.failed, job, "stale")
@@ -221,68 +206,34 @@ class Worker:
                 if wait > 0:
                     await asyncio.sleep(wait)
             try:
-                reference = await self._send(sender, job)
+                sent = await adapter.send(job)
             except SendError as exc:
                 await asyncio.to_thread(self._failed, job, exc)
                 return
             except Exception as exc:  # noqa: BLE001 - an unexpected error is retried like a transient one
                 await asyncio.to_thread(self._failed, job, SendError(type(exc).__name__))
                 return
-            await self._record_sent(job, reference)
+            await self._record_sent(adapter, job, sent)
         finally:
             self._in_flight.discard(job.id)
 
-    async def _delete_at_twilio(self, sender, job: Job) -> None:
-        """Delete each message of the job at Twilio; what is left is retried, or given up on
-        (counted and logged) once ``TWILIO_DELETE_FOR`` has passed since the job was queued."""
-        from bot.channels.twilio_sms import NotYetDeletable
-
-        left: list[str] = []
-        refused = 0
-        retry_after: float | None = None
-        sids = list(job.payload.get("sids", ()))
-        for index, sid in enumerate(sids):
-            try:
-                await asyncio.to_thread(sender.delete, sid)  # False (already gone) counts as done
-                self.twilio_deleted += 1
-            except NotYetDeletable:
-                left.append(sid)  # this one is still being sent or received; the others may be final
-            except SendError as exc:
-                if exc.permanent:
-                    refused += 1
-                    continue
-                # Twilio is unreachable, failing or asking to slow down: the rest wait too.
-                retry_after = exc.retry_after
-                left.extend(sids[index:])
-                break
-            except Exception:  # noqa: BLE001 - an unexpected error is retried like a transient one
-                left.extend(sids[index:])
-                break
-        if refused:
-            self.twilio_undeleted += refused
-            log.warning("%d message(s) could not be deleted at Twilio: refused", refused)
-        now = self.clock()
-        if not left:
+    async def _delete_kept(self, adapter: ChannelAdapter, job: Job) -> None:
+        """The adapter deletes what the provider keeps; what is left is retried when it says, or,
+        given up on, the job fails."""
+        deletion = await adapter.delete_kept(job, self.clock)
+        if not deletion.left:
             await asyncio.to_thread(self.outbox.sent, job)
-        elif now - job.created_at >= TWILIO_DELETE_FOR:
-            self.twilio_undeleted += len(left)
-            log.warning("%d message(s) could not be deleted at Twilio in %d days: given up", len(left), TWILIO_DELETE_FOR.days)
+        elif deletion.retry_at is None:
             await asyncio.to_thread(self.outbox.failed, job, "attempts")
         else:
-            wait = twilio_delete_backoff(job.attempts, retry_after)
-            log.info("%d message(s) not yet deletable at Twilio; trying again in %.0f s", len(left), wait.total_seconds())
-            payload = {"sids": left} if len(left) < len(sids) else None
-            await asyncio.to_thread(self.outbox.retry, job, now + wait, "not deleted yet", payload)
+            await asyncio.to_thread(self.outbox.retry, job, deletion.retry_at, "not deleted yet", deletion.payload)
 
-    async def _record_sent(self, job: Job, reference: int | str | None) -> None:
+    async def _record_sent(self, adapter: ChannelAdapter, job: Job, sent: Sent) -> None:
         """Mark it sent (retrying: an unrecorded success would be sent again after its claim
-        expires); keep a Telegram message's id for a later quick exit."""
-        provider_ref = self.service.pseudonyms.of(f"sent:{job.channel}", reference) if isinstance(reference, str) else None
-        pace = None
-        if job.channel == "telegram" and job.kind == "send":
-            from bot.channels.telegram import chat_pace
-
-            pace = chat_pace(job.payload["to"])
+        expires); then keep the id the adapter can delete it by with the person's conversation
+        (or, if nothing of them is kept any more, have it deleted: ``Service.message_sent``)."""
+        provider_ref = self.service.pseudonyms.of(f"sent:{job.channel}", sent.provider_ref) if sent.provider_ref else None
+        pace = adapter.pace(job)
         for attempt in range(5):
             try:
                 await asyncio.to_thread(self.outbox.sent, job, provider_ref, now=self.clock(), pace=pace)
@@ -290,37 +241,8 @@ class Worker:
             except Exception as exc:  # noqa: BLE001 - a locked or briefly absent database
                 log.error("could not record a sent message (%s); retrying", type(exc).__name__)
                 await asyncio.sleep(0.2 * 2**attempt)
-        if isinstance(reference, int) and not job.payload.get("after_exit") and not job.payload.get("notice"):
-            await asyncio.to_thread(self.service.message_sent, job.channel, job.payload["to"], reference)
-        elif isinstance(reference, str) and job.channel in ("sms", "whatsapp"):
-            # Twilio keeps what was sent until it is deleted: kept with the conversation, or, if it
-            # is gone (a quick exit while this was on its way), deleted (after_exit included: the
-            # phone keeps its copy whatever Twilio does).
-            await asyncio.to_thread(self.service.message_sent, job.channel, job.payload["to"], reference)
-
-    async def _send(self, sender, job: Job) -> int | str | None:
-        """Send one job; returns Telegram's message id, Twilio's message SID, or None."""
-        payload = job.payload
-        if job.channel == "telegram":
-            from bot.channels import telegram
-
-            if job.kind == "send":
-                params = telegram.render(decode_output(payload), payload["to"])
-                if payload.get("quiet"):  # sent on its own, not as an answer: no sound (DESIGN rule 2)
-                    params["disable_notification"] = True
-                return await sender.send_message(params)
-            if job.kind == "delete":
-                await sender.delete_messages(payload["to"], payload["message_ids"])
-                return None
-            if job.kind == "answer":
-                await sender.answer_callback(payload["callback_id"])
-                return None
-        elif job.channel in ("sms", "whatsapp") and job.kind == "send":
-            from bot.channels.twilio_sms import sms_body
-
-            body = sms_body(decode_output(payload), payload.get("alphabet", "gsm7"))
-            return await asyncio.to_thread(sender.send, payload["to"], body)  # the message SID
-        raise SendError(f"cannot send {job.kind} on {job.channel}", permanent=True)
+        if sent.deletable_id is not None:
+            await asyncio.to_thread(self.service.message_sent, job.channel, job.payload["to"], sent.deletable_id)
 
     def _failed(self, job: Job, exc: SendError) -> None:
         if exc.unsubscribed:
@@ -328,12 +250,13 @@ class Worker:
             self.outbox.failed(job, "unsubscribed", whole_stream=True)
             self.service.opted_out(job.channel, job.payload["to"])
         elif exc.throttled:
-            # We sent too fast: the provider's wait, for every send of this bot (as python-telegram-bot's
+            # We sent too fast: the provider's wait, for every send of this bot (as the Bot API library's
             # AIORateLimiter halts all requests on RetryAfter), and then the same message again.
             now = self.clock()
             wait = backoff(job.attempts, exc.retry_after)
-            if job.channel == "telegram":
-                self.pace.pause("telegram", (now + wait).timestamp())
+            adapter = self.adapters.get(job.channel)
+            if adapter is not None and adapter.paced:
+                self.pace.pause(adapter.name, (now + wait).timestamp())
             log.info("a %s message waits %.1f s: the provider asked to slow down", job.channel, wait.total_seconds())
             self.outbox.retry(job, now + wait, "throttled", throttled=True)
         elif exc.permanent or job.attempts + 1 >= MAX_ATTEMPTS:

@@ -20,7 +20,7 @@ import pytest
 from fake_bot_api import fake_bot_api  # noqa: F401  (the fixture)
 from twilio.request_validator import RequestValidator
 
-from bot.channels.telegram import TelegramSender
+from bot.channels.telegram import TelegramAdapter, TelegramSender
 from bot.config import ConfigError, LimitSettings, Settings, generate_keys
 from bot.limits import NOTICES
 from bot.service import Service
@@ -327,7 +327,7 @@ def run_worker(service: Service, fake, worker: Worker | None = None) -> Worker:
         sender = TelegramSender(fake.token, api_base_url=fake.url)
         nonlocal worker
         worker = worker or Worker(service, service.store.outbox(), {})
-        worker.senders = {"telegram": sender}
+        worker.adapters = {"telegram": TelegramAdapter(sender)}
         try:
             for _ in range(10):
                 if not await worker.run_once():

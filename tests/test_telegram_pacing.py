@@ -14,7 +14,7 @@ import pytest
 from fake_bot_api import fake_bot_api, most_in_any  # noqa: F401  (the fixture)
 
 from bot.channels.base import Delivery
-from bot.channels.telegram import TelegramSender
+from bot.channels.telegram import TelegramAdapter, TelegramSender
 from bot.config import LimitSettings
 from bot.domain import Channel, Inbound
 from bot.service import NOTICE_STREAM, Service, key_ring
@@ -55,7 +55,7 @@ def rounds(service: Service, fake, count: int = 50, until=None) -> Worker:
     """Run the worker's rounds (at most ``count``, or until ``until()``) with a fresh sender."""
     async def go():
         sender = TelegramSender(fake.token, api_base_url=fake.url)
-        worker = Worker(service, service.store.outbox(), {"telegram": sender})
+        worker = Worker(service, service.store.outbox(), {"telegram": TelegramAdapter(sender)})
         try:
             for _ in range(count):
                 handled = await worker.run_once()

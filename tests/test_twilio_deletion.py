@@ -20,14 +20,17 @@ from starlette.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
 from bot.channels.base import SendError
-from bot.channels.twilio_sms import NotYetDeletable, TwilioSender, parse_message, parse_status
+from bot.channels.twilio_sms import (
+    MAX_KEPT_SIDS, TWILIO_DELETE_FOR, NotYetDeletable, TwilioAdapter, TwilioSender, kept_sids, parse_message, parse_status,
+    twilio_delete_backoff,
+)
 from bot.config import Settings, generate_keys
-from bot.service import MAX_KEPT_SIDS, Service, kept_sids, key_ring
+from bot.service import Service, key_ring
 from bot.store import KeyRing, Pseudonyms, SessionStore, open_database
 from bot.store.database import read_connection
 from bot.store.tables import outbox
 from bot.web import create_app
-from bot.worker import TWILIO_DELETE_FOR, Worker, twilio_delete_backoff
+from bot.worker import Worker
 from tests.conftest import REPO
 from tests.databases import rows, stored_bytes
 from tests.twilio_messages_api import TwilioMessagesApi
@@ -54,14 +57,17 @@ def api():
 def service(settings, content, clock):
     store = SessionStore(open_database(settings.database_url), key_ring(settings))
     service = Service(content, store, Pseudonyms(settings.pepper), clock)
-    service.twilio_deletes = True  # as from_settings sets it with TWILIO_ACCOUNT_SID and the rest
+    service.kept.deletes_copies = True  # as from_settings sets it with TWILIO_ACCOUNT_SID and the rest
     yield service
     service.close()
 
 
 def worker_for(service: Service, api: TwilioMessagesApi, sender=None) -> Worker:
     sender = sender or TwilioSender(ACCOUNT, TOKEN, from_number=OURS, api_base_url=api.url)
-    return Worker(service, service.store.outbox(), {"sms": sender, "whatsapp": sender})
+    adapter = TwilioAdapter(sender)
+    worker = Worker(service, service.store.outbox(), {"sms": adapter, "whatsapp": adapter})
+    worker.deleter = adapter.deleter  # its counts of messages deleted and given up on
+    return worker
 
 
 def drain(worker: Worker, rounds: int = 10) -> None:
@@ -92,7 +98,7 @@ def say(service: Service, body: str, message_sid: str, sender: str = PERSON) -> 
 
 
 def status(service: Service, message_sid: str, state: str = "delivered", to: str = PERSON, error: str | None = None) -> None:
-    """A status callback, handed to the service as ``web.webhooks.twilio_status`` does."""
+    """A status callback, handed to the service as the Twilio adapter's status webhook does."""
     update = parse_status(status_form(message_sid, state, to, error))
     service.record_status("twilio", update.message_sid, update.status, update.error_code, update.channel, update.address)
     if update.unsubscribed_address:
@@ -141,7 +147,7 @@ def test_a_quick_exit_deletes_every_inbound_and_outbound_message_then_the_last_l
     worker = worker_for(service, api)
     drain(worker)
     assert sorted(api.deleted) == sorted([sid(n) for n in (1, 2, 3, 4, 101, 102, 103, 104)])
-    assert worker.twilio_deleted == 8 and worker.twilio_undeleted == 0
+    assert worker.deleter.deleted == 8 and worker.deleter.undeleted == 0
 
     # The quick exit's own line went out after the erasure: its callbacks find no conversation.
     replied(service, sid(105))
@@ -247,7 +253,7 @@ def test_a_message_not_yet_final_is_retried_with_backoff_and_the_others_are_not_
     drain(worker)
     assert api.deleted[-1] == sid(2)
     assert [c for c in api.calls if c[0] in (sid(1), sid(101))] == [(sid(1), 204), (sid(101), 204)]  # each asked once
-    assert pending_deletions(service) == [] and worker.twilio_undeleted == 0
+    assert pending_deletions(service) == [] and worker.deleter.undeleted == 0
 
 
 def test_a_message_twilio_never_lets_go_is_given_up_after_14_days_and_counted(service, api, clock, captured_logs):
@@ -262,7 +268,7 @@ def test_a_message_twilio_never_lets_go_is_given_up_after_14_days_and_counted(se
     attempts = len([c for c in api.calls if c[0] == sid(1)])
     assert 14 < attempts < 80  # a minute doubling up to six hours apart, for 14 days
     assert api.deleted == [sid(2)]
-    assert worker.twilio_undeleted == 1 and pending_deletions(service) == []
+    assert worker.deleter.undeleted == 1 and pending_deletions(service) == []
     assert "1 message(s) could not be deleted at Twilio in 14 days" in captured_logs.text
     assert sid(1) not in captured_logs.text and PERSON not in captured_logs.text
 
@@ -277,7 +283,7 @@ def test_a_very_long_conversation_keeps_a_bounded_list_and_deletes_the_oldest_at
 
 
 def test_without_twilio_credentials_no_sid_is_kept_and_nothing_queued(service, settings):
-    service.twilio_deletes = False
+    service.kept.deletes_copies = False
     say(service, "hola", sid(1))
     replied(service, sid(101))
     assert kept(service) == []
@@ -348,7 +354,7 @@ def post(web, path: str, fields: dict):
 def test_twiml_replies_ask_for_status_callbacks_and_a_21610_in_one_deletes_everything(web, api):
     import xml.etree.ElementTree as ET
 
-    assert web.service.twilio_deletes
+    assert web.service.kept.deletes_copies
     answer = post(web, "/webhooks/twilio/sms", inbound_form("hola", sid(1)))
     (message,) = ET.fromstring(answer.text).iter("Message")
     assert message.get("action") == f"{PUBLIC}/webhooks/twilio/status"

@@ -10,7 +10,8 @@ import pytest
 from fake_bot_api import fake_bot_api  # noqa: F401  (the fixture)
 
 from bot.channels.base import Delivery, SendError
-from bot.channels.telegram import TelegramSender
+from bot.channels.telegram import TelegramAdapter, TelegramSender
+from bot.channels.twilio_sms import TwilioAdapter
 from bot.domain import Channel, Inbound
 from bot.service import Service, key_ring
 from bot.store import KeyRing, Pseudonyms, SessionStore, open_database
@@ -44,7 +45,7 @@ def drain(worker: Worker, rounds: int = 20) -> None:
 def run_rounds(service, outbox, fake, rounds: int = 20, senders=None) -> Worker:
     async def go():
         sender = TelegramSender(fake.token, api_base_url=fake.url)
-        worker = Worker(service, outbox, senders or {"telegram": sender})
+        worker = Worker(service, outbox, senders or {"telegram": TelegramAdapter(sender)})
         try:
             for _ in range(rounds):
                 if not await worker.run_once():
@@ -142,7 +143,7 @@ def test_an_unsubscribed_recipient_stops_the_stream_for_good_and_is_erased(setup
         for n in range(3):
             held.enqueue("sms", "send", {"to": "+14155550111", "text": f"message {n}", "choices": []})
     sms = UnsubscribedSms()
-    run_rounds(service, outbox, fake, senders={"sms": sms})
+    run_rounds(service, outbox, fake, senders={"sms": TwilioAdapter(sms)})
     assert len(sms.sent) == 1  # the first got 21610: the others are never tried
     # erased with the conversation: no row, no timeline of what was to be said
     assert rows(settings.database_url, "SELECT count(*) FROM outbox") == [(0,)]

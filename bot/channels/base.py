@@ -1,16 +1,21 @@
-"""What every channel adapter provides; the service and the web app rely on these names.
+"""What every channel adapter provides; the service, the worker and the web app rely on these names.
 
 An adapter lives in its own folder (``bot/channels/<name>/``), verifies authenticity first, and
 only translates: provider payload -> ``Delivery`` (what arrived), ``Outbound`` -> provider
 payload (what to send). It never decides conversation logic and never logs an address, a chat
-id or a message body. Its secrets are listed in ``SECRETS`` for redaction.
+id or a message body. Its secrets are listed in ``SECRETS`` (setting names) and ``secrets``
+(their values) for redaction. ``bot.channels.registry`` is the only place listing adapters.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
 
-from bot.domain.messages import Inbound
+from bot.domain.messages import Channel, ChoiceView, Inbound, Outbound
 
 
 class BadPayload(ValueError):
@@ -54,3 +59,109 @@ class SendError(Exception):
         self.unsubscribed = unsubscribed
         self.retry_after = retry_after
         self.throttled = throttled
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """What a provider answered to one sent job (``ChannelAdapter.send``).
+
+    ``provider_ref``: the provider's id of the message when its status callbacks will name it
+    (recorded as a pseudonym, so that a status is counted once); ``deletable_id``: the id by
+    which the adapter can delete the message later (``ChannelAdapter.remember_sent``), None when
+    nothing is to be deleted. Both None for a job that sends no message (a deletion, a button's
+    answer)."""
+
+    provider_ref: str | None = None
+    deletable_id: int | str | None = None
+
+    def __repr__(self) -> str:  # an id opens a message at its provider: never in a log
+        return f"Sent(provider_ref={'…' if self.provider_ref else None}, deletable={self.deletable_id is not None})"
+
+
+NOTHING_SENT = Sent()
+
+
+@dataclass(frozen=True, slots=True)
+class Deletion:
+    """What is left of a job deleting what a provider keeps (``ChannelAdapter.delete_kept``).
+
+    Nothing ``left``: done. Something left and ``retry_at``: try again then, with ``payload``
+    (what is left) when it is not the whole job. Something left and no ``retry_at``: given up."""
+
+    left: tuple = ()
+    retry_at: datetime | None = None
+    payload: dict | None = None
+
+
+def encode_output(output: Outbound) -> dict:
+    """``output`` as the outbox stores it (and a recorded webhook reply): JSON-ready."""
+    return {"text": output.text, "choices": [[c.number, c.label] for c in output.choices], "offer": output.offer}
+
+
+def decode_output(data: dict) -> Outbound:
+    """The inverse of ``encode_output``; rows written before ``offer`` existed have none."""
+    return Outbound(data["text"], tuple(ChoiceView(n, label) for n, label in data.get("choices", ())), data.get("offer"))
+
+
+def decode_outputs(blob: bytes) -> tuple[Outbound, ...]:
+    return tuple(decode_output(item) for item in json.loads(blob))
+
+
+class Desk(Protocol):
+    """What an adapter's webhooks hand their deliveries to (``bot.web.webhooks.Desk``): the
+    service's calls, run the way the database wants, and the 24/7 fallback."""
+
+    fallback: Outbound
+
+    async def receive(self, delivery: Delivery) -> Any: ...  # a ``service.Reception``
+
+    async def call(self, function: Callable[..., Any], *args: Any) -> Any: ...
+
+    @property
+    def service(self) -> Any: ...
+
+
+Handler = Callable[[Any], Awaitable[Any]]  # a Starlette ``Request`` -> ``Response``
+
+
+class ChannelAdapter(Protocol):
+    """One provider, as the rest of safeharbor sees it.
+
+    ``name``: the provider (``Delivery.provider``; the key of its shared send pace);
+    ``channels``: the ``Channel`` values it serves (an outbox job's ``channel`` is one of their
+    values); ``queued``: its replies go through the outbox rather than in the webhook's answer;
+    ``deletes_chat``: a quick exit deletes the chat's messages from the person's device
+    (``delete_chat``, ``delete_now``); ``keeps_copies``: the provider keeps each message until it
+    is deleted through its API (``kept``, ``forget_oldest``, ``deletion_jobs``, ``delete_kept``,
+    at most ``MAX_KEPT`` ids kept); ``paced``: every worker's sends together keep to
+    ``per_second(limits)``; ``secrets``: the values to redact from every log (``SECRETS``: the
+    settings holding them); ``sends``: whether it has what sending needs.
+    """
+
+    name: str
+    channels: tuple[Channel, ...]
+    queued: bool
+    deletes_chat: bool
+    keeps_copies: bool
+    paced: bool
+    secrets: tuple[str, ...]
+    sends: bool
+
+    def webhooks(self, desk: Desk) -> dict[str, Handler]:
+        """POST routes (path -> handler): each verifies first (403), then parses (400), then
+        hands a ``Delivery`` to ``desk`` and answers as the provider expects."""
+
+    async def send(self, job: Any) -> Sent:
+        """Send one outbox job (``store.outbox.Job``); raises ``SendError``."""
+
+    def pace(self, job: Any) -> tuple[int, float] | None:
+        """The per-chat pace (messages, seconds) a sent job counts against, if any."""
+
+    def remember_sent(self, channel_state: dict, message_id: int | str, now: datetime) -> None:
+        """Keep ``message_id`` in a conversation's ``channel_state`` for a later deletion."""
+
+    def keep_until(self, channel_state: dict) -> datetime | None:
+        """Until when ``channel_state`` must outlive the conversation (None: not past it)."""
+
+    async def close(self) -> None:
+        """Release connections (at shutdown)."""

@@ -62,3 +62,37 @@ def run_chat(
     if interactive:
         stdout.write("\n")
     return 0
+
+
+class TerminalAdapter:
+    """The terminal as a ``ChannelAdapter``: no webhook, nothing sent later, nothing kept."""
+
+    name = "terminal"
+    channels = (Channel.TERMINAL,)
+    queued = False
+    deletes_chat = False
+    keeps_copies = False
+    paced = False
+    secrets: tuple[str, ...] = ()
+    sends = False
+
+    def webhooks(self, desk) -> dict:
+        return {}
+
+    async def send(self, job):
+        from bot.channels.base import SendError
+
+        raise SendError("the terminal sends nothing later", permanent=True)
+
+    @staticmethod
+    def pace(job) -> None:
+        return None
+
+    def remember_sent(self, channel_state: dict, message_id, now) -> None:
+        return None
+
+    def keep_until(self, channel_state: dict) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None

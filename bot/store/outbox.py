@@ -29,23 +29,6 @@ CLAIM_FOR = timedelta(minutes=2)
 # the fallback URL instead. Telegram's answers are never kept (they go through this outbox).
 REPLY_KEPT_FOR = timedelta(hours=1)
 
-# Deleting what Twilio keeps: jobs of kind ``delete`` on this channel (one Twilio account serves
-# SMS and WhatsApp: the same DELETE of a Message SID), payload ``{"sids": [...]}``, sealed like
-# every payload (a SID opens the message at Twilio: it is a secret), at most ``DELETE_BATCH``
-# SIDs a job so that one job stays well within its claim.
-TWILIO_DELETES = "sms"
-DELETE_BATCH = 50
-
-
-def sid_batches(sids: list[str]) -> list[list[str]]:
-    """``sids`` in jobs of at most ``DELETE_BATCH``.
-
-    >>> [len(batch) for batch in sid_batches(["SM"] * 120)]
-    [50, 50, 20]
-    """
-    return [sids[start:start + DELETE_BATCH] for start in range(0, len(sids), DELETE_BATCH)]
-
-
 def new_message(keys: KeyRing, stream: str, channel: str, kind: str, payload: dict, now: datetime) -> dict:
     """The values of a new outbox row: ``payload`` sealed with the key-encryption keys, due now.
     Written in the caller's transaction (a turn's, or a console action's)."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -30,7 +30,7 @@ from bot.store.crypto import DATA_KEY_BYTES, DecryptError, KeyRing, is_sealed, o
 from bot.store import database
 from bot.store.database import JournalShredder, close_writer, cursor_transaction, insert_ignoring_conflict, read_connection, write_transaction
 from bot.store.prepared import Prepared
-from bot.store.outbox import TWILIO_DELETES, Outbox, new_message, sid_batches
+from bot.store.outbox import Outbox, new_message
 from bot.store.rollover import Rolled, roll_forward
 
 OUTBOX_COLUMNS = ("stream", "channel", "kind", "payload", "status", "attempts", "next_attempt_at", "created_at")
@@ -397,19 +397,20 @@ class SessionStore:
                 )
             ).rowcount)
 
-    def purge_expired(self, now: datetime, twilio_deletes: bool = False) -> int:
+    def purge_expired(self, now: datetime, deletions: Callable[[dict], list[tuple[str, str, dict]]] | None = None) -> int:
         """Erase every conversation idle past its expiry; returns how many. One whose chat can
         still be deleted (``keep_until``) loses its state now and the rest when that time comes.
-        With ``twilio_deletes``, the Twilio SIDs an erased conversation kept (sealed in its
-        ``channel_state``) are read first and their deletions written to the outbox, in the same
-        transaction as the erasure: none is lost between the two."""
+        With ``deletions`` (a conversation's ``channel_state`` -> outbox jobs ``(channel, kind,
+        payload)`` deleting what its provider keeps), each erased conversation's jobs are written
+        to the outbox first, each on a stream of its own, in the same transaction as the erasure:
+        none is lost between the two."""
         # A person waiting for, or talking with, an advocate is not idle: their conversation stays.
         past = and_(conversations.c.expires_at < now, *(~dependent.keeps_conversation() for dependent in self.dependents))
         kept = and_(conversations.c.keep_until.is_not(None), conversations.c.keep_until >= now)
         with write_transaction(self.engine) as connection:
             self._shed_state(connection, and_(past, kept, conversations.c.state.is_not(None)))
-            if twilio_deletes:
-                self._queue_twilio_deletes(connection, and_(past, ~kept), now)
+            if deletions is not None:
+                self._queue_deletions(connection, and_(past, ~kept), now, deletions)
             gone = select(conversations.c.id).where(past, ~kept)
             for dependent in self.dependents:
                 dependent.expired(connection, gone)
@@ -450,10 +451,10 @@ class SessionStore:
                 state=None, channel_state=seal(key, f"{conversation_id}:channel", channel_state) if channel_state is not None else None,
             ))
 
-    def _queue_twilio_deletes(self, connection, condition, now: datetime) -> int:
-        """Queue the deletion at Twilio of the SIDs kept by the conversations matching
-        ``condition`` (about to be erased); returns how many SIDs. One that cannot be opened
-        any more (a retired key) has nothing readable to delete."""
+    def _queue_deletions(self, connection, condition, now: datetime, deletions) -> int:
+        """Queue the ``deletions`` of the conversations matching ``condition`` (about to be
+        erased); returns how many jobs. One whose state cannot be opened any more (a retired key)
+        has nothing readable to delete."""
         c, k = conversations.c, data_keys.c
         rows = connection.execute(
             select(c.id, c.channel_state, k.wrapped).join(data_keys, k.conversation_id == c.id)
@@ -466,12 +467,9 @@ class SessionStore:
                 state = json.loads(open_sealed(key, f"{conversation_id}:channel", bytes(sealed)))
             except (DecryptError, ValueError):
                 continue
-            sids = [sid for sid in state.get("sids", ()) if isinstance(sid, str)]
-            for batch in sid_batches(sids):
-                connection.execute(insert(outbox).values(
-                    **new_message(self.keys, secrets.token_hex(16), TWILIO_DELETES, "delete", {"sids": batch}, now)
-                ))
-            queued += len(sids)
+            for channel, kind, payload in deletions(state):
+                connection.execute(insert(outbox).values(**new_message(self.keys, secrets.token_hex(16), channel, kind, payload, now)))
+                queued += 1
         return queued
 
     def count(self) -> int:

@@ -2,12 +2,12 @@
 
     app = create_app(service, settings)          # uvicorn bot.web.app:... via the CLI
 
-Routes (DESIGN "Public interface"): ``POST /webhooks/twilio/sms``, ``POST /webhooks/twilio/status``,
-``POST /webhooks/twilio/fallback``, ``POST /webhooks/telegram``, ``GET /healthz``, the console at
-``/console`` and its JSON API under ``/api/`` (``web.api``), described at ``/openapi.json``;
-webhooks and pages are not part of that description.
-With ``background=True`` the outbox worker (and, for development, Telegram polling) runs in the
-same process, started and stopped with the app.
+Routes (DESIGN "Public interface"): every channel adapter's webhooks (``ChannelAdapter.webhooks``,
+the adapters of ``bot.channels.registry``), ``GET /healthz``, the console at ``/console`` and its
+JSON API under ``/api/`` (``web.api``), described at ``/openapi.json``; webhooks and pages are not
+part of that description.
+With ``background=True`` the outbox worker (and, for development, polling a channel for updates)
+runs in the same process, started and stopped with the app.
 """
 
 from __future__ import annotations
@@ -25,13 +25,14 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from bot.channels.registry import build_adapters
 from bot.config import Settings
 from bot.runtime import Background
 from bot.service import Service
 from bot.web.api import ApiGate, build_api
 from bot.web.console_pages import add_console
 from bot.web.security import SecurityHeaders
-from bot.web.webhooks import Webhooks
+from bot.web.webhooks import Desk
 
 log = logging.getLogger("safeharbor.web")
 
@@ -67,8 +68,11 @@ class WebhooksFirst(Starlette):
         await super().__call__(scope, receive, send)
 
 
-def create_app(service: Service, settings: Settings, *, background: bool = True, telegram_polling: bool = False) -> Starlette:
-    runner = Background(service, settings, telegram_polling=telegram_polling) if background else None
+def create_app(service: Service, settings: Settings, *, background: bool = True, polling: bool = False) -> Starlette:
+    """The app for ``settings``: ``polling`` fetches updates instead of receiving webhooks (the
+    channel that can, for development; it needs ``background``)."""
+    adapters = build_adapters(settings)
+    runner = Background(service, settings, polling=polling, adapters=adapters) if background else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
@@ -90,17 +94,14 @@ def create_app(service: Service, settings: Settings, *, background: bool = True,
     if service.accounts is not None:
         api.include_router(build_api(service, secure_cookies=settings.env != "development"))
     add_console(api)
-    hooks = Webhooks(service, settings.channels)
-    app = WebhooksFirst(
-        {
-            "/webhooks/twilio/sms": hooks.twilio_sms,
-            "/webhooks/twilio/status": hooks.twilio_status,
-            "/webhooks/twilio/fallback": hooks.twilio_fallback,
-            "/webhooks/telegram": hooks.telegram,
-        },
-        api,
-        lifespan,
-    )
+    desk = Desk(service)
+    webhooks: dict = {}
+    for adapter in adapters:
+        routes = adapter.webhooks(desk)
+        if webhooks.keys() & routes.keys():
+            raise ValueError(f"two channels claim {sorted(webhooks.keys() & routes.keys())}")
+        webhooks.update(routes)
+    app = WebhooksFirst(webhooks, api, lifespan)
 
     @api.get("/healthz", include_in_schema=False)
     async def healthz():

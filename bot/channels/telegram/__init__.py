@@ -1,6 +1,7 @@
 """The Telegram channel: a bot in private chats, through the Bot API.
 
-What the rest of the service uses:
+What the rest of the service uses: ``TelegramAdapter`` (``bot.channels.base.ChannelAdapter``), and
+inside it:
 
 - ``is_authentic(headers, secret)``: the webhook's ``X-Telegram-Bot-Api-Secret-Token`` matches the
   secret given to setWebhook (``TELEGRAM_WEBHOOK_SECRET``); checked first, before the body is read.
@@ -23,6 +24,7 @@ A webhook call, as Telegram sends it (header ``X-Telegram-Bot-Api-Secret-Token: 
 Nothing in this package logs a chat id, a message text or the token.
 """
 
+from ._adapter import TelegramAdapter
 from ._auth import is_authentic
 from ._constants import ALLOWED_UPDATES, PROVIDER, SECRET_HEADER, SECRETS, TEXT_LIMIT, chat_pace
 from ._parse import MEDIA_FIELDS, parse_update
@@ -36,6 +38,7 @@ __all__ = [
     "SECRETS",
     "SECRET_HEADER",
     "TEXT_LIMIT",
+    "TelegramAdapter",
     "TelegramSender",
     "chat_pace",
     "fit_text",

@@ -1,6 +1,7 @@
 """The Twilio channel: SMS (and WhatsApp through Twilio), one adapter.
 
-Inbound: the web app checks ``is_authentic`` first (a forged request gets nothing), then
+``TwilioAdapter`` is the channel as ``bot.channels.base.ChannelAdapter`` describes it. Inside it:
+Inbound: the webhook checks ``is_authentic`` first (a forged request gets nothing), then
 ``parse_message`` / ``parse_status``; it answers the incoming-message webhook with ``twiml``.
 Outbound outside a webhook reply (an advocate's message in a handoff): ``TwilioSender.send``.
 What Twilio keeps (each message's body and numbers, until deleted): ``TwilioSender.delete`` of
@@ -10,11 +11,15 @@ callbacks of TwiML replies, asked for with ``twiml(..., status_url=...)``).
 Nothing here logs a phone number or a message body. ``SECRETS`` names the settings to redact.
 """
 
+from bot.channels.twilio_sms._adapter import TwilioAdapter
+from bot.channels.twilio_sms._deleting import TWILIO_DELETE_FOR, twilio_delete_backoff
 from bot.channels.twilio_sms._form import decode_form
+from bot.channels.twilio_sms._memory import DELETES_CHANNEL, MAX_KEPT_SIDS, kept_sids
 from bot.channels.twilio_sms._parse import (
     OPT_OUT_WORDS,
     PROVIDER,
     RESTART_WORDS,
+    SECRETS,
     StatusUpdate,
     deletable_sid,
     keyword_kind,
@@ -25,9 +30,13 @@ from bot.channels.twilio_sms._send import DEFAULT_API_BASE_URL, UNSUBSCRIBED_REC
 from bot.channels.twilio_sms._signature import is_authentic
 from bot.channels.twilio_sms._twiml import sms_body, twiml
 
-SECRETS = ("TWILIO_AUTH_TOKEN", "TWILIO_WEBHOOK_SHARED_KEY")
-
 __all__ = [
+    "DELETES_CHANNEL",
+    "MAX_KEPT_SIDS",
+    "TWILIO_DELETE_FOR",
+    "TwilioAdapter",
+    "kept_sids",
+    "twilio_delete_backoff",
     "DEFAULT_API_BASE_URL",
     "decode_form",
     "deletable_sid",

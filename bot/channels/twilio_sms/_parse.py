@@ -13,6 +13,8 @@ from bot.channels.twilio_sms._form import first_values
 from bot.domain.messages import Channel, Inbound, InboundKind
 
 PROVIDER = "twilio"
+SECRETS = ("TWILIO_AUTH_TOKEN", "TWILIO_WEBHOOK_SHARED_KEY")
+"""Environment variables holding this channel's secrets, for redaction."""
 
 # Twilio's default keywords (SMS STOP filtering). Twilio blocks the sender's number when one of
 # these is the whole message, so nothing the service sends afterwards arrives.
