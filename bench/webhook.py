@@ -495,7 +495,7 @@ KEY_FUNCTIONS = [  # (label, file suffix, function): cumulative time per request
     ("whole request (ASGI app)", "starlette/applications.py", "__call__"),
     ("  form parsing (parse_qsl)", "urllib/parse.py", "parse_qsl"),
     ("  signature check (is_authentic)", "twilio_sms/_signature.py", "is_authentic"),
-    ("  Service.receive (one turn, committed)", "bot/service.py", "receive"),
+    ("  Service.receive (one turn, committed)", "bot/service/__init__.py", "receive"),
     ("    BEGIN IMMEDIATE, COMMIT, pool (cursor_transaction)", "bot/store/database.py", "cursor_transaction"),
     ("      COMMIT (sqlite3)", "~", "<method 'commit' of 'sqlite3.Connection' objects>"),
     ("    load + unwrap key + decrypt", "bot/store/sessions.py", "__init__"),

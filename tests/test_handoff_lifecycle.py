@@ -88,7 +88,7 @@ def test_every_refusal_maps_to_one_http_status_in_the_api():
 
 # What a module of the console's API may import from the project (DESIGN "Architecture": ``web``
 # imports service, domain, and the console facade that will be ``service/console.py``).
-API_MAY_IMPORT = ("bot.console", "bot.service", "bot.domain", "bot.web.api")
+API_MAY_IMPORT = ("bot.service.console", "bot.service", "bot.domain", "bot.web.api")
 
 
 def _imports(path: Path) -> set[str]:

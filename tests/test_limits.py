@@ -22,7 +22,7 @@ from twilio.request_validator import RequestValidator
 
 from bot.channels.telegram import TelegramAdapter, TelegramSender
 from bot.config import ConfigError, LimitSettings, Settings, generate_keys
-from bot.limits import NOTICES
+from bot.service.limits import NOTICES
 from bot.service import Service
 from bot.store import open_database
 from bot.web import create_app

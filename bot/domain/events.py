@@ -72,7 +72,7 @@ class ForAdvocate(Event):
 
 @dataclass(frozen=True, slots=True)
 class HeldBack(Event):
-    """Over a limit (``bot.limits``): the message got no full turn. ``new``: a new conversation
+    """Over a limit (``bot.service.limits``): the message got no full turn. ``new``: a new conversation
     past the minute's limit (a static answer, nothing kept); else a person writing faster than
     the limit, ``tell`` on the first such message of the minute (the one answered)."""
 

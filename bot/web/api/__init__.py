@@ -1,6 +1,6 @@
 """The console's JSON API under ``/api/`` (described at ``/openapi.json``), one router per area.
 
-Who may call what (checked by the console facade, ``bot.console``):
+Who may call what (checked by the console facade, ``bot.service.console``):
 - anyone: ``POST /api/auth/login``; every other route answers 401 without a live session;
 - any advocate or admin: the queue, a conversation's details, claiming, the live events;
 - the advocate holding a conversation, or an admin: its messages, notes, transfer, release,
@@ -19,7 +19,7 @@ handoff id and label.
     models         the JSON bodies
 
 A new screen: a router module (or a route in one of these), a ``Console`` method, a row in the
-access matrix test. The web layer imports ``bot.console`` (the service's console facade), the
+access matrix test. The web layer imports ``bot.service.console`` (the service's console facade), the
 service and the domain, never the records or the store.
 """
 
@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from bot.console import Console
+from bot.service.console import Console
 from bot.service import Service
 from bot.web.api import admin, auth, conversations
 from bot.web.api.deps import ApiContext

@@ -1,12 +1,12 @@
 """Admins' screens: ``/api/audit``. A new screen is a route here (or a module like this one,
-included in ``build_api``), a method on ``bot.console.Console`` and a row in the access matrix
+included in ``build_api``), a method on ``bot.service.console.Console`` and a row in the access matrix
 (``tests/test_console_api.py``)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from bot.console import Console, SessionUser
+from bot.service.console import Console, SessionUser
 from bot.web.api.deps import console, current
 from bot.web.api.errors import call
 from bot.web.api.models import AuditEntry

@@ -7,7 +7,7 @@ import math
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from bot.console import LoginRefused, SessionUser
+from bot.service.console import LoginRefused, SessionUser
 from bot.web.api.deps import COOKIE, ApiContext, context, current
 from bot.web.api.models import CsrfToken, LoginBody, Me
 

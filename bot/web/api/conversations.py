@@ -1,5 +1,5 @@
 """``/api/conversations...``, ``/api/advocates``, ``/api/events``: the queue, one conversation,
-and what advocates do with it. Who may do what is the facade's (``bot.console``); here are the
+and what advocates do with it. Who may do what is the facade's (``bot.service.console``); here are the
 HTTP shapes."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from bot.console import Console, SessionUser
+from bot.service.console import Console, SessionUser
 from bot.web.api.deps import COOKIE, console, conversation, current
 from bot.web.api.errors import call
 from bot.web.api.models import Advocate, Conversation, ConversationDetail, Message, TextBody, TransferBody

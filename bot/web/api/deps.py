@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from fastapi import Depends, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
-from bot.console import Console, Handoff, SessionUser
+from bot.service.console import Console, Handoff, SessionUser
 from bot.web.api.errors import call
 
 COOKIE = "sh_session"

@@ -1,5 +1,5 @@
 """The one place a refusal becomes an HTTP status: the typed errors of ``bot.handoff`` (raised by
-the console facade and the service; imported through ``bot.console``) to the status and detail
+the console facade and the service; imported through ``bot.service.console``) to the status and detail
 the console's API answers."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import HTTPException
 from starlette.concurrency import run_in_threadpool
 
-from bot.console import (
+from bot.service.console import (
     HandoffError, HandoffGone, NoSuchAdvocate, NoSuchHandoff, NotAllowed, NotYours, RevealingOpening, TeachesOptOut,
     UnknownListing, WrongStatus,
 )

@@ -7,7 +7,7 @@ import json
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from bot.console import Console
+from bot.service.console import Console
 from bot.service import Service
 from bot.web.api.deps import BACKGROUND_HEADER, COOKIE
 

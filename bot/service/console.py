@@ -11,8 +11,6 @@ logins, the audit trail), so the web layer (``bot.web.api``) imports this module
 ``bot.domain`` only. Each method checks the caller's role first and raises a typed
 ``bot.handoff`` error, never an HTTP status; the transaction that acts checks again (the row may
 have changed since). Blocking: call from a thread (the routers use ``run_in_threadpool``).
-
-Meant to become ``bot/service/console.py`` once ``bot/service.py`` is a package (issue 14).
 """
 
 from __future__ import annotations

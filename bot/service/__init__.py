@@ -29,12 +29,12 @@ from bot.engine import Engine, Turn
 from bot.flowdef import Flow, inspect, read_flows
 from bot.flowdef.inspect import carrier_words_taught, lock_screen_preview, revealing_words
 from bot.i18n import Catalog, read_catalog
-from bot.kept import Kept
+from bot.service.kept import Kept
 from bot.handoff import (
     Active, Handoff, HandoffError, HandoffGone, HandoffRecords, NotYours, OfficeHours, RevealingOpening, Status, TeachesOptOut,
     new_label,
 )
-from bot.limits import Limits, not_kept
+from bot.service.limits import Limits, not_kept
 from bot.store import Directory, KeyRing, Pseudonyms, SessionStore, open_database, read_directory
 from bot.store import schema
 from bot.store.accounts import Accounts
@@ -521,7 +521,7 @@ class Service:
         flow_vars = self.content.engines[DEFAULT_FLOW].flow.vars
         return self.content.catalog.text(key, language, **{**flow_vars, **values})
 
-    # The console's calls (through bot/console.py), each checked there for who may make it, and again
+    # The console's calls (through bot/service/console.py), each checked there for who may make it, and again
     # in the transaction that acts (the row may have changed since).
 
     def claim_handoff(self, handoff_id: str, user_id: int, actor: str) -> Handoff:
