@@ -373,7 +373,11 @@ def test_after_logging_out_nothing_of_the_chat_is_left_in_the_page(site):
             # Back (to the page before the console) and forward again: still nothing.
             page.go_back(wait_until="commit")
             assert page.url.endswith("/healthz"), page.url
-            page.go_forward(wait_until="commit")
+            # Forward from the page itself: Page.go_forward reads the history over the protocol
+            # and, on a loaded machine, lost the page ("Not attached to an active page") in two
+            # full runs out of three; the navigation is the same either way.
+            page.evaluate("setTimeout(() => history.forward(), 0)")
+            page.wait_for_url(f"{url}/console")
             page.wait_for_selector("#login-view:not([hidden])")
             assert_nothing_of_the_chat(page, label)
             assert errors == [], errors
