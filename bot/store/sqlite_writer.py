@@ -10,9 +10,11 @@ turn begins a transaction and the writer commits it two loop passes later, once 
 already waiting and those the next poll reads have run theirs, each turn inside its own savepoint
 (a turn that fails or is a redelivery rolls back alone). One commit then writes the pages the
 turns share once (the receipts' table and index pages, the log's header) and pays SQLite's fixed
-cost of a commit once. A turn returns only once its group has committed, and raises what the
-commit raised: its answer must not go out otherwise. Outside ``turn`` (threads, the worker, the
-command line) every transaction commits by itself.
+cost of a commit once. Two passes, not one: the requests the next poll reads join the group too,
+at the cost of one more poll before the first turns of a group are answered (the figures, and
+what a third pass gave, are in bench/NOTES.md). A turn returns only once its group has
+committed, and raises what the commit raised: its answer must not go out otherwise. Outside
+``turn`` (threads, the worker, the command line) every transaction commits by itself.
 """
 
 from __future__ import annotations
@@ -56,8 +58,8 @@ class SqliteWriter(Writer):
         self._lock = threading.Lock()
         self._holder: int | None = None  # the thread inside ``exclusive`` (not a group's)
         # This process's connection for writes, kept checked out of the pool: used only under the
-        # lock, so one is all the writers of a process can use at a time anyway, and a pool
-        # checkout and return (with its rollback) cost a twentieth of a webhook's time.
+        # lock, so one is all the writers of a process can use at a time anyway, and each write
+        # is spared a pool checkout and return (with its rollback).
         self._record = None
         self._group: _Group | None = None
         self._turns: dict[int, list[_Group]] = {}  # a thread inside ``turn`` -> the groups it joined
@@ -96,7 +98,7 @@ class SqliteWriter(Writer):
         joined = self._turns.get(threading.get_ident())
         group = self._group
         if joined is not None and (group is None or group.thread == threading.get_ident()):
-            with self._grouped(joined) as cursor:
+            with self._grouped(group, joined) as cursor:
                 yield cursor
             return
         with self.exclusive():
@@ -165,11 +167,11 @@ class SqliteWriter(Writer):
     # -- the group ----------------------------------------------------------------------------------
 
     @contextmanager
-    def _grouped(self, joined: list[_Group]) -> Iterator:
-        """One turn inside the open group (beginning one if there is none), in a savepoint."""
+    def _grouped(self, group: _Group | None, joined: list[_Group]) -> Iterator:
+        """One turn inside this thread's open ``group`` (beginning one if None), in a savepoint."""
         if self._holder == threading.get_ident():
             raise RuntimeError("a grouped turn inside a write transaction of the same thread would wait for itself")
-        group = self._group or self._begin_group()
+        group = group or self._begin_group()
         if group not in joined:
             joined.append(group)
         connection = group.record.dbapi_connection
