@@ -7,9 +7,10 @@
 
 A turn's statements run on a bare DB-API cursor (``prepared``); everything else through
 SQLAlchemy. The lock is held from the read to the commit, so two messages of the same person never
-interleave: SQLite's ``BEGIN IMMEDIATE`` (``database.py``), and on PostgreSQL a
+interleave: SQLite's ``BEGIN IMMEDIATE`` (``sqlite_writer.py``), and on PostgreSQL a
 transaction-scoped advisory lock on the pseudonym (released at commit, safe under PgBouncer).
 """
+
 from __future__ import annotations
 
 import json
@@ -58,7 +59,7 @@ class SessionStore:
         self.engine = engine
         self.keys = keys
         self._postgres = engine.dialect.name == "postgresql"
-        self.writer = writer_of(engine)  # every write of this store goes through it (``writer``)
+        self.writer = writer_of(engine)  # every write of this store goes through it (``writer.Writer``)
         self.statements = TurnStatements(engine.dialect)
         self.shredder = JournalShredder(engine) if engine.dialect.name == "sqlite" else None
         self.dependents: list[Dependents] = []  # see ``attach``
