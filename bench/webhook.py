@@ -496,12 +496,12 @@ KEY_FUNCTIONS = [  # (label, file suffix, function): cumulative time per request
     ("  form parsing (parse_qsl)", "urllib/parse.py", "parse_qsl"),
     ("  signature check (is_authentic)", "twilio_sms/_signature.py", "is_authentic"),
     ("  Service.receive (one turn, committed)", "bot/service/__init__.py", "receive"),
-    ("    BEGIN IMMEDIATE, COMMIT, pool (cursor_transaction)", "bot/store/database.py", "cursor_transaction"),
+    ("    BEGIN IMMEDIATE or SAVEPOINT, RELEASE (Writer.cursor)", "bot/store/sqlite_writer.py", "cursor"),
     ("      COMMIT (sqlite3)", "~", "<method 'commit' of 'sqlite3.Connection' objects>"),
-    ("    load + unwrap key + decrypt", "bot/store/sessions.py", "__init__"),
+    ("    load + unwrap key + decrypt", "bot/store/held.py", "__init__"),
     ("    engine step (Engine.resume)", "bot/engine/engine.py", "resume"),
-    ("    seal + update the state (save)", "bot/store/sessions.py", "save"),
-    ("    claim the delivery, seal the reply", "bot/store/sessions.py", "record_delivery"),
+    ("    seal + update the state (save)", "bot/store/held.py", "save"),
+    ("    claim the delivery, seal the reply", "bot/store/held.py", "record_delivery"),
     ("  TwiML (twiml: prepare_sms + escaping)", "twilio_sms/_twiml.py", "twiml"),
 ]
 

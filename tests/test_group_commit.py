@@ -1,15 +1,15 @@
 """Group commit on SQLite: the turns the web app runs on its event loop within two passes share a
 transaction, each in its own savepoint, and no answer goes out before that transaction commits.
 
-Driven the way the webhooks drive it (``Service.grouped`` around the turn on the loop, then
-``await Service.settled()``), on a real SQLite file, with failures SQLite itself produces."""
+Driven the way the webhooks drive it (``await Service.turn(Service.receive, delivery)``), on a real
+SQLite file, with failures SQLite itself produces; what was grouped is read from the writer's own
+counters (``Writer.counters``)."""
 
 from __future__ import annotations
 
 import asyncio
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
-from contextlib import contextmanager
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -20,6 +20,7 @@ from bot.config import Settings, generate_keys
 from bot.domain import Channel, Inbound
 from bot.service import Service
 from bot.store import database
+from bot.store.writer import Counters, writer_of
 from bot.web import create_app
 from tests.conftest import REPO
 from tests.databases import rows
@@ -33,11 +34,8 @@ def sms(address: str, text: str, sid: str) -> Delivery:
 
 
 async def on_the_loop(service: Service, delivery: Delivery):
-    """What ``web.webhooks`` does with a delivery: the turn inside the group, then the wait."""
-    with service.grouped():
-        reception = service.receive(delivery)
-    await service.settled()
-    return reception
+    """What ``web.webhooks`` does with a delivery."""
+    return await service.turn(service.receive, delivery)
 
 
 async def one_pass(service: Service, *calls):
@@ -56,28 +54,20 @@ def conversations(url: str) -> int:
     return rows(url, "SELECT count(*) FROM conversations")[0][0]
 
 
-@contextmanager
-def counting_commits() -> Iterator[list]:
-    """The groups committed inside, one item each."""
-    commits: list = []
-    group_commit = database._TurnGroup.commit
-
-    def commit(group):
-        if database._GROUPS.get(group.engine) is group:  # not one already committed
-            commits.append(group)
-        return group_commit(group)
-
-    database._TurnGroup.commit = commit
-    try:
-        yield commits
-    finally:
-        database._TurnGroup.commit = group_commit
+def counted(service: Service, run) -> Counters:
+    """What the store's writer counted while ``run()`` ran (the differences)."""
+    counters = service.store.writer.counters
+    before = replace(counters)
+    run()
+    return Counters(**{name: getattr(counters, name) - value for name, value in vars(before).items()})
 
 
 def test_turns_of_one_pass_share_a_commit_and_answer_as_one_at_a_time(sql_service, settings):
-    with counting_commits() as commits:
-        first = asyncio.run(one_pass(sql_service, *(on_the_loop(sql_service, sms(f"+1555000{i:04d}", "hola", f"SM{i}")) for i in range(6))))
-    assert len(commits) == 1  # six turns, one transaction
+    first = []
+    counters = counted(sql_service, lambda: first.extend(asyncio.run(one_pass(
+        sql_service, *(on_the_loop(sql_service, sms(f"+1555000{i:04d}", "hola", f"SM{i}")) for i in range(6))
+    ))))
+    assert counters == Counters(groups=1, grouped_turns=6)  # six turns, one transaction, nothing failed
     assert conversations(settings.database_url) == 6
     assert all(r.outputs[0].text.startswith("Hi, thanks for writing.") for r in first)
     # The same people write again, one at a time: the stored state is what the grouped turns left.
@@ -86,31 +76,33 @@ def test_turns_of_one_pass_share_a_commit_and_answer_as_one_at_a_time(sql_servic
 
 
 def test_a_turn_of_the_next_pass_joins_the_group_and_one_a_pass_later_begins_the_next(sql_service, settings):
-    with counting_commits() as commits:
-        asyncio.run(one_pass(
-            sql_service,
-            on_the_loop(sql_service, sms("+15550003001", "hola", "SM-1")),
-            after_passes(1, on_the_loop(sql_service, sms("+15550003002", "hola", "SM-2"))),
-        ))
-    assert len(commits) == 1  # the request read while the first turn's group was open joined it
-    with counting_commits() as commits:
-        asyncio.run(one_pass(
-            sql_service,
-            on_the_loop(sql_service, sms("+15550003003", "hola", "SM-3")),
-            after_passes(2, on_the_loop(sql_service, sms("+15550003004", "hola", "SM-4"))),
-        ))
-    assert len(commits) == 2  # the group did not wait for it: committed, and a new one begun
+    counters = counted(sql_service, lambda: asyncio.run(one_pass(
+        sql_service,
+        on_the_loop(sql_service, sms("+15550003001", "hola", "SM-1")),
+        after_passes(1, on_the_loop(sql_service, sms("+15550003002", "hola", "SM-2"))),
+    )))
+    assert counters == Counters(groups=1, grouped_turns=2)  # the request read while the first turn's group was open joined it
+    counters = counted(sql_service, lambda: asyncio.run(one_pass(
+        sql_service,
+        on_the_loop(sql_service, sms("+15550003003", "hola", "SM-3")),
+        after_passes(2, on_the_loop(sql_service, sms("+15550003004", "hola", "SM-4"))),
+    )))
+    assert counters == Counters(groups=2, grouped_turns=2)  # the group did not wait for it: committed, and a new one begun
     assert conversations(settings.database_url) == 4
 
 
 def test_a_redelivery_in_the_same_pass_is_applied_once_and_gets_the_same_reply(sql_service, settings):
     asyncio.run(on_the_loop(sql_service, sms("+15550001111", "hi", "SM-a")))
-    original, again, third = asyncio.run(one_pass(
+    answers = []
+    counters = counted(sql_service, lambda: answers.extend(asyncio.run(one_pass(
         sql_service,
         on_the_loop(sql_service, sms("+15550001111", "1", "SM-b")),
         on_the_loop(sql_service, sms("+15550001111", "1", "SM-b")),  # Twilio's retry, arriving with it
         on_the_loop(sql_service, sms("+15550002222", "hola", "SM-c")),
-    ))
+    ))))
+    original, again, third = answers
+    # One commit; the retry's turn rolled back alone (its answer read from the first one's record).
+    assert counters.groups == 1 and counters.rolled_back_turns == 1 and counters.failed_groups == 0
     assert again.outputs == original.outputs and original.outputs[0].text.startswith("One question first.")
     assert third.outputs[0].text.startswith("Hi, thanks for writing.")
     assert rows(settings.database_url, "SELECT count(*) FROM deliveries")[0][0] == 3
@@ -120,20 +112,20 @@ def test_a_redelivery_in_the_same_pass_is_applied_once_and_gets_the_same_reply(s
 
 
 def test_a_commit_sqlite_refuses_fails_every_turn_of_the_group_and_keeps_none_of_them(sql_service, settings):
-    engine = sql_service.store.engine
-
-    async def breaks_the_commit():
+    def breaks_the_commit():
         # A row that violates a foreign key, checked only at COMMIT (deferred): SQLite itself
         # refuses the group's commit, as a full disk or an I/O error would.
-        with sql_service.grouped(), database.cursor_transaction(engine) as cursor:
+        with sql_service.store.transaction() as cursor:
             cursor.execute("PRAGMA defer_foreign_keys=ON")
             cursor.execute("INSERT INTO data_keys (conversation_id, wrapped) VALUES ('nobody', x'00')")
-        await sql_service.settled()
 
-    person, broken = asyncio.run(one_pass(
-        sql_service, on_the_loop(sql_service, sms("+15550003333", "hola", "SM-x")), breaks_the_commit(),
-    ))
+    answers = []
+    counters = counted(sql_service, lambda: answers.extend(asyncio.run(one_pass(
+        sql_service, on_the_loop(sql_service, sms("+15550003333", "hola", "SM-x")), sql_service.turn(breaks_the_commit),
+    ))))
+    person, broken = answers
     assert isinstance(person, Exception) and isinstance(broken, Exception)  # the web app answers the fallback
+    assert counters.failed_groups == 1 and counters.groups == 0 and counters.grouped_turns == 0
     assert conversations(settings.database_url) == 0
     assert rows(settings.database_url, "SELECT count(*) FROM deliveries")[0][0] == 0  # a retry will be applied
     # The next pass starts afresh on a sound connection.
@@ -143,15 +135,14 @@ def test_a_commit_sqlite_refuses_fails_every_turn_of_the_group_and_keeps_none_of
 
 
 def test_a_write_outside_the_group_on_the_loop_commits_the_group_first(sql_service, settings):
-    async def turn_then_status():
-        with sql_service.grouped():
-            sql_service.receive(sms("+15550004444", "hola", "SM-y"))
-            # A status callback handled on the loop while the group is open: it must not wait for
-            # the loop (the lock is the loop's own), it commits the group and goes on.
-            sql_service.record_status("twilio", "SM-sent-1", "delivered", None)
-        await sql_service.settled()
+    def turn_then_status():
+        sql_service.receive(sms("+15550004444", "hola", "SM-y"))
+        # A status callback handled on the loop while the group is open: it must not wait for
+        # the loop (the lock is the loop's own), it commits the group and goes on.
+        sql_service.record_status("twilio", "SM-sent-1", "delivered", None)
 
-    asyncio.run(asyncio.wait_for(turn_then_status(), timeout=10))
+    counters = counted(sql_service, lambda: asyncio.run(asyncio.wait_for(sql_service.turn(turn_then_status), timeout=10)))
+    assert counters.early_commits == 1 and counters.groups == 1 and counters.failed_groups == 0
     assert conversations(settings.database_url) == 1
     assert rows(settings.database_url, "SELECT count(*) FROM delivery_statuses")[0][0] == 1
 
@@ -208,18 +199,21 @@ def test_when_sqlite_rolls_the_whole_group_back_no_later_turn_commits_on_its_own
     connection.commit()
     connection.close()
 
-    async def turn(x, rolled_back_by_sqlite=False):
-        with database.grouped_turns():
-            try:
-                with database.cursor_transaction(engine) as cursor:
-                    cursor.execute("INSERT INTO t VALUES (?)", (x,))
-                    if rolled_back_by_sqlite:
-                        cursor.execute("ROLLBACK")  # what SQLite itself does on SQLITE_FULL or SQLITE_IOERR
-                        raise sqlite3.OperationalError("database or disk is full")
-            except Exception:  # noqa: BLE001 - the service answers this turn with the fallback
-                pass
+    writer = writer_of(engine)
+
+    def insert(x, rolled_back_by_sqlite=False):
         try:
-            await database.settled(engine)
+            with database.cursor_transaction(engine) as cursor:
+                cursor.execute("INSERT INTO t VALUES (?)", (x,))
+                if rolled_back_by_sqlite:
+                    cursor.execute("ROLLBACK")  # what SQLite itself does on SQLITE_FULL or SQLITE_IOERR
+                    raise sqlite3.OperationalError("database or disk is full")
+        except Exception:  # noqa: BLE001 - the service answers this turn with the fallback
+            pass
+
+    async def turn(x, rolled_back_by_sqlite=False):
+        try:
+            await writer.turn(insert, x, rolled_back_by_sqlite)
             return "answered"
         except Exception:  # noqa: BLE001
             return "fallback"
@@ -228,5 +222,32 @@ def test_when_sqlite_rolls_the_whole_group_back_no_later_turn_commits_on_its_own
         return await asyncio.gather(turn(1), turn(2, True), turn(3), turn(4))
 
     assert asyncio.run(one_pass_of_four()) == ["fallback"] * 4
+    assert writer.counters == Counters(failed_groups=1, rolled_back_turns=1)
     assert rows(f"sqlite:///{tmp_path / 'g.db'}", "SELECT x FROM t") == []  # nothing kept that was not answered
+    writer.close()
+    engine.dispose()
+
+
+def test_a_turn_whose_group_a_write_of_its_own_committed_early_still_raises_that_commit_s_failure(tmp_path):
+    """A turn writes in the group, then (a status, a limit) in a transaction of its own, which
+    commits the group first: if that commit fails, the turn raises it, however many groups its
+    writes went into."""
+    engine = database.open_database(f"sqlite:///{tmp_path / 'g.db'}", check_schema=False)
+    writer = writer_of(engine)
+    with database.write_transaction(engine) as connection:
+        connection.exec_driver_sql("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+        connection.exec_driver_sql("CREATE TABLE child (parent INTEGER REFERENCES parent (id))")
+
+    def grouped_then_alone():
+        with writer.cursor() as cursor:
+            cursor.execute("PRAGMA defer_foreign_keys=ON")
+            cursor.execute("INSERT INTO child VALUES (7)")  # refused at the group's commit
+        with database.write_transaction(engine) as connection:
+            connection.exec_driver_sql("INSERT INTO parent VALUES (1)")
+
+    with pytest.raises(Exception, match="FOREIGN KEY"):
+        asyncio.run(writer.turn(grouped_then_alone))
+    assert writer.counters == Counters(failed_groups=1, early_commits=1)
+    assert rows(f"sqlite:///{tmp_path / 'g.db'}", "SELECT count(*) FROM child") == [(0,)]
+    writer.close()
     engine.dispose()

@@ -351,7 +351,7 @@ def test_sqlite_keeps_its_temporary_files_in_memory_on_every_connection(tmp_path
     MEMORY = 2
     try:
         with engine.connect() as reading:  # held open: the writer below is another connection
-            writer = database._writer(engine).dbapi_connection  # the one turns write on
+            writer = database.writer_of(engine).writing_connection()  # the one turns write on
             assert writer is not reading.connection.dbapi_connection
             assert reading.exec_driver_sql("PRAGMA temp_store").scalar() == MEMORY
             assert writer.execute("PRAGMA temp_store").fetchone()[0] == MEMORY

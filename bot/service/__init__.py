@@ -170,9 +170,7 @@ class ConversationStore(Protocol):
 
     def conversation(self, pseudonym: str, now: datetime): ...
 
-    def grouped(self): ...
-
-    async def settled(self) -> None: ...
+    async def turn(self, function: Callable, *args): ...
 
     def after_commit(self, callback: Callable[[], None]) -> None: ...
 
@@ -220,8 +218,6 @@ class Service:
         # keeps are deleted (``kept.deletes_copies``: credentials set, ``from_settings``; needs
         # the SQL store).
         self.kept = Kept(by_channel(adapters or default_adapters()))
-        # Whether a turn waits on nothing but this machine (SQLite, memory), see web.webhooks.
-        self.local_database: bool = getattr(store, "local", False)
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Callable[[], datetime] = utc_now) -> Service:
@@ -269,15 +265,11 @@ class Service:
             self.store.after_commit(self.on_enqueued)  # once committed, or the worker finds nothing
         return reception
 
-    def grouped(self):
-        """Deliveries received inside this share their commit with others of the moment (SQLite,
-        on the web app's event loop); await ``settled`` before answering (``web.webhooks``)."""
-        return self.store.grouped()
-
-    async def settled(self) -> None:
-        """Until what this task's deliveries wrote is committed; raises if that failed (their
-        answers must then not go out: the caller answers with ``fallback``)."""
-        await self.store.settled()
+    async def turn(self, function: Callable, *args):
+        """``function(*args)`` (a call of this service that writes) from the event loop, returned
+        once what it wrote is committed; raises if that failed (the caller answers with
+        ``fallback``). The store decides how (``SessionStore.turn``)."""
+        return await self.store.turn(function, *args)
 
     def _receive(self, delivery: Delivery, inbound: Inbound) -> Reception:
         now = self.clock()

@@ -4,15 +4,20 @@ them (nothing is encrypted: never use it for real people)."""
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
+from typing import TypeVar
+
+import anyio.to_thread
 
 from bot.engine.session import Session
 from bot.store.rollover import Rolled
+
+T = TypeVar("T")
 
 
 class _Held:
@@ -43,12 +48,10 @@ class MemorySessionStore:
         with lock:
             yield _Held(self, pseudonym, now)
 
-    def grouped(self):
-        """Nothing to share: every turn here is done when it returns."""
-        return contextlib.nullcontext()
-
-    async def settled(self) -> None:
-        return None
+    async def turn(self, function: Callable[..., T], *args) -> T:
+        """``function(*args)`` from the event loop, in a worker thread (its locks are threads' locks);
+        done when it returns, as every turn here."""
+        return await anyio.to_thread.run_sync(functools.partial(function, *args))
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         callback()

@@ -7,58 +7,33 @@
 
 A turn's statements run on a bare DB-API cursor (``prepared``); everything else through
 SQLAlchemy. The lock is held from the read to the commit, so two messages of the same person never
-interleave: SQLite's ``BEGIN IMMEDIATE`` (``database.py``), and on PostgreSQL a
+interleave: SQLite's ``BEGIN IMMEDIATE`` (``sqlite_writer.py``), and on PostgreSQL a
 transaction-scoped advisory lock on the pseudonym (released at commit, safe under PgBouncer).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
-from typing import Protocol
+from datetime import datetime
+from typing import Protocol, TypeVar
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Engine, Select, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Engine, Select, and_, delete, func, insert, select, update
 from sqlalchemy.sql import ColumnElement
 
-from bot.engine.session import Session
-from bot.store.crypto import DATA_KEY_BYTES, DecryptError, KeyRing, is_sealed, open_sealed, pseudonym_in, seal
-from bot.store import database
-from bot.store.database import JournalShredder, close_writer, cursor_transaction, insert_ignoring_conflict, read_connection, write_transaction
-from bot.store.prepared import Prepared
+from bot.store.crypto import DATA_KEY_BYTES, DecryptError, KeyRing, open_sealed, pseudonym_in, seal
+from bot.store.database import JournalShredder, insert_ignoring_conflict, read_connection, write_transaction, writer_of
+from bot.store.held import EXPIRY_STEP, HeldConversation, compact_json, round_up
 from bot.store.outbox import Outbox, new_message
 from bot.store.rollover import Rolled, roll_forward
+from bot.store.statements import OUTBOX_COLUMNS, TurnStatements
+from bot.store.tables import conversations, data_keys, delivery_statuses, outbox
 
-OUTBOX_COLUMNS = ("stream", "channel", "kind", "payload", "status", "attempts", "next_attempt_at", "created_at")
-from bot.store.tables import conversations, data_keys, deliveries, delivery_statuses, outbox
+__all__ = ["EXPIRY_STEP", "OUTBOX_COLUMNS", "Dependents", "HeldConversation", "SessionStore", "TurnStatements", "compact_json", "round_up"]
 
-
-_compact = json.JSONEncoder(separators=(",", ":")).encode  # built once: json.dumps with options builds one per call
-
-
-def compact_json(value) -> bytes:
-    return _compact(value).encode()
-
-
-# A conversation's expiry is kept to this grid (rounded up): ``purge`` erases an idle one at most
-# this much later than its flow's idle timeout, and consecutive turns seldom move it.
-EXPIRY_STEP = timedelta(minutes=5)
-
-
-def round_up(moment: datetime, step: timedelta) -> datetime:
-    """``moment`` rounded up to a multiple of ``step`` since the epoch (unchanged when on one).
-
-    >>> from datetime import timezone
-    >>> round_up(datetime(2026, 11, 29, 14, 41, 7, tzinfo=timezone.utc), timedelta(minutes=5)).isoformat()
-    '2026-11-29T14:45:00+00:00'
-    """
-    epoch = datetime(1970, 1, 1, tzinfo=moment.tzinfo)
-    remainder = (moment - epoch) % step
-    return moment + (step - remainder) if remainder else moment
+T = TypeVar("T")
 
 
 class Dependents(Protocol):
@@ -77,222 +52,6 @@ class Dependents(Protocol):
         the purge's transaction)."""
 
 
-class TurnStatements:
-    """The statements of a turn, compiled once for the store's dialect (see ``prepared``)."""
-
-    def __init__(self, dialect):
-        c, k, d, o = conversations.c, data_keys.c, deliveries.c, outbox.c
-        self.load = Prepared(
-            select(c.id, c.state, c.channel_state, k.wrapped, c.expires_at)
-            .join(data_keys, k.conversation_id == c.id, isouter=True)
-            # Under the current epoch's tag, the previous one's (not yet moved forward), or the
-            # pseudonym itself (a conversation from before epochs).
-            .where(c.pseudonym.in_([bindparam("tag"), bindparam("previous_tag"), bindparam("legacy")])),
-            dialect,
-        )
-        self.save = Prepared(
-            update(conversations).where(c.id == bindparam("b_id")).values(
-                state=bindparam("state"), channel_state=bindparam("channel_state"), updated_at=bindparam("now"),
-                expires_at=bindparam("expires_at"), keep_until=bindparam("keep_until"),
-            ),
-            dialect,
-        )
-        # The same without ``expires_at``, for a turn that leaves it where it was: an UPDATE that
-        # names an indexed column rewrites its index entry even when the value is unchanged.
-        self.save_keeping_expiry = Prepared(
-            update(conversations).where(c.id == bindparam("b_id")).values(
-                state=bindparam("state"), channel_state=bindparam("channel_state"), updated_at=bindparam("now"),
-                keep_until=bindparam("keep_until"),
-            ),
-            dialect,
-        )
-        self.save_channel = Prepared(
-            update(conversations).where(c.id == bindparam("b_id"))
-            .values(channel_state=bindparam("channel_state"), keep_until=bindparam("keep_until")),
-            dialect,
-        )
-        self.create = Prepared(
-            insert(conversations).values(
-                id=bindparam("id"), pseudonym=bindparam("tag"), created_at=bindparam("now"),
-                updated_at=bindparam("now"), expires_at=bindparam("expires_at"),
-            ),
-            dialect,
-        )
-        self.create_key = Prepared(
-            insert(data_keys).values(conversation_id=bindparam("id"), wrapped=bindparam("wrapped"), epoch=bindparam("epoch")), dialect
-        )
-        self.delete_key = Prepared(delete(data_keys).where(k.conversation_id == bindparam("id")), dialect)
-        self.delete_conversation = Prepared(delete(conversations).where(c.id == bindparam("id")), dialect)
-        self.delete_stream = Prepared(delete(outbox).where(o.stream == bindparam("id")), dialect)
-        self.claim = Prepared(
-            insert_ignoring_conflict(dialect, deliveries).values(
-                provider=bindparam("provider"), delivery=bindparam("delivery"),
-                reply=bindparam("reply"), created_at=bindparam("now"),
-            ),
-            dialect,
-        )
-        self.recorded = Prepared(
-            select(d.reply).where(d.provider == bindparam("provider"), d.delivery == bindparam("delivery")),
-            dialect,
-        )
-        self.enqueue = Prepared(insert(outbox).values({column: bindparam(column) for column in OUTBOX_COLUMNS}), dialect)
-        # PostgreSQL: one turn per person at a time, across processes, with a lock that the
-        # commit releases (a session-level lock would strand under PgBouncer).
-        self.lock = Prepared(select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("pseudonym"), 0))), dialect)
-
-
-class HeldConversation:
-    """One person's conversation inside a locked transaction. Use only within ``conversation()``."""
-
-    def __init__(self, store: SessionStore, cursor, pseudonym: str, now: datetime):
-        self._sql = store.statements
-        self._dependents = store.dependents
-        self._cursor = cursor
-        self._keys = store.keys
-        self._pseudonym = pseudonym
-        self._now = now
-        tag, previous_tag = self._keys.tags(pseudonym)
-        row = self._sql.load.first(cursor, tag=tag, previous_tag=previous_tag, legacy=pseudonym)
-        self.id: str | None = row[0] if row else None
-        self._stored_expiry = row[4] if row else None  # as the driver gives it back
-        self.stream: str | None = None  # the outbox stream for messages after an erasure
-        self._key: AESGCM | None = None  # the unwrapped data key, as the cipher that seals and opens
-        self._wrapped: bytes | None = None  # as stored
-        self.erased = False  # whether this transaction erased anything (the store then shreds the WAL)
-        self.session: Session | None = None  # None: new, or its state was shredded after expiry
-        self.channel_state: dict = {}
-        if row is not None:
-            try:
-                self._open(*row[:4])
-            except (DecryptError, ValueError):
-                self.erase()  # unreadable (a retired key, tampering): shred it and start anew
-
-    @property
-    def cursor(self):
-        """The transaction's DB-API cursor, for other records written in the same turn (handoffs)."""
-        return self._cursor
-
-    @property
-    def now(self) -> datetime:
-        return self._now
-
-    def _open(self, id: str, state: bytes | None, channel_state: bytes | None, wrapped: bytes | None) -> None:
-        """Unseal the state and channel state. Whether the conversation has been idle too long
-        is the engine's decision (the flow's timeout); ``expires_at`` serves ``purge``."""
-        if wrapped is None:
-            raise DecryptError("no data key")
-        self._wrapped = bytes(wrapped)
-        self._key = AESGCM(self._keys.unwrap(self._wrapped, id, remember=True)[:DATA_KEY_BYTES])
-        if state is not None:
-            self.session = Session.from_dict(json.loads(open_sealed(self._key, id, bytes(state))))
-        if channel_state is not None:
-            self.channel_state = json.loads(open_sealed(self._key, f"{id}:channel", bytes(channel_state)))
-
-    def save(self, session: Session, expires_at: datetime, keep_until: datetime | None = None) -> None:
-        """Seal ``session`` under the conversation's data key (a new one for a new conversation).
-
-        ``expires_at`` (when ``purge`` may erase it) is stored rounded up to ``EXPIRY_STEP``, and
-        written only when that moves it: the turns of a person writing within a few minutes
-        leave the expiry index alone (it was a quarter of the pages a turn wrote)."""
-        expires_at = round_up(expires_at, EXPIRY_STEP)
-        stored = self._sql.save.bound("expires_at", expires_at)
-        if self.id is None:
-            self._create(expires_at)
-            self._stored_expiry = stored
-        blob = seal(self._key, self.id, compact_json(session.to_dict()))
-        values = dict(b_id=self.id, state=blob, channel_state=self._sealed_channel_state(), now=self._now, keep_until=keep_until)
-        if stored == self._stored_expiry:
-            self._sql.save_keeping_expiry.run(self._cursor, **values)
-        else:
-            self._sql.save.run(self._cursor, expires_at=expires_at, **values)
-            self._stored_expiry = stored
-
-    def erase(self) -> None:
-        """Delete the data key and the conversation, and every outbox row of it (sent or not: no
-        timeline of what was said is left). Delivery receipts stay, keyed by a hash and linked to
-        no conversation, so a redelivered message cannot bring the conversation back; the replies
-        they keep were sealed under the deleted key. Nothing sealed under that key opens again.
-        Messages enqueued afterwards (the quick exit's own) go out on a new stream. The
-        store's ``dependents`` (the handoffs) are told in the same transaction: the person left."""
-        if self.id is None:
-            return
-        for statement in (self._sql.delete_key, self._sql.delete_conversation, self._sql.delete_stream):
-            statement.run(self._cursor, id=self.id)
-        for dependent in self._dependents:
-            dependent.person_left(self._cursor, self.id, self._now)
-        self._keys.forget(self.id)
-        self.id = self._key = self._wrapped = self.session = None
-        self.channel_state = {}
-        self.erased = True
-
-    def save_channel_state(self, keep_until: datetime | None) -> None:
-        """Store ``channel_state`` alone (the worker recording a sent message's id)."""
-        if self.id is None or self._key is None:
-            return
-        self._sql.save_channel.run(self._cursor, b_id=self.id, channel_state=self._sealed_channel_state(), keep_until=keep_until)
-
-    def _sealed_channel_state(self) -> bytes | None:
-        if not self.channel_state:
-            return None
-        return seal(self._key, f"{self.id}:channel", compact_json(self.channel_state))
-
-    # -- deliveries: each applied once -----------------------------------------------------------
-
-    def record_delivery(self, provider: str, delivery: str, reply: bytes | None) -> bool:
-        """Claim ``delivery`` (a keyed hash of the provider's id) with an insert that conflicts on
-        a redelivery, keeping the webhook's answer, sealed, for that redelivery: under the
-        conversation's key (bound to the conversation and the delivery), or, when the turn erased
-        the conversation (the static quick-exit text), under the key-encryption keys. The receipt
-        names no conversation: erasing one leaves its replies sealed under a key that no longer
-        exists. Returns False for a redelivery: the caller must then roll the turn back (raise)
-        and answer with ``recorded_reply``.
-
-        Done at the end of the turn, inside the same locked transaction, so one statement claims
-        and records; a duplicate's turn is rolled back whole.
-        """
-        if reply is None:
-            sealed = None
-        elif self.id is None:
-            sealed = self._keys.seal_transient(reply)
-        else:
-            sealed = seal(self._key, f"{self.id}:reply:{delivery}", reply)
-        return bool(self._sql.claim.run(self._cursor, provider=provider, delivery=delivery, reply=sealed, now=self._now))
-
-    def recorded_reply(self, provider: str, delivery: str) -> bytes | None:
-        """The answer recorded for ``delivery`` the first time, if it can still be opened: by
-        this conversation's key (not after the person was erased or started over) or, for a
-        quick exit's answer, by the key-encryption keys."""
-        row = self._sql.recorded.first(self._cursor, provider=provider, delivery=delivery)
-        if row is None or row[0] is None:
-            return None
-        reply = bytes(row[0])
-        try:
-            if is_sealed(reply):
-                return open_sealed(self._key, f"{self.id}:reply:{delivery}", reply) if self._key is not None else None
-            return self._keys.open_transient(reply)  # the answer to a quick exit
-        except DecryptError:
-            return None
-
-    # -- the outbox -------------------------------------------------------------------------------
-
-    def enqueue(self, channel: str, kind: str, payload: dict, stream: str | None = None) -> None:
-        """Write a message to send in this transaction; it goes out after the commit, in order
-        (of the conversation's stream, or of ``stream`` for a message not to the person)."""
-        stream = stream or self.id or self.stream
-        if stream is None:  # after an erasure (or a first message that was a quick exit): a new stream
-            self.stream = stream = secrets.token_hex(16)
-        self._sql.enqueue.run(self._cursor, **new_message(self._keys, stream, channel, kind, payload, self._now))
-
-    def _create(self, expires_at: datetime) -> None:
-        self.id = secrets.token_hex(16)
-        # The wrapped key carries the pseudonym, so the rollover can tag it under the next epoch.
-        key, self._wrapped = self._keys.new_data_key(self.id, extra=bytes.fromhex(self._pseudonym), remember=True)
-        self._key = AESGCM(key)
-        _, tag = self._keys.tag(self._pseudonym)
-        self._sql.create.run(self._cursor, id=self.id, tag=tag, now=self._now, expires_at=expires_at)
-        self._sql.create_key.run(self._cursor, id=self.id, wrapped=self._wrapped, epoch=self._keys.epoch_of(self._wrapped))
-
-
 class SessionStore:
     """Encrypted sessions in a SQL database."""
 
@@ -300,10 +59,9 @@ class SessionStore:
         self.engine = engine
         self.keys = keys
         self._postgres = engine.dialect.name == "postgresql"
-        # A file on this machine: a turn waits on no network (the web app runs it on its event loop).
-        self.local = engine.dialect.name == "sqlite"
+        self.writer = writer_of(engine)  # every write of this store goes through it (``writer.Writer``)
         self.statements = TurnStatements(engine.dialect)
-        self.shredder = JournalShredder(engine) if self.local else None
+        self.shredder = JournalShredder(engine) if engine.dialect.name == "sqlite" else None
         self.dependents: list[Dependents] = []  # see ``attach``
 
     def attach(self, dependent: Dependents) -> None:
@@ -315,7 +73,7 @@ class SessionStore:
     @contextmanager
     def conversation(self, pseudonym: str, now: datetime) -> Iterator[HeldConversation]:
         """A transaction holding ``pseudonym``'s lock; commits on success, rolls back on error."""
-        with cursor_transaction(self.engine) as cursor:
+        with self.writer.cursor() as cursor:
             if self._postgres:
                 self.statements.lock.first(cursor, pseudonym=pseudonym)
             held = HeldConversation(self, cursor, pseudonym, now)
@@ -323,22 +81,17 @@ class SessionStore:
         if held.erased:
             self.shred_journal()
 
-    def grouped(self):
-        """Turns inside this (on the web app's event loop, SQLite) share a commit with the other
-        requests of the moment; their answers wait for ``settled`` (``database.grouped_turns``)."""
-        return database.grouped_turns() if self.local else contextlib.nullcontext()
+    async def turn(self, function: Callable[..., T], *args) -> T:
+        """``function(*args)`` (its ``conversation`` and ``transaction`` blocks) from the event loop;
+        returns once what it wrote is committed, and raises if that failed (its answer must then
+        not go out). On SQLite it runs on the loop, its turns sharing one commit with the other
+        requests of the moment; elsewhere in a worker thread (``Writer.turn``). Off the loop, call
+        ``function`` itself: every transaction then commits as it ends."""
+        return await self.writer.turn(function, *args)
 
-    async def settled(self) -> None:
-        """Until this task's turns are committed; raises if the commit failed."""
-        if self.local:
-            await database.settled(self.engine)
-
-    def after_commit(self, callback) -> None:
-        """``callback()`` once this thread's writes are committed (now, or with its group)."""
-        if self.local:
-            database.after_commit(self.engine, callback)
-        else:
-            callback()
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """``callback()`` once this thread's writes are committed (now, or with its turn's group)."""
+        self.writer.after_commit(callback)
 
     def pseudonym_of(self, conversation_id: str) -> str | None:
         """The pseudonym a conversation is locked by (for work that starts from a conversation
@@ -360,7 +113,7 @@ class SessionStore:
     @contextmanager
     def transaction(self) -> Iterator:
         """A bare write transaction (a DB-API cursor) that locks no conversation."""
-        with cursor_transaction(self.engine) as cursor:
+        with self.writer.cursor() as cursor:
             yield cursor
 
     def shred_journal(self) -> None:
@@ -373,8 +126,7 @@ class SessionStore:
         """Shred what is pending and close the database's connections."""
         if self.shredder:
             self.shredder.close()
-        if self.local:
-            close_writer(self.engine)
+        self.writer.close()
         self.engine.dispose()
 
     def outbox(self) -> Outbox:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import logging
 
-from starlette.concurrency import run_in_threadpool
-
 from bot.service import Reception, Service
 
 log = logging.getLogger("safeharbor.web")
@@ -27,17 +25,11 @@ class Desk:
         return self.service.fallback
 
     async def call(self, function, *args):
-        """Run a call of the service that touches the database. On a local SQLite file a turn
-        holds the CPU for well under a millisecond and its writes queue on one lock anyway, so it
-        runs on the event loop: a hop to a worker thread, and the two threads handing the GIL
-        back and forth at every SQLite call, halved the webhook's throughput (bench/webhook.py).
-        Over a network (PostgreSQL) the wait would stall every other request: a thread then."""
-        if self.service.local_database:
-            with self.service.grouped():  # shares a commit with the requests of this moment
-                result = function(*args)
-            await self.service.settled()  # nothing is answered before it is committed
-            return result
-        return await run_in_threadpool(function, *args)
+        """Run a call of the service that touches the database, answered only once what it wrote
+        is committed (raises if that failed). How, the store decides (``SessionStore.turn``): on
+        the event loop with the other requests of the moment on SQLite, in a thread over a
+        network."""
+        return await self.service.turn(function, *args)
 
     async def receive(self, delivery) -> Reception:
         """The service's answer to a delivery, or the fallback if what it wrote could not be
