@@ -21,8 +21,8 @@ from bot.domain import Channel, Inbound
 from bot.service import Service
 from bot.store import database
 from bot.web import create_app
+from testkit.databases import rows
 from tests.conftest import REPO
-from tests.databases import rows
 from tests.serving import free_port, serving
 
 pytestmark = pytest.mark.sqlite_only
