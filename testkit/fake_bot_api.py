@@ -120,16 +120,23 @@ def call_problems(method: str, params: dict[str, Any]) -> list[str]:
     spec = api_spec()["methods"].get(method)
     if spec is None:
         return [f"{method}: no such method in Bot API {api_spec()['version']}"]
+    return _field_problems(spec, params, method)
+
+
+def _field_problems(spec: dict[str, Any], given: dict[str, Any], path: str, of: str | None = None) -> list[str]:
+    """What is wrong with ``given`` as the fields ``spec`` (a method or an object type of api.json)
+    lists: fields it does not list, required ones missing, each value's type. ``of``: the type's
+    name, said in the problems of an object (a method's are named by ``path`` alone)."""
     fields = {field["name"]: field for field in spec.get("fields", [])}
-    problems = [f"{method}: unknown field {name!r}" for name in params if name not in fields]
+    problems = [f"{path}: unknown field {name!r}" + (f" for {of}" if of else "") for name in given if name not in fields]
     problems += [
-        f"{method}: required field {name!r} missing"
+        f"{path}: required field {name!r}" + (f" of {of}" if of else "") + " missing"
         for name, field in fields.items()
-        if field["required"] and name not in params
+        if field["required"] and name not in given
     ]
-    for name, value in params.items():
+    for name, value in given.items():
         if name in fields:
-            problems += _value_problems(value, fields[name]["types"], f"{method}.{name}")
+            problems += _value_problems(value, fields[name]["types"], f"{path}.{name}")
     return problems
 
 
@@ -165,17 +172,7 @@ def _one_type_problems(value: Any, type_name: str, path: str) -> list[str]:
         return _value_problems(value, spec["subtypes"], path)
     if not isinstance(value, dict):
         return [f"{path}: expected {type_name} object, got {type(value).__name__}"]
-    fields = {field["name"]: field for field in spec.get("fields", [])}
-    problems = [f"{path}: unknown field {name!r} for {type_name}" for name in value if name not in fields]
-    problems += [
-        f"{path}: required field {name!r} of {type_name} missing"
-        for name, field in fields.items()
-        if field["required"] and name not in value
-    ]
-    for name, item in value.items():
-        if name in fields:
-            problems += _value_problems(item, fields[name]["types"], f"{path}.{name}")
-    return problems
+    return _field_problems(spec, value, path, of=type_name)
 
 
 @dataclass(frozen=True)
