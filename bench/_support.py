@@ -1,10 +1,7 @@
-"""What the benchmarks share that is too small to import from the test suite for: the benchmarks
-do not import ``tests`` (issue 14), so a test refactoring cannot break them unseen.
-
-Larger helpers the tests and the benchmarks both use (``tests/databases.py``: PostgreSQL schemas
-and ``rows``; ``tests/fake_bot_api.py``; ``tests/understanding_sets.py`` and its labelled sets) are
-still imported from ``tests/`` until they move to a package of their own that both import:
-copying them here would let the two copies drift apart.
+"""What the benchmarks share that is too small for a module of its own. The benchmarks never import
+``tests`` (issue 14; ``tests/test_architecture.py`` checks it), so a test refactoring cannot break
+them unseen: what they share with the tests (PostgreSQL schemas and ``rows``, the fake Bot API,
+the understanding sets) is in ``testkit/``, which both import.
 """
 
 from __future__ import annotations

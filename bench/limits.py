@@ -18,7 +18,7 @@ answered, told to wait, and left unanswered, against the per-person limit; wheth
 three people was ever held back; the latency of the flood's answers.
 
 Part 2, Telegram: ``safeharbor serve`` and two ``safeharbor worker`` processes against a fake Bot
-API (tests/fake_bot_api.py, on loopback); ``--telegram-chats`` new chats write "hi" at once and a
+API (testkit/fake_bot_api.py, on loopback); ``--telegram-chats`` new chats write "hi" at once and a
 few chats write ten messages each; reported: sends per second (the most in any one second) against
 ``SAFEHARBOR_LIMIT_TELEGRAM_PER_SECOND``, the most to one chat in any 3 s (Telegram: about one a
 second, short bursts allowed), and whether every queued reply was sent.
@@ -129,7 +129,7 @@ def database(kind: str) -> tuple[str, object]:
     if kind == "sqlite":
         folder = tempfile.mkdtemp(prefix="safeharbor-limits-")
         return f"sqlite:///{folder}/bench.db", lambda: None
-    from tests.databases import drop_postgres_schema, new_postgres_schema, postgres_unavailable
+    from testkit.databases import drop_postgres_schema, new_postgres_schema, postgres_unavailable
 
     reason = postgres_unavailable()
     if reason:
@@ -139,7 +139,7 @@ def database(kind: str) -> tuple[str, object]:
 
 
 def server_counts(url: str) -> dict[int, int]:
-    from tests.databases import rows
+    from testkit.databases import rows
 
     return {start: count for start, count in rows(url, "SELECT window_start, count FROM limit_windows WHERE name = 'new_conversations'")}
 
@@ -263,7 +263,7 @@ def percentiles(flood: list[tuple[int, str, float]], kind: str) -> dict:
 
 
 def telegram_flood(args, url: str) -> dict:
-    from tests.fake_bot_api import FakeBotApi, most_in_any
+    from testkit.fake_bot_api import FakeBotApi, most_in_any
 
     with FakeBotApi() as fake:
         env = {**os.environ, "SAFEHARBOR_ENV": "test", "DATABASE_URL": url, "SAFEHARBOR_CONTENT_DIR": str(ROOT),

@@ -3,7 +3,7 @@
     .venv/bin/python bench/understanding.py            # the table, and timing over every message
     .venv/bin/python bench/understanding.py --misses   # also list what each intent got wrong
 
-Accuracy is per intent and language, on the development split (``tests/understanding/dev_*``,
+Accuracy is per intent and language, on the development split (``testkit/understanding/dev_*``,
 tuned on) and the held-out split (``heldout_*``, only measured). Each message is read twice: in
 a conversation in its own language (at the menu) and as a first message (the default language,
 since nothing is known yet). Timing is ``Understander.understand`` per message (median, p99) and
@@ -26,7 +26,7 @@ if str(ROOT) not in sys.path:
 
 from bot.domain import Channel, Inbound  # noqa: E402
 from bot.service import load_content  # noqa: E402
-from tests.understanding_sets import LANGUAGES, SPLITS, crisis_recall, false_alarms, labelled, not_crisis, score  # noqa: E402
+from testkit.understanding_sets import LANGUAGES, SPLITS, crisis_recall, false_alarms, labelled, not_crisis, score  # noqa: E402
 
 
 _NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)

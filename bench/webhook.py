@@ -801,7 +801,7 @@ def postgres_schema() -> tuple[str | None, str | None]:
     """A fresh schema on SAFEHARBOR_TEST_POSTGRES_URL: ``(url, schema)``, or ``(None, None)`` after
     saying why PostgreSQL cannot be used."""
     sys.path.insert(0, str(ROOT))
-    from tests.databases import new_postgres_schema, postgres_unavailable
+    from testkit.databases import new_postgres_schema, postgres_unavailable
 
     reason = postgres_unavailable()
     if reason:
@@ -886,7 +886,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         stop_all()
         if schema:
-            from tests.databases import drop_postgres_schema
+            from testkit.databases import drop_postgres_schema
 
             drop_postgres_schema(schema)
 

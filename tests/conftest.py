@@ -1,5 +1,5 @@
 """Shared fixtures: the real content, a fixed clock, and services on a real database: each test
-that uses one runs on a SQLite file and again on PostgreSQL (``tests/databases.py``)."""
+that uses one runs on a SQLite file and again on PostgreSQL (``testkit/databases.py``)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from bot.config import Settings, generate_keys
 from bot.service import Content, Service, load_content, key_ring
 from bot.store import KeyRing, MemorySessionStore, Pseudonyms, SessionStore, open_database
-from tests.databases import BACKENDS, POSTGRES_URL, REQUIRED, drop_postgres_schema, new_postgres_schema, postgres_unavailable
+from testkit.databases import BACKENDS, POSTGRES_URL, REQUIRED, drop_postgres_schema, new_postgres_schema, postgres_unavailable
 
 REPO = Path(__file__).resolve().parent.parent
 START = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)

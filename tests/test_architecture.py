@@ -65,3 +65,19 @@ def test_every_import_in_bot_follows_the_design_table():
             if target and target != unit and "*" not in allowed and target not in allowed:
                 crossings.append(f"{relative}.py: {unit} imports {imported} ({target} is not in its row)")
     assert crossings == [], "\n".join(crossings)
+
+
+def test_nothing_outside_the_tests_imports_them():
+    """The benchmarks, testkit (what the tests and the benchmarks share) and the bot never import
+    the test suite, neither as ``tests`` nor by a test module's own name (as pytest, putting
+    ``tests/`` on the path, lets the tests import each other): a refactoring of the tests must not
+    break a benchmark unseen."""
+    root = BOT.parent
+    test_modules = {"tests"} | {path.stem for path in (root / "tests").glob("*.py")}
+    crossings = []
+    for folder in ("bench", "testkit", "bot"):
+        for path in sorted((root / folder).rglob("*.py")):
+            for imported in imports_of(path):
+                if imported.split(".")[0] in test_modules:
+                    crossings.append(f"{path.relative_to(root)}: imports {imported}")
+    assert crossings == [], "\n".join(crossings)

@@ -22,8 +22,8 @@ from bot.domain import Channel, Inbound
 from bot.service import Service
 from bot.web import create_app
 from bot.web.server import uvicorn_options
+from testkit.databases import rows, stored_bytes
 from tests.conftest import REPO
-from tests.databases import rows, stored_bytes
 from tests.serving import serving
 
 PASSWORD = "a long enough passphrase"

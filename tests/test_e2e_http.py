@@ -16,8 +16,8 @@ from twilio.request_validator import RequestValidator
 from bot.config import Settings, generate_keys
 from bot.service import Service
 from bot.web import create_app
+from testkit.databases import rows, stored_bytes
 from tests.conftest import REPO
-from tests.databases import rows, stored_bytes
 from tests.serving import free_port, serving
 
 TWILIO_TOKEN = "fedcba9876543210fedcba9876543210"

@@ -23,8 +23,8 @@ from twilio.request_validator import RequestValidator
 from bot.config import Settings, generate_keys
 from bot.service import Service
 from bot.web import create_app
+from testkit.databases import rows, stored_bytes
 from tests.conftest import REPO
-from tests.databases import rows, stored_bytes
 from tests.serving import free_port, serving
 from tests.test_twilio_send import prism  # noqa: F401  (the module's Prism fixture)
 

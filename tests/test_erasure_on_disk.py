@@ -25,7 +25,7 @@ from bot.domain import Channel, Inbound
 from bot.service import Service
 from bot.store import KeyRing, Pseudonyms, SessionStore, open_database
 from bot.store.crypto import DecryptError, TRANSIENT, WRAPPED
-from tests.databases import rows
+from testkit.databases import rows
 
 PHONE = "+15550177331"
 CANARY = "canary-7f3a: my boss keeps my passport at 14 Elm Street"

@@ -15,8 +15,8 @@ from twilio.request_validator import RequestValidator
 from bot.config import Settings, generate_keys
 from bot.service import Service
 from bot.web import create_app
+from testkit.databases import POSTGRES_URL
 from tests.conftest import REPO
-from tests.databases import POSTGRES_URL
 from tests.faults import CuttableProxy
 from tests.serving import free_port, serving
 

@@ -22,8 +22,8 @@ from bot.service import Service
 from bot.store import database
 from bot.store.writer import Counters, writer_of
 from bot.web import create_app
+from testkit.databases import rows
 from tests.conftest import REPO
-from tests.databases import rows
 from tests.serving import free_port, serving
 
 pytestmark = pytest.mark.sqlite_only

@@ -14,7 +14,7 @@ from bot.handoff import HandoffError, NotYours, OfficeHours, RevealingOpening, T
 from bot.domain.messages import render_plain
 from bot.service import Service, decode_output, key_ring
 from bot.store import KeyRing, Pseudonyms, SessionStore, open_database
-from tests.databases import rows
+from testkit.databases import rows
 
 PHONE = "+15550104040"
 ADVOCATE, OTHER = 1, 2  # user ids; the handoff records take them as they are

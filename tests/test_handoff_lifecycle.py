@@ -16,8 +16,8 @@ from bot.handoff import (
     ACTIVE, LEFT_SHOWN_FOR, TRANSITIONS, HandoffError, HandoffGone, NotYours, Status, WrongStatus,
 )
 from bot.web.api.errors import STATUS, http_error
+from testkit.databases import rows
 from tests.conftest import REPO
-from tests.databases import rows
 from tests.test_handoff import ADVOCATE, OTHER, escalate, held_chat, say, sent_to
 from tests.test_handoff import service  # noqa: F401 - the fixture
 

@@ -27,8 +27,8 @@ from bot.service import Service
 from bot.store import open_database
 from bot.web import create_app
 from bot.worker import Worker
+from testkit.databases import rows, stored_bytes
 from tests.conftest import REPO
-from tests.databases import rows, stored_bytes
 from tests.serving import free_port, serving
 from tests.waiting import eventually
 

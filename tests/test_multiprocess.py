@@ -31,8 +31,8 @@ from twilio.request_validator import RequestValidator
 from bot.channels import telegram, twilio_sms
 from bot.config import Settings, generate_keys
 from bot.service import Service
+from testkit.databases import rows
 from tests.conftest import REPO
-from tests.databases import rows
 from tests.serving import free_port
 
 pytestmark = pytest.mark.postgresql_only

@@ -9,8 +9,8 @@ import subprocess
 import sys
 
 from bot.domain import Channel, Inbound
+from testkit.databases import stored_bytes
 from tests.conftest import REPO
-from tests.databases import stored_bytes
 from tests.waiting import eventually
 
 ADDRESS = "+15557654321"

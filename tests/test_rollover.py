@@ -8,7 +8,7 @@ from bot.config import HandoffSettings
 from bot.domain import Channel, Inbound
 from bot.service import Service
 from bot.store import KeyRing, Pseudonyms, SessionStore, open_database, rollover
-from tests.databases import rows
+from testkit.databases import rows
 
 PHONE = "+15550133441"
 

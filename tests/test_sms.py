@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.domain.sms import (
+    CARRIER_OPT_OUT_WORDS,
     SMS_REPLACEMENTS,
     SmsCost,
     is_gsm7,
@@ -171,3 +172,15 @@ def test_folding_spanish_costs_gsm7_segments_instead_of_ucs2():
     assert sms_cost(spanish).encoding == "UCS-2"
     assert sms_cost(spanish).segments == 3
     assert sms_cost(prepare_sms(spanish, "gsm7")) == SmsCost("GSM-7", len(spanish), 2)
+
+
+# -- the carrier's opt-out words ------------------------------------------------------------------
+
+
+def test_the_carrier_opt_out_words_are_one_set_for_the_adapter_and_for_flows_check():
+    from bot.channels.twilio_sms import keyword_kind
+    from bot.domain.messages import InboundKind
+    from bot.flowdef import CARRIER_OPT_OUT_WORDS as CHECKED
+
+    assert CHECKED == CARRIER_OPT_OUT_WORDS
+    assert all(keyword_kind(word) is InboundKind.OPT_OUT and keyword_kind(word.upper()) is InboundKind.OPT_OUT for word in CARRIER_OPT_OUT_WORDS)

@@ -16,8 +16,8 @@ from bot.store import KeyRing, Pseudonyms, SessionStore, open_database
 from bot.store.crypto import DecryptError, open_sealed, seal
 from bot.store.epochs import EpochGone
 from bot.store.rollover import roll_forward, rotate_key_encryption
-from tests.databases import rows as all_rows
-from tests.databases import stored_bytes
+from testkit.databases import rows as all_rows
+from testkit.databases import stored_bytes
 from tests.waiting import eventually
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import copy
 
 import pytest
-from fake_bot_api import call_problems, type_problems
 
 from bot.channels.base import BadPayload, Delivery
 from bot.channels.telegram import (
@@ -22,6 +21,8 @@ from bot.channels.telegram import (
     render,
 )
 from bot.domain.messages import Channel, ChoiceView, Inbound, InboundKind, Outbound
+from testkit.fake_bot_api import call_problems, type_problems
+
 
 CHAT_ID = 5550001
 SECRET = "s3cret-Token_1"

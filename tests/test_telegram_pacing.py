@@ -11,7 +11,7 @@ import asyncio
 import threading
 
 import pytest
-from fake_bot_api import fake_bot_api, most_in_any  # noqa: F401  (the fixture)
+from fake_bot_api import fake_bot_api  # noqa: F401  (the fixture)
 
 from bot.channels.base import Delivery
 from bot.channels.telegram import TelegramAdapter, TelegramSender
@@ -21,7 +21,8 @@ from bot.service import NOTICE_STREAM, Service, key_ring
 from bot.store import Pseudonyms, SessionStore, open_database
 from bot.store.outbox import new_message
 from bot.worker import MAX_ATTEMPTS, Worker
-from tests.databases import rows
+from testkit.databases import rows
+from testkit.fake_bot_api import most_in_any
 
 RATE = 20  # the bot's sends per second in these tests (30 in a deployment): a flood of 60 takes 3 s
 LIMITS = LimitSettings(new_conversations_per_minute=1000, messages_per_person_per_minute=1000, telegram_per_second=RATE)

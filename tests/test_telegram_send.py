@@ -9,11 +9,12 @@ import time
 
 import httpx
 import pytest
-from fake_bot_api import FIRST_MESSAGE_ID, FakeBotApi, fake_bot_api  # noqa: F401  (fixture)
+from fake_bot_api import fake_bot_api  # noqa: F401  (the fixture)
 
 from bot.channels.base import SendError
 from bot.channels.telegram import TelegramSender, parse_update, render
 from bot.domain.messages import ChoiceView, InboundKind, Outbound
+from testkit.fake_bot_api import FIRST_MESSAGE_ID, FakeBotApi
 
 CHAT = "5550001"
 # PTB itself warns, when it builds a RetryAfter, that retry_after will become a timedelta.
@@ -436,7 +437,7 @@ def test_fake_accepts_json_bodies_and_flags_wrong_paths(fake_bot_api):
 
 
 def test_fake_answers_are_real_bot_api_objects(fake_bot_api):
-    from fake_bot_api import type_problems
+    from testkit.fake_bot_api import type_problems
 
     base = f"{fake_bot_api.url}/bot{fake_bot_api.token}"
     markup = render(Outbound("x", (ChoiceView(1, "A"),)), CHAT)["reply_markup"]

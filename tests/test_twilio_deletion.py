@@ -31,8 +31,8 @@ from bot.store.database import read_connection
 from bot.store.tables import outbox
 from bot.web import create_app
 from bot.worker import Worker
+from testkit.databases import rows, stored_bytes
 from tests.conftest import REPO
-from tests.databases import rows, stored_bytes
 from tests.twilio_messages_api import TwilioMessagesApi
 
 ACCOUNT = "AC" + "0123456789abcdef" * 2

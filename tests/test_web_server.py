@@ -20,8 +20,8 @@ from bot.store import Pseudonyms
 from bot.store.login_limits import address_key
 from bot.web import create_app
 from bot.web.server import DeadlineProtocol, uvicorn_options
+from testkit.databases import rows
 from tests.conftest import REPO
-from tests.databases import rows
 from tests.serving import serving
 from tests.test_cli_serve import start, stop
 

@@ -13,8 +13,8 @@ from twilio.request_validator import RequestValidator
 from bot.config import Settings, generate_keys
 from bot.service import Service
 from bot.web import create_app
+from testkit.databases import rows
 from tests.conftest import REPO
-from tests.databases import rows
 
 TOKEN = "0123456789abcdef0123456789abcdef"
 PUBLIC = "https://safeharbor.example.org"

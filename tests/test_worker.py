@@ -15,7 +15,7 @@ from bot.channels.twilio_sms import TwilioAdapter
 from bot.domain import Channel, Inbound
 from bot.service import Service, key_ring
 from bot.store import KeyRing, Pseudonyms, SessionStore, open_database
-from tests.databases import rows
+from testkit.databases import rows
 from bot.store.outbox import CLAIM_FOR
 from bot.worker import MAX_BACKOFF, Worker, backoff
 

@@ -20,8 +20,8 @@ from fake_bot_api import fake_bot_api  # noqa: F401  (the fixture)
 from bot.channels import telegram
 from bot.config import Settings, generate_keys
 from bot.service import Service
+from testkit.databases import rows
 from tests.conftest import REPO
-from tests.databases import rows
 
 CHAT = 730012345
 

@@ -12,6 +12,11 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
+# Twilio's default opt-out keywords (SMS STOP filtering), lowercase. Twilio blocks the sender's
+# number when one of these, in any case, is the whole message, so nothing sent afterwards arrives:
+# the SMS adapter reads one as an opt-out, and ``flows check`` refuses content that teaches one.
+CARRIER_OPT_OUT_WORDS = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout"})
+
 GSM7_BASIC = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"

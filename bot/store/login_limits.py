@@ -29,14 +29,14 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, Engine, and_, delete, or_, select, update
 
 from bot.store.database import insert_ignoring_conflict, read_connection, write_transaction
-from bot.store.tables import login_throttle
+from bot.store.tables import aware, login_throttle
 
 
 @dataclass(frozen=True)
@@ -80,10 +80,6 @@ def address_key(client: str) -> str:
     return str(ip)
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
 class Throttle:
     """The ``login_throttle`` table: per subject (a keyed hash), the attempts of its current
     window, when that window began, and the earliest time the next attempt is evaluated."""
@@ -119,7 +115,7 @@ class Throttle:
             return wait
         for row in rows:
             rule = subjects[row.subject]
-            fresh = now - _aware(row.window_start) >= rule.window
+            fresh = now - aware(row.window_start) >= rule.window
             attempts = 1 if fresh else row.attempts + 1
             delay = rule.delay(attempts)
             connection.execute(
@@ -151,7 +147,7 @@ class Throttle:
 
 
 def _longest(rows, now: datetime) -> timedelta | None:
-    waits = [_aware(row.next_at) - now for row in rows if row.next_at is not None and _aware(row.next_at) > now]
+    waits = [aware(row.next_at) - now for row in rows if row.next_at is not None and aware(row.next_at) > now]
     return max(waits) if waits else None
 
 

@@ -12,14 +12,14 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, and_, delete, exists, func, select, update
 from sqlalchemy.orm import aliased
 
 from bot.store.crypto import DecryptError, KeyRing
 from bot.store.database import read_connection, write_transaction
-from bot.store.tables import delivery_statuses, deliveries, outbox
+from bot.store.tables import aware, delivery_statuses, deliveries, outbox
 
 log = logging.getLogger("safeharbor.store")
 
@@ -92,8 +92,8 @@ class Outbox:
                     log.error("an outbox message opens with no key of this process and was dropped: do all processes use the same SAFEHARBOR_KEY_STORE?")
                     connection.execute(update(outbox).where(outbox.c.id == row.id).values(status="failed", payload=None, error="undecryptable"))
                     continue
-                failing_since = _aware(row.failing_since) if row.failing_since is not None else None
-                jobs.append(Job(row.id, row.stream, row.channel, row.kind, payload, row.attempts, _aware(row.created_at), failing_since))
+                failing_since = aware(row.failing_since)
+                jobs.append(Job(row.id, row.stream, row.channel, row.kind, payload, row.attempts, aware(row.created_at), failing_since))
         return jobs
 
     def sent(self, job: Job, provider_ref: str | None = None, *, now: datetime | None = None, pace: tuple[int, float] | None = None) -> None:
@@ -118,7 +118,7 @@ class Outbox:
                 .order_by(o.sent_at.desc()).limit(count)
             ).scalars().all()
             if len(recent) >= count:
-                free_at = _aware(recent[-1]) + window
+                free_at = aware(recent[-1]) + window
                 connection.execute(
                     update(outbox).where(o.stream == job.stream, o.status == "pending", o.next_attempt_at < free_at)
                     .values(next_attempt_at=free_at)
@@ -176,8 +176,3 @@ class Outbox:
             )
             connection.execute(delete(delivery_statuses).where(delivery_statuses.c.created_at < now - 7 * keep))
             return done
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite gives back naive datetimes for timezone-aware columns; they were stored as UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

@@ -5,9 +5,15 @@ epoch, ``KeyRing.tag``), the sealed state, timestamps, expiry.
 ``data_keys``: the conversation's wrapped data key, apart so that erasure and key rotation touch
 one small row, and so that everything later sealed under the same key (handoff transcripts,
 outbound messages) is shredded by deleting it.
+
+Every moment is a ``DateTime(timezone=True)`` column written in UTC; read one back through
+``aware``, since SQLite returns it naive.
 """
 
 from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import overload
 
 from sqlalchemy import (
     BigInteger,
@@ -25,6 +31,24 @@ from sqlalchemy import (
 )
 
 metadata = MetaData()
+
+
+@overload
+def aware(moment: datetime) -> datetime: ...
+@overload
+def aware(moment: None) -> None: ...
+def aware(moment: datetime | None) -> datetime | None:
+    """A moment read from a ``DateTime(timezone=True)`` column, as an aware datetime: SQLite gives
+    them back naive, and they were stored as UTC (PostgreSQL's come back aware, unchanged; None
+    stays None).
+
+    >>> aware(datetime(2026, 12, 1, 12, 0)).isoformat()
+    '2026-12-01T12:00:00+00:00'
+    """
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment
+
 
 conversations = Table(
     "conversations",

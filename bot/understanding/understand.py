@@ -53,7 +53,7 @@ NOT_NEEDS = frozenset({*DETERMINISTIC, GREETING, NONE})
 NOT_GUESSED = frozenset({EXIT, GREETING, NONE})
 
 # Cosine similarity to the nearest example at or above which a need is taken as understood, and
-# the least a need needs to be offered as a guess. Tuned on tests/understanding/dev_*.yaml.
+# the least a need needs to be offered as a guess. Tuned on testkit/understanding/dev_*.yaml.
 ACCEPT = 0.40
 # A crisis example this similar gives the crisis reply though no crisis phrase matched: a false
 # alarm costs little, a missed crisis everything.

@@ -16,17 +16,17 @@ from bot.channels.twilio_sms._deleting import TWILIO_DELETE_FOR, twilio_delete_b
 from bot.channels.twilio_sms._form import decode_form
 from bot.channels.twilio_sms._memory import DELETES_CHANNEL, MAX_KEPT_SIDS, kept_sids
 from bot.channels.twilio_sms._parse import (
-    OPT_OUT_WORDS,
     PROVIDER,
     RESTART_WORDS,
     SECRETS,
+    UNSUBSCRIBED_RECIPIENT,
     StatusUpdate,
     deletable_sid,
     keyword_kind,
     parse_message,
     parse_status,
 )
-from bot.channels.twilio_sms._send import DEFAULT_API_BASE_URL, UNSUBSCRIBED_RECIPIENT, NotYetDeletable, TwilioSender
+from bot.channels.twilio_sms._send import DEFAULT_API_BASE_URL, NotYetDeletable, TwilioSender
 from bot.channels.twilio_sms._signature import is_authentic
 from bot.channels.twilio_sms._twiml import sms_body, twiml
 
@@ -41,7 +41,6 @@ __all__ = [
     "decode_form",
     "deletable_sid",
     "NotYetDeletable",
-    "OPT_OUT_WORDS",
     "PROVIDER",
     "RESTART_WORDS",
     "SECRETS",

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -29,6 +31,7 @@ from ._signature import is_authentic
 from ._twiml import sms_body, twiml
 
 log = logging.getLogger("safeharbor.web")
+T = TypeVar("T")
 
 SMS_PATH = "/webhooks/twilio/sms"
 STATUS_PATH = "/webhooks/twilio/status"
@@ -109,6 +112,17 @@ class TwilioAdapter:
             return forbidden(PROVIDER)
         return form
 
+    async def _verified(self, request: Request, parse: Callable[[list[tuple[str, str]]], T]) -> T | Response:
+        """What ``parse`` reads from the form of a request Twilio signed for our URL, or the
+        response refusing it (``_verified_form``'s, or 400 for a signed form ``parse`` rejects)."""
+        form = await self._verified_form(request)
+        if isinstance(form, Response):
+            return form
+        try:
+            return parse(form)
+        except BadPayload as exc:
+            return bad_request(PROVIDER, str(exc))
+
     def _status_url(self) -> str | None:
         """Where the TwiML replies' status callbacks go (``<Message action=...>``), when what
         Twilio keeps is deleted: they carry each reply's SID, which nothing else tells us."""
@@ -117,13 +131,9 @@ class TwilioAdapter:
         return f"{self.public_url}{STATUS_PATH}"
 
     async def sms(self, desk: Desk, request: Request) -> Response:
-        form = await self._verified_form(request)
-        if isinstance(form, Response):
-            return form
-        try:
-            delivery = parse_message(form)
-        except BadPayload as exc:
-            return bad_request(PROVIDER, str(exc))
+        delivery = await self._verified(request, parse_message)
+        if isinstance(delivery, Response):
+            return delivery
         reception = await desk.receive(delivery)
         body = twiml(reception.outputs, reception.alphabet, self._status_url(), cached=not reception.personal)
         return Response(body, media_type="application/xml")
@@ -139,13 +149,9 @@ class TwilioAdapter:
         return Response(twiml([desk.fallback], status_url=self._status_url()), media_type="application/xml")
 
     async def status(self, desk: Desk, request: Request) -> Response:
-        form = await self._verified_form(request)
-        if isinstance(form, Response):
-            return form
-        try:
-            update = parse_status(form)
-        except BadPayload as exc:
-            return bad_request(PROVIDER, str(exc))
+        update = await self._verified(request, parse_status)
+        if isinstance(update, Response):
+            return update
         service = desk.service
         try:
             # With whom it went to (only to find their conversation: the SID is kept with it, or

@@ -11,15 +11,17 @@ from typing import Any
 from bot.channels.base import BadPayload, Delivery
 from bot.channels.twilio_sms._form import first_values
 from bot.domain.messages import Channel, Inbound, InboundKind
+from bot.domain.sms import CARRIER_OPT_OUT_WORDS
 
 PROVIDER = "twilio"
 SECRETS = ("TWILIO_AUTH_TOKEN", "TWILIO_WEBHOOK_SHARED_KEY")
 """Environment variables holding this channel's secrets, for redaction."""
 
-# Twilio's default keywords (SMS STOP filtering). Twilio blocks the sender's number when one of
-# these is the whole message, so nothing the service sends afterwards arrives.
-OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
+# Twilio's default keywords that lift its block (the opt-out words are CARRIER_OPT_OUT_WORDS).
 RESTART_WORDS = frozenset({"START", "UNSTOP"})
+# Twilio's error "Attempt to send to unsubscribed recipient": the person sent an opt-out word, and
+# the carrier refuses every message to them (in a status callback, or answering a REST send).
+UNSUBSCRIBED_RECIPIENT = 21610
 
 # Advanced Opt-Out (Messaging Services) names the keyword class in OptOutType.
 _OPT_OUT_TYPES = {"STOP": InboundKind.OPT_OUT, "START": InboundKind.RESTART, "HELP": InboundKind.TEXT}
@@ -46,7 +48,7 @@ def keyword_kind(body: str) -> InboundKind | None:
     (<InboundKind.OPT_OUT: 'opt_out'>, <InboundKind.RESTART: 'restart'>, None)
     """
     word = body.strip().rstrip(_TRAILING).upper()
-    if word in OPT_OUT_WORDS:
+    if word.lower() in CARRIER_OPT_OUT_WORDS:
         return InboundKind.OPT_OUT
     if word in RESTART_WORDS:
         return InboundKind.RESTART
@@ -125,7 +127,7 @@ class StatusUpdate:
     @property
     def unsubscribed(self) -> bool:
         """The carrier refused because the person sent STOP: send them nothing more."""
-        return self.error_code == 21610
+        return self.error_code == UNSUBSCRIBED_RECIPIENT
 
     @property
     def deletable(self) -> bool:

@@ -25,7 +25,7 @@ from twilio.rest import Client
 from twilio.rest.api.v2010 import V2010
 
 from bot.channels.base import SendError
-from bot.channels.twilio_sms._parse import MESSAGE_SID
+from bot.channels.twilio_sms._parse import MESSAGE_SID, UNSUBSCRIBED_RECIPIENT
 
 # twilio's HTTP client logs every request at INFO: URLs (with the account SID) and, for a GET, the
 # query (which could carry a number). Nothing of a request belongs in our logs.
@@ -35,7 +35,6 @@ logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO)
 
 DEFAULT_API_BASE_URL = "https://api.twilio.com"
-UNSUBSCRIBED_RECIPIENT = 21610  # "Attempt to send to unsubscribed recipient": the person sent STOP
 # "Cannot delete this resource before it is complete": the message is still being sent or
 # received, or not yet finalized (Twilio says to wait a minute, then several; rarely 14 days).
 NOT_YET_DELETABLE = 20009

@@ -1,9 +1,10 @@
-"""The labelled message sets in ``tests/understanding/`` and how understanding is scored on them.
+"""The labelled message sets in ``testkit/understanding/`` and how understanding is scored on them.
 
 ``dev_<lang>.yaml`` is the development set (thresholds and data were tuned on it);
 ``heldout_<lang>.yaml`` was written apart and is only measured. Both hold ``intents`` (intent id
 -> messages) and ``not_crisis`` (ordinary messages that must not get an emergency reply).
-Used by ``tests/test_understanding.py`` and ``bench/understanding.py``.
+Used by ``tests/test_understanding.py`` (which holds the accuracy line) and ``bench/understanding.py``
+(which reports it).
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """The two databases the suite runs on: a SQLite file, and a PostgreSQL server.
 
-Every test that takes the ``database_url`` fixture (directly, or through ``settings`` and the
-services built on it) runs once on each. PostgreSQL is
-``SAFEHARBOR_TEST_POSTGRES_URL`` (default ``postgresql+psycopg://postgres@127.0.0.1:5432/safeharbor_test``,
-the database created if missing); each test gets a schema of its own, dropped afterwards. When
+Every test that takes the ``database_url`` fixture (``tests/conftest.py``, directly or through
+``settings`` and the services built on it) runs once on each; the benchmarks take their PostgreSQL
+schemas from here too. PostgreSQL is ``SAFEHARBOR_TEST_POSTGRES_URL`` (default
+``postgresql+psycopg://postgres@127.0.0.1:5432/safeharbor_test``, the database created if
+missing); each test gets a schema of its own, dropped afterwards. When
 the server cannot be reached, the PostgreSQL runs are skipped with the reason, unless
 ``SAFEHARBOR_REQUIRE_POSTGRES=1`` (CI sets it): then they fail.
 """
