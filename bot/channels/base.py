@@ -9,13 +9,12 @@ id or a message body. Its secrets are listed in ``SECRETS`` (setting names) and 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from bot.domain.messages import Channel, ChoiceView, Inbound, Outbound
+from bot.domain.messages import Channel, Inbound, Outbound
 
 
 class BadPayload(ValueError):
@@ -91,20 +90,6 @@ class Deletion:
     left: tuple = ()
     retry_at: datetime | None = None
     payload: dict | None = None
-
-
-def encode_output(output: Outbound) -> dict:
-    """``output`` as the outbox stores it (and a recorded webhook reply): JSON-ready."""
-    return {"text": output.text, "choices": [[c.number, c.label] for c in output.choices], "offer": output.offer}
-
-
-def decode_output(data: dict) -> Outbound:
-    """The inverse of ``encode_output``; rows written before ``offer`` existed have none."""
-    return Outbound(data["text"], tuple(ChoiceView(n, label) for n, label in data.get("choices", ())), data.get("offer"))
-
-
-def decode_outputs(blob: bytes) -> tuple[Outbound, ...]:
-    return tuple(decode_output(item) for item in json.loads(blob))
 
 
 class Desk(Protocol):

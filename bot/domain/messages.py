@@ -1,8 +1,10 @@
-"""Messages in and out of a conversation, independent of any channel."""
+"""Messages in and out of a conversation, independent of any channel, and their wire form (what
+the outbox and a recorded webhook reply store of an ``Outbound``)."""
 
 from __future__ import annotations
 
 import enum
+import json
 from dataclasses import dataclass, field
 
 
@@ -69,6 +71,45 @@ class Outbound:
 
     def __repr__(self) -> str:
         return f"Outbound(text=<{len(self.text)} chars>, choices={len(self.choices)})"
+
+
+def encode_output(output: Outbound) -> dict:
+    """``output`` as the outbox stores it (and a recorded webhook reply): JSON-ready."""
+    return {"text": output.text, "choices": [[c.number, c.label] for c in output.choices], "offer": output.offer}
+
+
+def decode_output(data: dict) -> Outbound:
+    """The inverse of ``encode_output``; rows written before ``offer`` existed have none."""
+    return Outbound(data["text"], tuple(ChoiceView(n, label) for n, label in data.get("choices", ())), data.get("offer"))
+
+
+def encode_outputs(outputs: tuple[Outbound, ...] | list[Outbound]) -> bytes:
+    """A webhook's replies as recorded with its delivery (answered again to a redelivery)."""
+    return json.dumps([encode_output(o) for o in outputs]).encode()
+
+
+def decode_outputs(blob: bytes) -> tuple[Outbound, ...]:
+    return tuple(decode_output(item) for item in json.loads(blob))
+
+
+def send_payload(
+    to: str, output: Outbound, *, after_exit: bool | None = None, alphabet: str | None = None, quiet: bool = False, notice: bool = False,
+) -> dict:
+    """An outbox ``send`` job's payload: ``to`` (the address; ``ChannelAdapter.send`` reads it
+    back with ``decode_output``), the message (``encode_output``), and what the adapter may
+    need besides: ``after_exit`` (the line after a quick exit: not kept for deletion),
+    ``alphabet`` (the language's SMS alphabet), ``quiet`` (not an answer to anything the person
+    just wrote: no sound where the channel can), ``notice`` (to the advocates' group, not a
+    person). The keys keep this order (the payloads already queued were written so)."""
+    payload: dict = {"to": to} if after_exit is None else {"to": to, "after_exit": after_exit}
+    payload.update(encode_output(output))
+    if alphabet is not None:
+        payload["alphabet"] = alphabet
+    if quiet:
+        payload["quiet"] = True
+    if notice:
+        payload["notice"] = True
+    return payload
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from bot.handoff import (
     Handoff, HandoffError, HandoffGone, NoSuchAdvocate, NoSuchHandoff, NotAllowed, NotYours, RevealingOpening, Status,
     TeachesOptOut, UnknownListing, WrongStatus,
 )
-from bot.service import DEFAULT_FLOW, Service
+from bot.service import Service
 from bot.store.accounts import Login, LoginRefused, SessionUser
 
 # What the web layer takes from here rather than from the handoff and store modules.
@@ -95,9 +95,8 @@ class Console:
 
     def canned(self, handoff: Handoff) -> list[dict]:
         """The canned replies in the person's language, with the flow's variables filled in."""
-        content = self.service.content
-        flow_vars = content.engines[DEFAULT_FLOW].flow.vars
-        return [{"id": cid, "title": title, "text": content.catalog.text(key, handoff.language, **flow_vars)} for cid, title, key in CANNED]
+        text = self.service.content.text
+        return [{"id": cid, "title": title, "text": text(key, handoff.language)} for cid, title, key in CANNED]
 
     def claim(self, who: SessionUser, handoff: Handoff) -> Handoff:
         """Any advocate or admin takes a waiting conversation (``NotYours`` when another holds it)."""

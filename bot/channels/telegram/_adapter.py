@@ -16,9 +16,9 @@ from datetime import datetime
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bot.channels.base import NOTHING_SENT, BadPayload, Desk, SendError, Sent, decode_output
+from bot.channels.base import NOTHING_SENT, BadPayload, Desk, SendError, Sent
 from bot.channels.webhook import bad_request, forbidden, read_capped, too_large
-from bot.domain.messages import Channel
+from bot.domain.messages import Channel, decode_output
 
 from . import _memory
 from ._auth import is_authentic

@@ -19,9 +19,9 @@ from typing import TypeVar
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from bot.channels.base import BadPayload, Deletion, Desk, SendError, Sent, decode_output
+from bot.channels.base import BadPayload, Deletion, Desk, SendError, Sent
 from bot.channels.webhook import bad_request, forbidden, read_capped, too_large
-from bot.domain.messages import Channel
+from bot.domain.messages import Channel, decode_output
 
 from . import _memory
 from ._deleting import Deleter

@@ -1,0 +1,85 @@
+"""What the service says: flows, translations and the resource directory, loaded and checked
+together (``read_content``), and the few texts the service itself looks up in them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.config import Settings
+from bot.domain.problems import ContentInvalid, Problem, errors
+from bot.engine import Engine
+from bot.flowdef import Flow, inspect, read_flows
+from bot.i18n import Catalog, read_catalog
+from bot.store import Directory, read_directory
+
+DEFAULT_FLOW = "main"
+
+# Sent when a turn fails: bilingual, neutral first lines, the 24/7 alternatives (DESIGN rule 6).
+# Plain text rather than the catalog, so it still goes out when the failure is in the content.
+FALLBACK_TEXT = (
+    "Sorry, something went wrong. / Lo siento, hubo un error.\n"
+    "Please try again. / Intenta de nuevo.\n"
+    "24/7: {hotline_phone}, text/texto {hotline_text}. {emergency_number}."
+)
+
+
+@dataclass(frozen=True)
+class Content:
+    """Flows, translations and the directory, loaded and checked together."""
+
+    flows: dict[str, Flow]
+    catalog: Catalog
+    directory: Directory
+    engines: dict[str, Engine]
+
+    def engine_for(self, session) -> Engine:
+        """The engine of ``session``'s flow (the default flow's for a new conversation, or a flow
+        no longer served)."""
+        return self.engines.get(session.flow if session else DEFAULT_FLOW) or self.engines[DEFAULT_FLOW]
+
+    def text(self, key: str, language: str, **values) -> str:
+        """Locale text ``key`` in ``language``, with the default flow's variables filled in."""
+        flow_vars = self.engines[DEFAULT_FLOW].flow.vars
+        return self.catalog.text(key, language, **{**flow_vars, **values})
+
+    def alphabet(self, language: str) -> str:
+        """The SMS alphabet of ``language`` (``gsm7`` or ``ucs2``)."""
+        return self.catalog.locales[language].sms_alphabet
+
+    def fallback_text(self) -> str:
+        """``FALLBACK_TEXT`` with the default flow's hotline and emergency number."""
+        return FALLBACK_TEXT.format_map(self.engines[DEFAULT_FLOW].flow.vars)
+
+
+def read_content(settings_or_dir: Settings | Path, regions: tuple[str, ...] | None = None) -> tuple[Content | None, list[Problem]]:
+    """Load and inspect everything; ``(None, problems)`` when it cannot run. ``regions`` limits
+    the resource directory (with settings, their ``SAFEHARBOR_REGIONS``)."""
+    if isinstance(settings_or_dir, Settings):
+        root, regions = settings_or_dir.content_dir, settings_or_dir.regions
+    else:
+        root = settings_or_dir
+    catalog, problems = read_catalog(root / "locales")
+    flows, found = read_flows(root / "flows")
+    problems += found
+    directory, found = read_directory(root / "flows" / "resources", regions=regions)
+    problems += found
+    if catalog is None or errors(problems):
+        return None, problems
+    engines = {}
+    for name, flow in flows.items():
+        engine = Engine(flow, catalog, directory)
+        problems += inspect(flow, catalog, engine.preview)
+        engines[name] = engine
+    if DEFAULT_FLOW not in engines:
+        problems.append(Problem(f"{root / 'flows'}: flow", f"no file says `flow: {DEFAULT_FLOW}`; the service starts every conversation there"))
+    if errors(problems):
+        return None, problems
+    return Content(flows, catalog, directory, engines), problems
+
+
+def load_content(settings_or_dir: Settings | Path) -> Content:
+    content, problems = read_content(settings_or_dir)
+    if content is None:
+        raise ContentInvalid(errors(problems))
+    return content
