@@ -24,7 +24,7 @@ import bot.config
 
 BOT = Path(__file__).resolve().parent.parent / "bot"
 PROVIDERS = re.compile(r"telegram|twilio", re.IGNORECASE)
-ALLOWED = {Path("channels"), Path("config.py"), Path("domain/messages.py"), Path("cli")}
+ALLOWED = {Path("channels"), Path("config"), Path("domain/messages.py"), Path("cli")}
 
 
 def configuration_names() -> set[str]:
