@@ -9,7 +9,7 @@ Configuration's own names (the fields of ``bot.config``'s settings, e.g.
 newcomer can check:
 
 - ``bot/domain/messages.py``: the ``Channel`` enum, whose values are part of every pseudonym;
-- ``bot/cli.py``: the composition root, whose public commands name a provider
+- ``bot/cli/``: the composition root, whose public commands name a provider
   (``safeharbor telegram set-webhook``, ``serve --telegram-polling``).
 """
 
@@ -24,7 +24,7 @@ import bot.config
 
 BOT = Path(__file__).resolve().parent.parent / "bot"
 PROVIDERS = re.compile(r"telegram|twilio", re.IGNORECASE)
-ALLOWED = {Path("channels"), Path("config.py"), Path("domain/messages.py"), Path("cli.py")}
+ALLOWED = {Path("channels"), Path("config"), Path("domain/messages.py"), Path("cli")}
 
 
 def configuration_names() -> set[str]:

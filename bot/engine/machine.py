@@ -32,8 +32,9 @@ class FlowMachine(Machine):
     """A ``Machine`` whose models get their state attribute and nothing else.
 
     ``Machine.add_model`` binds convenience methods (``is_<state>``, one per trigger, ...) on the
-    model: O(states + events) per call, about 100 µs for this flow. The engine fires events
-    through ``machine.events`` and calls no model methods, so attaching is only setting the state.
+    model: O(states + events) per call, paid on every turn (bench/NOTES.md has the figure). The
+    engine fires events through ``machine.events`` and calls no model methods, so attaching is
+    only setting the state.
     """
 
     def add_model(self, model, initial=None):

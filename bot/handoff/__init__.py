@@ -5,7 +5,9 @@
        '--- the person's quick exit, from either: left (key, address, transcript gone)
 
 ``lifecycle`` has the statuses, the moves between them as data and the typed refusals;
-``records`` keeps the rows, sealed; ``hours`` the office hours; ``labels`` the names the queue
+``records`` keeps the rows, sealed (``HandoffRecords``: the person's side in ``person``, the
+advocates' in ``desk``, the console's reads in ``listing``, the cursor's SQL in ``statements``,
+the rows' shapes in ``rows``); ``hours`` the office hours; ``labels`` the names the queue
 shows. The service (``bot.service``) drives it from the person's turns and the console's calls.
 """
 

@@ -43,8 +43,8 @@ class WebhooksFirst(Starlette):
     Starlette's router and FastAPI's app behind it.
 
     A webhook takes the raw request and answers by itself: FastAPI's middleware and dependency
-    solving, and then Starlette's own middleware and router, cost a third and then a tenth of
-    the event loop's time per SMS turn (bench/webhook.py) for nothing a webhook uses. A handler
+    solving, and Starlette's own middleware and router, are a large share of the event loop's
+    time per SMS turn (bench/NOTES.md) and do nothing a webhook uses. A handler
     that raises gets a plain 500 and the log the kind of error only, as Starlette would give.
     """
 

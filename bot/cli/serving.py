@@ -1,0 +1,80 @@
+"""``safeharbor serve`` (the web service and, unless told otherwise, the background work) and
+``safeharbor worker`` (the background work alone)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from bot.config import Settings
+
+
+def add_to(commands) -> None:
+    serve = commands.add_parser("serve", help="run the web service (webhooks) and the background work")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    serve.add_argument("--no-background", action="store_true", help="webhooks only; run `safeharbor worker` beside it")
+    serve.add_argument("--telegram-polling", action="store_true", help="fetch Telegram updates instead of a webhook (development)")
+    serve.add_argument("--workers", type=int, default=1, metavar="N", help="web processes sharing the database (default 1)")
+    serve.set_defaults(run=_serve)
+    commands.add_parser("worker", help="run the background work alone (outbox, expiry)").set_defaults(run=_worker)
+
+
+def _serve(args) -> int:
+    import uvicorn
+
+    from bot.service import Service
+    from bot.web import create_app
+    from bot.web.app import SERVE_BACKGROUND_ENV
+    from bot.web.server import uvicorn_options
+
+    settings = Settings.from_env()
+    _warn_about_channels(settings)
+    # uvicorn's access log would show nothing personal (paths only) but adds noise; errors still log.
+    options = {
+        "host": args.host, "port": args.port, "access_log": False, "log_level": "warning", "server_header": False,
+        **uvicorn_options(settings),  # whose forwarded headers are believed; request read deadlines
+    }
+    if args.workers > 1:
+        if args.telegram_polling:
+            print("safeharbor: --telegram-polling runs in one process only (Telegram allows one poller)", file=sys.stderr)
+            return 2
+        # Each worker process builds its own service from the environment; nothing is shared
+        # but the database, so every guarantee holds across them.
+        Service.from_settings(settings).close()  # fail here, once, on bad content or an old schema
+        os.environ[SERVE_BACKGROUND_ENV] = "0" if args.no_background else "1"
+        print(f"safeharbor: serving on http://{args.host}:{args.port} with {args.workers} processes (Ctrl-C to stop)", file=sys.stderr, flush=True)
+        uvicorn.run("bot.web.app:app_from_env", factory=True, workers=args.workers, **options)
+        return 0
+    app = create_app(
+        Service.from_settings(settings), settings, background=not args.no_background, polling=args.telegram_polling
+    )
+    print(f"safeharbor: serving on http://{args.host}:{args.port} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    uvicorn.run(app, **options)
+    return 0
+
+
+def _worker(args) -> int:
+    import asyncio
+
+    from bot.runtime import run_worker
+    from bot.service import Service
+
+    settings = Settings.from_env()
+    print("safeharbor: background work running (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    service = Service.from_settings(settings)
+    try:
+        asyncio.run(run_worker(service, settings))
+    finally:
+        service.close()
+    return 0
+
+
+def _warn_about_channels(settings: Settings) -> None:
+    channels = settings.channels
+    if not channels.twilio_receives:
+        print("safeharbor: SMS is off (set TWILIO_AUTH_TOKEN and SAFEHARBOR_PUBLIC_URL)", file=sys.stderr)
+    if not channels.telegram_sends:
+        print("safeharbor: Telegram is off (set TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET)", file=sys.stderr)
+    elif not channels.telegram_webhook_secret:
+        print("safeharbor: TELEGRAM_WEBHOOK_SECRET is not set: Telegram webhooks are refused (polling still works)", file=sys.stderr)
