@@ -6,12 +6,10 @@ from __future__ import annotations
 # The normalization free text is understood by (NFKC, format characters dropped, confusables
 # mapped), so the check reads a message exactly as understanding reads one.
 from bot.domain.text import fold_text
+from bot.domain.sms import CARRIER_OPT_OUT_WORDS
 from bot.i18n import fold
 
-# Twilio blocks a number that sends one of these and the bot never sees it (DESIGN rule 4).
-CARRIER_OPT_OUT_WORDS = frozenset(
-    {"stop", "end", "quit", "cancel", "unsubscribe", "stopall", "revoke", "optout"}
-)
+__all__ = ["CARRIER_OPT_OUT_WORDS", "carrier_words_taught", "teaches"]
 
 
 def carrier_words_taught(text: str) -> list[str]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from bot.store.crypto import seal
+from bot.store.tables import aware
 from bot.handoff.lifecycle import Status
 
 
@@ -62,17 +63,10 @@ class Active:
 
 
 def iso(moment: datetime | None) -> str | None:
+    """``moment`` (as read from a column) in UTC, ISO 8601 with a ``Z``, for the console's API."""
     if moment is None:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def aware(moment: datetime | None) -> datetime | None:
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment
+    return aware(moment).astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def seal_line(key: bytes, handoff_id: str, sender: str, text: str) -> bytes:

@@ -6,22 +6,18 @@ user is disabled."""
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, delete, select, update
 
 from bot.store.database import read_connection, write_transaction
 from bot.store.login_limits import Throttle
 from bot.store.people import SessionUser, User
-from bot.store.tables import console_sessions, users
+from bot.store.tables import aware, console_sessions, users
 
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 class ConsoleSessions:
@@ -49,7 +45,7 @@ class ConsoleSessions:
                 .join(users, users.c.id == console_sessions.c.user_id)
                 .where(console_sessions.c.token_hash == key)
             ).first()
-        if row is None or row.disabled or now - _aware(row.last_seen_at) > self.idle or now - _aware(row.created_at) > self.absolute:
+        if row is None or row.disabled or now - aware(row.last_seen_at) > self.idle or now - aware(row.created_at) > self.absolute:
             return None
         if touch:
             with write_transaction(self.engine) as connection:
