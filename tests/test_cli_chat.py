@@ -47,7 +47,7 @@ def test_chat_as_sms_prints_the_body_sms_sends_and_as_telegram_the_text_as_writt
 
     # every accent folded, é too (GSM-7 has it, but half-accented Spanish reads as a mistake);
     # ñ, ¿ and ¡ stay; and nothing an SMS would not carry
-    assert "¿Es seguro para ti hablar ahora? Si no lo es, no pasa nada. Puedes escribir otra vez cuando quieras, de dia o de noche." in sms[1]
+    assert "¿Es seguro para ti hablar ahora? Si no lo es, no pasa nada. Escribe de nuevo cuando quieras, de dia o de noche." in sms[1]
     assert sms[1].endswith("1 Puedo hablar\n2 Ahora no")
     assert "2 Español" in sms[0]
     assert not set("áéíóúüÁÉÍÓÚ") & set("".join(sms))
