@@ -59,7 +59,7 @@ def test_list_resources_shows_its_limit_of_entries_from_the_directory(content, l
     turn.emit()
     lines = turn.result().outputs[0].text.split("\n")
     assert len(lines) == limit
-    assert lines[0].startswith("- National Human Trafficking Hotline: Call 1-888-373-7888")
+    assert lines[0].startswith("- LawHelp.org: www.lawhelp.org")  # the first national legal entry
 
 
 def test_every_type_has_a_spec_an_executor_and_a_case():

@@ -36,7 +36,7 @@ def test_a_scripted_conversation_prints_one_reply_per_line_with_numbered_choices
     assert out[0].startswith("Hi, thanks for writing. / Hola, gracias por escribir.")
     assert out[0].endswith("1 English\n2 Español")
     assert out[2].startswith("Aqui tienes algunas opciones.") and "\n7 Idioma / Language" in out[2]  # as SMS sends it
-    assert "Linea Nacional Contra la Trata de Personas: Tel. 1-888-373-7888" in out[4]  # the name in Spanish, folded
+    assert "- Ayuda legal gratis, corte de inmigracion (DOJ): www.justice.gov/eoir/" in out[4]  # the name in Spanish, folded
     assert "Traceback" not in done.stderr.decode()
 
 
@@ -47,12 +47,12 @@ def test_chat_as_sms_prints_the_body_sms_sends_and_as_telegram_the_text_as_writt
 
     # every accent folded, é too (GSM-7 has it, but half-accented Spanish reads as a mistake);
     # ñ, ¿ and ¡ stay; and nothing an SMS would not carry
-    assert "¿Es seguro para ti hablar ahora? Si no, esta bien." in sms[1]
+    assert "¿Es seguro para ti hablar ahora? Si no lo es, no pasa nada. Escribe de nuevo cuando quieras, de dia o de noche." in sms[1]
     assert sms[1].endswith("1 Puedo hablar\n2 Ahora no")
     assert "2 Español" in sms[0]
     assert not set("áéíóúüÁÉÍÓÚ") & set("".join(sms))
     assert all(sms_cost(reply).encoding == "GSM-7" for reply in sms)
-    assert "Si no, está bien." in telegram[1]  # Telegram carries the text as written
+    assert "cuando quieras, de día o de noche." in telegram[1]  # Telegram carries the text as written
     assert telegram[1].endswith("[1 Puedo hablar] [2 Ahora no]")
 
 

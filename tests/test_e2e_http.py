@@ -112,7 +112,7 @@ def test_a_telegram_conversation_with_buttons_quick_exit_and_redelivery(served, 
     bot_ids.append(1004)
     person.say(TYPED[1])  # free text, routed to legal help
     legal = wait_for(fake, "sendMessage", 5)[4]
-    assert "Línea Nacional Contra la Trata de Personas: Tel. 1-888-373-7888" in legal["text"]  # the name in Spanish
+    assert "- Ayuda legal gratis, corte de inmigración (DOJ): www.justice.gov/eoir/" in legal["text"]  # the name in Spanish
     bot_ids.append(1005)
     time.sleep(0.2)  # let the worker record the last message id
     # Mid-conversation, before any erasure could hide it: nothing readable in the files or logs.

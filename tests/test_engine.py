@@ -151,8 +151,11 @@ def test_every_step_renders_in_every_language(engine, content):
 
 
 def test_resource_lists_name_confirmed_numbers_and_come_national_first(engine):
-    reply = engine.preview("help_legal", "en")
+    reply = engine.preview("help_shelter", "en")
     assert "National Human Trafficking Hotline: Call 1-888-373-7888, Text 233733 (24/7)" in reply.text
+    # under "Free legal help:" only legal services (the hotline refers, it gives no legal help)
+    legal = engine.preview("help_legal", "en").text
+    assert "\n- LawHelp.org: www.lawhelp.org\n" in legal and "Hotline" not in legal
 
 
 def test_opening_hours_are_shown_in_the_persons_language(engine):

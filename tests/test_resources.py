@@ -105,14 +105,14 @@ def test_national_entries_come_before_regional_ones(with_region):
 
     regions = [r.region for r in found]
     assert regions == sorted(regions, key=lambda region: region != "us-national")
-    assert [r.id for r in found[:2]] == ["nhth", "lawhelp_org"]
+    assert [r.id for r in found[:2]] == ["lawhelp_org", "eoir_pro_bono"]
     assert [r.id for r in found[2:]] == ["local_legal_en", "local_legal_vi", "local_legal_interp", "local_legal_any"]
 
 
 def test_find_respects_the_limit_and_the_category(with_region):
     directory, _ = read_directory(with_region)
 
-    assert [r.id for r in directory.find("legal", "en", limit=1)] == ["nhth"]
+    assert [r.id for r in directory.find("legal", "en", limit=1)] == ["lawhelp_org"]
     assert [r.id for r in directory.find("shelter", "en", limit=10) if r.region == "test-region"] == ["local_shelter"]
     assert all("legal" in r.categories for r in directory.find("legal", "en", limit=10))
 
@@ -120,11 +120,11 @@ def test_find_respects_the_limit_and_the_category(with_region):
 def test_a_deployments_regional_entries_are_never_crowded_out_by_the_national_list(with_region):
     directory, _ = read_directory(with_region)
     # two national legal entries exist; with a regional file, one place (up to half) is theirs
-    assert [r.id for r in directory.find("legal", "en", limit=2)] == ["nhth", "local_legal_en"]
-    assert [r.id for r in directory.find("legal", "en", limit=3)] == ["nhth", "lawhelp_org", "local_legal_en"]
-    assert [r.id for r in directory.find("legal", "en", limit=4)] == ["nhth", "lawhelp_org", "local_legal_en", "local_legal_vi"]
+    assert [r.id for r in directory.find("legal", "en", limit=2)] == ["lawhelp_org", "local_legal_en"]
+    assert [r.id for r in directory.find("legal", "en", limit=3)] == ["lawhelp_org", "eoir_pro_bono", "local_legal_en"]
+    assert [r.id for r in directory.find("legal", "en", limit=4)] == ["lawhelp_org", "eoir_pro_bono", "local_legal_en", "local_legal_vi"]
     national_only, _ = read_directory(RESOURCES)
-    assert [r.id for r in national_only.find("legal", "en", limit=2)] == ["nhth", "lawhelp_org"]
+    assert [r.id for r in national_only.find("legal", "en", limit=2)] == ["lawhelp_org", "eoir_pro_bono"]
 
 
 def test_entries_serving_the_language_or_with_interpreters_rank_first(with_region):
@@ -132,10 +132,10 @@ def test_entries_serving_the_language_or_with_interpreters_rank_first(with_regio
 
     found = [r.id for r in directory.find("legal", "vi", limit=10)]
 
-    # national: the hotline has interpreters, LawHelp is en/es only;
+    # national: EOIR's list claims no languages (anyone), LawHelp is en/es only;
     # regional: Vietnamese, interpreters, no languages listed (anyone), then English only.
     assert found == [
-        "nhth", "lawhelp_org",
+        "eoir_pro_bono", "lawhelp_org",
         "local_legal_vi", "local_legal_interp", "local_legal_any", "local_legal_en",
     ]
 
@@ -143,7 +143,7 @@ def test_entries_serving_the_language_or_with_interpreters_rank_first(with_regio
 def test_spanish_keeps_file_order_where_everyone_speaks_it():
     directory, _ = read_directory(RESOURCES)
 
-    assert [r.id for r in directory.find("legal", "es", limit=10)] == ["nhth", "lawhelp_org"]
+    assert [r.id for r in directory.find("legal", "es", limit=10)] == ["lawhelp_org", "eoir_pro_bono"]
 
 
 def test_regions_filter_keeps_only_the_named_files(with_region):
@@ -375,6 +375,9 @@ def test_categories_say_what_each_service_does():
     assert real("dol_whd").categories == ("work_education",)
     assert "counseling" not in real("two_one_one").categories
     assert "counseling" not in real("nhth").categories
+    # the hotline refers to legal services but gives no legal help: not under "Free legal help:"
+    assert "legal" not in real("nhth").categories
+    assert all("nhth" != r.id for r in read_directory(RESOURCES)[0].find("legal", "en", limit=6))
 
 
 def test_immigration_help_lists_an_immigration_legal_service():
@@ -384,12 +387,19 @@ def test_immigration_help_lists_an_immigration_legal_service():
 
     assert "uscis_legal_services" in [r.id for r in found]
     assert real("uscis_legal_services").web == "https://www.uscis.gov/avoid-scams/find-legal-services"
+    # and a legal service itself, not only a page about finding one: DOJ's list of free providers
+    assert "eoir_pro_bono" in [r.id for r in found]
+    assert real("eoir_pro_bono").web == "https://www.justice.gov/eoir/list-pro-bono-legal-service-providers"
+    assert real("eoir_pro_bono").source.startswith("https://www.justice.gov/")
 
 
 def test_the_health_center_finder_comes_first_under_medical():
     directory, _ = read_directory(RESOURCES)
 
     assert directory.find("medical", "en", limit=3)[0].id == "hrsa_find_health_center"
+    # the address shown is an HRSA page that was read (the tool's own address was never read on one)
+    assert real("hrsa_find_health_center").web == real("hrsa_find_health_center").source
+    assert real("hrsa_find_health_center").web.startswith("https://bphc.hrsa.gov/")
 
 
 def test_the_youth_line_is_only_for_young_people():
