@@ -149,7 +149,7 @@ FACT_KEYS = (
     "emergency.now", "rights.status", "rights.what", "rights.visas", "rights.presence", "rights.benefits",
     "rights.documents", "rights.record", "rights.minors", "rights.work", "rights.debt", "rights.wages",
     "safety.plan", "safety.phone", "safety.no_phone", "someone_else.reach", "canned.hotline", "erased.text",
-    "not_safe.text",
+    "not_safe.text", "ended.copies_deleted",
 )
 
 

@@ -74,6 +74,14 @@ def _warn_about_channels(settings: Settings) -> None:
     channels = settings.channels
     if not channels.twilio_receives:
         print("safeharbor: SMS is off (set TWILIO_AUTH_TOKEN and SAFEHARBOR_PUBLIC_URL)", file=sys.stderr)
+    elif not channels.twilio_sends:
+        # Replies then ride the webhook's answer, and without the REST API nothing Twilio keeps
+        # is deleted: the quick exit's reply then does not claim it is (``COPIES_DELETED``).
+        print(
+            "safeharbor: SMS answers in the webhook only; the messages Twilio keeps are not deleted "
+            "(set TWILIO_ACCOUNT_SID and TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID)",
+            file=sys.stderr,
+        )
     if not channels.telegram_sends:
         print("safeharbor: Telegram is off (set TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET)", file=sys.stderr)
     elif not channels.telegram_webhook_secret:

@@ -19,6 +19,7 @@ from bot.channels.base import ChannelAdapter, Delivery
 from bot.domain.events import HeldBack, LinesDelivered
 from bot.domain.messages import Inbound, InboundKind, Outbound, decode_outputs, encode_outputs, send_payload
 from bot.engine import Turn
+from bot.flowdef.actions import COPIES_DELETED
 from bot.service.content import Content
 from bot.service.handoff_turn import HandoffSide
 from bot.service.kept import Kept
@@ -131,10 +132,21 @@ class Turns:
                 # at all): nor at the provider. Its replies' ids, learned later from their status
                 # callbacks, find no conversation and are deleted then (``message_sent``).
                 deleting = self.kept.delete_copies(held, inbound.channel, ids + inbound_copy) or deleting
+                turn = self._telling_copies_deleted(turn, language)
             self._dispatch(held, delivery, inbound, key, turn, adapter, exit_deletion)
         language = turn.session.language if turn.session else self.content.catalog.default
         personal = any(isinstance(e, LinesDelivered) for e in turn.events)
         return Reception(turn.outputs, alphabet=self.content.alphabet(language), queued=adapter.queued, enqueued=deleting, personal=personal)
+
+    def _telling_copies_deleted(self, turn: Turn, language: str) -> Turn:
+        """``turn`` (one that ended the conversation, whose provider's copies are being deleted)
+        with ``COPIES_DELETED`` added to its last reply, in the same message: said only where it
+        is true, which the step's own text cannot know (``bot.flowdef.actions.erase``)."""
+        if not turn.outputs:
+            return turn
+        extra = self.content.text(COPIES_DELETED, language)
+        *before, last = turn.outputs
+        return replace(turn, outputs=(*before, replace(last, text=f"{last.text}\n\n{extra}" if last.text else extra)))
 
     def _copies(self, inbound: Inbound, adapter: ChannelAdapter) -> tuple[Inbound, ChannelAdapter | None, list]:
         """``inbound``, without its id when its provider keeps copies that are not deleted (then

@@ -37,6 +37,12 @@ class ResourceQuery:
     limit: int
 
 
+# Appended by the service to the reply that ends a conversation when the copies its provider keeps
+# are being deleted (``bot.service.turn``), and only then: a step's own text cannot know whether
+# they are (SMS without Twilio's REST API, Telegram), so it must not say so.
+COPIES_DELETED = "ended.copies_deleted"
+
+
 @dataclass(frozen=True)
 class ActionSpec:
     """One action type as the flow file may use it.
