@@ -73,6 +73,19 @@ class Outbound:
         return f"Outbound(text=<{len(self.text)} chars>, choices={len(self.choices)})"
 
 
+def with_appended(outputs: tuple[Outbound, ...] | list[Outbound], extra: str) -> tuple[Outbound, ...]:
+    """``outputs`` with ``extra`` added to the last message, after a blank line and above its
+    choices (one message, one preview); ``extra`` alone when there is no message.
+
+    >>> with_appended((Outbound("Done."),), "More.")[0].text
+    'Done.\\n\\nMore.'
+    """
+    if not outputs:
+        return (Outbound(extra),)
+    *before, last = outputs
+    return (*before, Outbound(f"{last.text}\n\n{extra}" if last.text else extra, last.choices, last.offer))
+
+
 def encode_output(output: Outbound) -> dict:
     """``output`` as the outbox stores it (and a recorded webhook reply): JSON-ready."""
     return {"text": output.text, "choices": [[c.number, c.label] for c in output.choices], "offer": output.offer}

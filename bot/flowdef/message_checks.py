@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.domain.messages import ChoiceView, Outbound, render_plain
+from bot.domain.messages import ChoiceView, Outbound, render_plain, with_appended
 from bot.domain.problems import Problem, where
 from bot.domain.sms import SMS_REPLACEMENTS, non_gsm7, prepare_sms, sms_cost
 from bot.flowdef.actions import SPECS
@@ -111,7 +111,7 @@ def _messages(flow: Flow, catalog: Catalog, render: Render, code: str) -> dict[s
     for step_id, reply in rendered.items():
         for key in _reply_extras(flow.steps[step_id]):
             if key in default:
-                replies[f"steps.{step_id} + {key}"] = Outbound(f"{reply.text}\n\n{text(key)}", reply.choices)
+                replies[f"steps.{step_id} + {key}"] = with_appended((reply,), text(key))[0]  # as the service appends it
     for key in default:
         if key.startswith(STANDALONE_PREFIXES) and key not in REPLY_EXTRAS:
             replies[f"text.{key}"] = Outbound(text(key))

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from bot.config import HandoffSettings
 from bot.domain.events import ConversationExpired, EmergencyDetected, HandoffRequested, LinesDelivered
-from bot.domain.messages import Inbound, InboundKind, Outbound, render_plain
+from bot.domain.messages import Inbound, InboundKind, Outbound, render_plain, with_appended
 from bot.engine import Turn
 from bot.handoff import Active, OfficeHours, Status, new_label
 from bot.service.content import DEFAULT_FLOW, Content
@@ -143,13 +143,7 @@ class HandoffSide:
 
     def _with_extra(self, turn: Turn, extra: str | None, active: Active, held, inbound: Inbound, now: datetime) -> Turn:
         """The turn's outputs with ``extra`` added, and the exchange kept in the transcript."""
-        outputs = list(turn.outputs)
-        if extra:
-            if outputs:  # in the same message, above its choices
-                last = outputs[-1]
-                outputs[-1] = Outbound(f"{last.text}\n\n{extra}" if last.text else extra, last.choices, last.offer)
-            else:
-                outputs.append(Outbound(extra))
+        outputs = with_appended(turn.outputs, extra) if extra else turn.outputs
         lines = []
         if inbound.kind is InboundKind.MEDIA:
             lines.append(("system", "The person sent a photo, file or voice message (not kept)."))
@@ -157,10 +151,10 @@ class HandoffSide:
         if inbound.text:  # within the transcript's caps, or not kept and the person told
             self.handoffs.record_lines(held.cursor, active, lines, now)
             if not self.limits.keep_person_line(held.cursor, active, inbound.text, replies, now):
-                outputs = self._not_kept(tuple(outputs), turn.session.language)
+                outputs = self._not_kept(outputs, turn.session.language)
         else:
             self.handoffs.record_lines(held.cursor, active, lines + replies, now)
-        return Turn(turn.session, tuple(outputs), turn.events)
+        return Turn(turn.session, outputs, turn.events)
 
     def _not_kept(self, outputs: tuple, language: str) -> tuple:
         """``outputs`` telling the person that their line no longer fit the transcript."""

@@ -27,7 +27,7 @@ from datetime import datetime
 
 from bot.config import LimitSettings
 from bot.domain.events import HeldBack
-from bot.domain.messages import Inbound, Outbound
+from bot.domain.messages import Inbound, Outbound, with_appended
 from bot.handoff import Active, HandoffRecords
 from bot.store.limits import WINDOW_SECONDS, Windows, window_start
 
@@ -123,14 +123,10 @@ def not_kept(outputs: tuple[Outbound, ...], note: str, noted: str) -> tuple[Outb
     advocate (the transcript is full): ``noted`` ("the person who answers will read this") would
     then be untrue and gives way to ``note``; any other answer gets ``note`` added, above its
     choices; with no answer at all (an advocate holds the chat), ``note`` alone."""
-    if not outputs:
-        return (Outbound(note),)
+    if not outputs or not outputs[-1].text.startswith(noted):
+        return with_appended(outputs, note)
     *rest, last = outputs
-    if last.text.startswith(noted):
-        text = note + last.text[len(noted):]
-    else:
-        text = f"{last.text}\n\n{note}" if last.text else note
-    return (*rest, Outbound(text, last.choices, last.offer))
+    return (*rest, Outbound(note + last.text[len(noted):], last.choices, last.offer))
 
 
 def notice_text(waiting: list[tuple[str, bool]]) -> str:

@@ -17,7 +17,7 @@ from datetime import datetime
 
 from bot.channels.base import ChannelAdapter, Delivery
 from bot.domain.events import HeldBack, LinesDelivered
-from bot.domain.messages import Inbound, InboundKind, Outbound, decode_outputs, encode_outputs, send_payload
+from bot.domain.messages import Inbound, InboundKind, Outbound, decode_outputs, encode_outputs, send_payload, with_appended
 from bot.engine import Turn
 from bot.flowdef.actions import COPIES_DELETED
 from bot.service.content import Content
@@ -144,9 +144,7 @@ class Turns:
         is true, which the step's own text cannot know (``bot.flowdef.actions.erase``)."""
         if not turn.outputs:
             return turn
-        extra = self.content.text(COPIES_DELETED, language)
-        *before, last = turn.outputs
-        return replace(turn, outputs=(*before, replace(last, text=f"{last.text}\n\n{extra}" if last.text else extra)))
+        return replace(turn, outputs=with_appended(turn.outputs, self.content.text(COPIES_DELETED, language)))
 
     def _copies(self, inbound: Inbound, adapter: ChannelAdapter) -> tuple[Inbound, ChannelAdapter | None, list]:
         """``inbound``, without its id when its provider keeps copies that are not deleted (then
