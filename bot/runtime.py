@@ -8,6 +8,7 @@ asked, has the channel that can poll fetch updates (development without a public
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 
 from bot.channels.registry import build_adapters, by_channel, polling_adapter
@@ -52,6 +53,23 @@ class Background:
             await adapter.close()
 
 
+@contextlib.asynccontextmanager
+async def following_content(service: Service, settings: Settings):
+    """While inside, this process switches to each newly published content revision within
+    ``SAFEHARBOR_CONTENT_POLL_SECONDS`` (``bot.content.watch``); every web process and every
+    worker runs one, whether or not it runs the background work."""
+    if service.watcher is None:
+        yield
+        return
+    stop = asyncio.Event()
+    task = asyncio.create_task(service.watcher.run(stop, settings.content_poll_seconds), name="content")
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
 class ThreadDesk:
     """Where a polling adapter hands its deliveries (``bot.channels.base.Desk``): the service's
     calls on a worker thread, off the event loop."""
@@ -80,8 +98,9 @@ async def run_worker(service: Service, settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
-    await background.start()
-    try:
-        await stopping.wait()
-    finally:
-        await background.stop()
+    async with following_content(service, settings):
+        await background.start()
+        try:
+            await stopping.wait()
+        finally:
+            await background.stop()

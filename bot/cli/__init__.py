@@ -6,6 +6,7 @@
     safeharbor chat [--lang CODE] [--from ADDRESS] [--channel sms|telegram]
     safeharbor flows check [--strict] [--costs] [--max-age-months N]
     safeharbor flows graph [FLOW] [--lang CODE]
+    safeharbor content export DIR | import [DIR] [--publish] | publish [N] | history | rollback N | diff A [B] | check [N]
     safeharbor keys generate | keys rotate
     safeharbor purge
 
@@ -13,7 +14,7 @@ Exit codes: 0 success, 1 invalid content (``where: what`` lines on stderr), 2 ba
 or usage.
 
 One module per command group (``serving``: serve and worker; ``telegram``; ``chat``; ``flows``;
-``keys``; ``database``: purge and db; ``users``), each adding its commands to the parser
+``content``: the content bundle's revisions; ``keys``; ``database``: purge and db; ``users``), each adding its commands to the parser
 (``add_to``) and importing what a command runs only when it runs.
 """
 
@@ -25,7 +26,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from bot.cli import chat, database, flows, keys, serving, telegram, users
+from bot.cli import chat, content, database, flows, keys, serving, telegram, users
 from bot.cli.chat import DEFAULT_CHAT_ADDRESS
 from bot.cli.flows import DEFAULT_MAX_AGE_MONTHS, MAX_AGE_ENV
 from bot.config import ConfigError
@@ -35,7 +36,7 @@ from bot.store.schema import SchemaBehind
 __all__ = ["DEFAULT_CHAT_ADDRESS", "DEFAULT_MAX_AGE_MONTHS", "MAX_AGE_ENV", "main"]
 
 # The command groups in the order ``safeharbor --help`` lists them.
-GROUPS = (serving, telegram, chat, flows, keys, database, users)
+GROUPS = (serving, telegram, chat, flows, content, keys, database, users)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

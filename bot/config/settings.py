@@ -40,6 +40,9 @@ class Settings:
     # networks); empty, the connecting address is the client's, whatever a header says.
     trusted_proxies: tuple[str, ...] = ()
     limits: LimitSettings = field(default_factory=LimitSettings)
+    # SAFEHARBOR_CONTENT_POLL_SECONDS: how often each process looks for a newly published content
+    # revision (one indexed row); a publish reaches every process within about this long.
+    content_poll_seconds: float = 2.0
 
     @property
     def flows_dir(self) -> Path:
@@ -91,6 +94,7 @@ class Settings:
             handoff=HandoffSettings.from_env(env_vars),
             trusted_proxies=trusted_proxies_from_env(env_vars),
             limits=LimitSettings.from_env(env_vars),
+            content_poll_seconds=_poll_seconds(env_vars.get("SAFEHARBOR_CONTENT_POLL_SECONDS", "")),
         )
 
 
@@ -105,6 +109,19 @@ def _erasure_bound(text: str) -> float:
     if not 0 < minutes <= 24 * 60:
         raise ConfigError(f"SAFEHARBOR_ERASURE_BOUND_MINUTES={text!r}: minutes, more than 0 and at most 1440 (a day)")
     return minutes
+
+
+def _poll_seconds(text: str) -> float:
+    text = text.strip()
+    if not text:
+        return 2.0
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0.05 <= seconds <= 300:
+        raise ConfigError(f"SAFEHARBOR_CONTENT_POLL_SECONDS={text!r}: seconds, from 0.05 to 300")
+    return seconds
 
 
 TRUSTED_PROXIES_ENV = "SAFEHARBOR_TRUSTED_PROXIES"

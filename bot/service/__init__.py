@@ -12,8 +12,11 @@ explicitly:
 - ``receipts``: what providers report after a send (statuses, sent ids, carrier opt-outs);
 - ``kept``: what providers keep of a conversation and when it is deleted; ``limits``: abuse and
   cost limits; ``console``: the console facade over this one;
-- ``content``: flows, translations and the directory; ``wiring``: the stores, the records only
-  the SQL store has, and what the settings open.
+- ``wiring``: the stores, the records only the SQL store has, the content a process starts
+  with (the published revision, ``bot.content``), and what the settings open.
+
+Content is ``bot.content.LiveContent``: the published revision, switched between turns when
+another is published (``watcher``, run by the web app and the worker); ``studio`` edits it.
 
 The outbox's wire form is beside ``Outbound`` (``bot.domain.messages``).
 """
@@ -29,7 +32,7 @@ from bot.config import HandoffSettings, LimitSettings, Settings
 from bot.domain.messages import Channel, Inbound, Outbound, decode_output, decode_outputs, encode_output
 from bot.engine import Turn
 from bot.handoff import Handoff, OfficeHours
-from bot.service.content import DEFAULT_FLOW, FALLBACK_TEXT, Content, load_content, read_content
+from bot.content import DEFAULT_FLOW, FALLBACK_TEXT, Content, ContentWatcher, LiveContent, Studio, load_content, read_content
 from bot.service.desk import HandoffDesk
 from bot.service.handoff_turn import HandoffSide
 from bot.service.kept import Kept
@@ -38,14 +41,14 @@ from bot.service.notices import NOTICE_STREAM, Notices
 from bot.service.receipts import Receipts
 from bot.service.turn import Reception, Turns
 from bot.service.wiring import (
-    EPOCH_SHARE, ConversationStore, Records, Wakeup, key_ring, open_accounts, open_store, schema_revisions, upgrade_database,
+    EPOCH_SHARE, content_of, open_studio, ConversationStore, Records, Wakeup, key_ring, open_accounts, open_store, schema_revisions, upgrade_database,
 )
 from bot.store import Pseudonyms
 
 # The names other packages import from here, wherever they live in the package.
 __all__ = [
-    "DEFAULT_FLOW", "EPOCH_SHARE", "FALLBACK_TEXT", "NOTICE_STREAM", "Content", "ConversationStore", "Reception", "Records", "Service",
-    "decode_output", "decode_outputs", "encode_output", "key_ring", "load_content", "open_accounts", "open_store", "read_content",
+    "DEFAULT_FLOW", "EPOCH_SHARE", "FALLBACK_TEXT", "NOTICE_STREAM", "Content", "ConversationStore", "LiveContent", "Reception", "Records",
+    "Service", "decode_output", "decode_outputs", "encode_output", "key_ring", "load_content", "open_accounts", "open_store", "open_studio", "read_content",
     "schema_revisions", "upgrade_database", "utc_now",
 ]
 
@@ -61,7 +64,7 @@ class Service:
 
     def __init__(
         self,
-        content: Content,
+        content: Content | LiveContent,
         store: ConversationStore,
         pseudonyms: Pseudonyms,
         clock: Callable[[], datetime] = utc_now,
@@ -70,8 +73,13 @@ class Service:
         adapters: tuple[ChannelAdapter, ...] | None = None,
         *,
         records: Records | None = None,
+        studio: Studio | None = None,
+        watcher: ContentWatcher | None = None,
     ):
+        content = content if isinstance(content, LiveContent) else LiveContent(content)
         self.content = content
+        self.studio = studio  # None: content from the files, not editable (the memory store)
+        self.watcher = watcher
         self.store = store
         self.pseudonyms = pseudonyms
         self.clock = clock
@@ -104,9 +112,12 @@ class Service:
         adapters = build_adapters(settings, senders=False)  # what each channel does; the worker sends
         store = open_store(settings)
         pseudonyms = Pseudonyms(settings.pepper)
+        live, revisions = content_of(settings, store, clock)
         service = cls(
-            load_content(settings), store, pseudonyms, clock, settings.handoff, settings.limits, adapters,
+            live, store, pseudonyms, clock, settings.handoff, settings.limits, adapters,
             records=Records.of(store, settings.handoff, pseudonyms),
+            studio=Studio(revisions, settings.regions, clock, live, settings.content_poll_seconds) if revisions else None,
+            watcher=ContentWatcher(revisions, live, settings.regions) if revisions else None,
         )
         # The worker deletes with the senders it builds for these settings.
         service.kept.deletes_copies = any(a.keeps_copies and a.deletes for a in adapters)

@@ -19,7 +19,7 @@ from bot.config import HandoffSettings
 from bot.domain.messages import Outbound, send_payload
 from bot.flowdef.inspect import carrier_words_taught, lock_screen_preview, revealing_words
 from bot.handoff import Handoff, HandoffError, HandoffGone, NotYours, RevealingOpening, Status, TeachesOptOut
-from bot.service.content import Content
+from bot.content import LiveContent
 from bot.service.kept import Kept
 from bot.service.wiring import Records, Wakeup
 from bot.store.outbox import new_message
@@ -27,7 +27,7 @@ from bot.store.outbox import new_message
 
 class HandoffDesk:
     def __init__(
-        self, content: Content, records: Records, kept: Kept, settings: HandoffSettings, clock: Callable[[], datetime], wakeup: Wakeup,
+        self, content: LiveContent, records: Records, kept: Kept, settings: HandoffSettings, clock: Callable[[], datetime], wakeup: Wakeup,
     ):
         self.content = content
         self.store = records.store

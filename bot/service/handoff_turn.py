@@ -19,7 +19,7 @@ from bot.domain.events import ConversationExpired, EmergencyDetected, HandoffReq
 from bot.domain.messages import Inbound, InboundKind, Outbound, render_plain, with_appended
 from bot.engine import Turn
 from bot.handoff import Active, OfficeHours, Status, new_label
-from bot.service.content import DEFAULT_FLOW, Content
+from bot.content import DEFAULT_FLOW, LiveContent
 from bot.service.limits import Limits, not_kept
 from bot.service.notices import Notices
 from bot.service.wiring import Records
@@ -43,7 +43,7 @@ class Before:
 
 class HandoffSide:
     def __init__(
-        self, content: Content, records: Records, limits: Limits, notices: Notices, settings: HandoffSettings, office_hours: OfficeHours,
+        self, content: LiveContent, records: Records, limits: Limits, notices: Notices, settings: HandoffSettings, office_hours: OfficeHours,
     ):
         self.content = content
         self.handoffs = records.handoffs

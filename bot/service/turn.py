@@ -20,7 +20,7 @@ from bot.domain.events import HeldBack, LinesDelivered
 from bot.domain.messages import Inbound, InboundKind, Outbound, decode_outputs, encode_outputs, send_payload, with_appended
 from bot.engine import Turn
 from bot.flowdef.actions import COPIES_DELETED
-from bot.service.content import Content
+from bot.content import LiveContent
 from bot.service.handoff_turn import HandoffSide
 from bot.service.kept import Kept
 from bot.service.limits import Limits
@@ -52,7 +52,7 @@ class Turns:
     """``handoff``: the handoff side of a turn, None without the SQL store (no handoffs)."""
 
     def __init__(
-        self, content: Content, store: ConversationStore, pseudonyms: Pseudonyms, clock: Callable[[], datetime], kept: Kept,
+        self, content: LiveContent, store: ConversationStore, pseudonyms: Pseudonyms, clock: Callable[[], datetime], kept: Kept,
         limits: Limits, handoff: HandoffSide | None, wakeup: Wakeup, fallback: Outbound,
     ):
         self.content = content
@@ -78,7 +78,7 @@ class Turns:
     def run_turn(self, inbound: Inbound) -> Turn:
         """One turn, committed; raises when it cannot be completed (nothing is then saved)."""
         now = self.clock()
-        with self.store.conversation(self.pseudonyms.of(inbound.channel.value, inbound.address), now) as held:
+        with self.content.pinned(), self.store.conversation(self.pseudonyms.of(inbound.channel.value, inbound.address), now) as held:
             return self.turn(held, inbound, now)
 
     def receive(self, delivery: Delivery) -> Reception:
@@ -88,7 +88,8 @@ class Turns:
         if inbound is None:
             return Reception(())
         try:
-            reception = self._receive(delivery, inbound)
+            with self.content.pinned():  # the whole turn reads the revision it began with
+                reception = self._receive(delivery, inbound)
         except Exception as exc:  # noqa: BLE001 - the person must get an answer whatever failed
             log.error("delivery failed: %s", type(exc).__name__)
             return Reception((self.fallback,), failed=True)

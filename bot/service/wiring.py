@@ -15,6 +15,8 @@ from datetime import timedelta
 from typing import Protocol
 
 from bot.config import HandoffSettings, Settings
+from bot.content import Bundle, LiveContent, Revisions, Studio, load_content
+from bot.domain.problems import ContentInvalid, Problem
 from bot.handoff import HandoffRecords
 from bot.store import KeyRing, Pseudonyms, SessionStore, open_database
 from bot.store import schema
@@ -121,3 +123,36 @@ def schema_revisions(settings: Settings) -> tuple[str | None, str]:
         return (None if schema.is_empty(engine) else schema.current(engine)), schema.head()
     finally:
         engine.dispose()
+
+
+def open_studio(settings: Settings, clock: Callable | None = None) -> Studio:
+    """The content studio over the database of ``settings`` alone (``safeharbor content``);
+    ``close()`` it after use."""
+    from bot.service import utc_now
+
+    engine = open_database(settings.database_url)
+    return Studio(Revisions(engine), settings.regions, clock or utc_now, reach_seconds=settings.content_poll_seconds)
+
+
+def content_of(settings: Settings, store: ConversationStore, clock: Callable) -> tuple[LiveContent, Revisions | None]:
+    """The content a process starts with, and the revisions it follows (None: the memory store,
+    which serves the files as they are).
+
+    On the SQL store: the published revision; on a database that has none yet, the content
+    files (``SAFEHARBOR_CONTENT_DIR``), checked, become revision 1 and are served. Raises
+    ``ContentInvalid`` when what would be served does not load."""
+    if not isinstance(store, SessionStore):
+        return LiveContent(load_content(settings.content_dir, settings.regions)), None
+    revisions = Revisions(store.engine)
+    published = revisions.published()
+    if published is None:
+        files = Bundle.from_directory(settings.content_dir)
+        content = load_content(files.root(), settings.regions)  # files with errors never become a revision
+        seeded = revisions.seed(files, clock())  # None when another process seeded it meanwhile
+        if seeded is not None:
+            return LiveContent(content, seeded.number), revisions
+        published = revisions.published()
+    try:
+        return LiveContent(load_content(published.bundle.root(), settings.regions), published.number), revisions
+    except ContentInvalid as exc:
+        raise ContentInvalid([Problem(f"content revision {published.number}: {p.where}", p.what, p.severity) for p in exc.problems]) from None

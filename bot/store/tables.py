@@ -27,6 +27,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 
@@ -272,4 +273,29 @@ send_pace = Table(
     Column("name", String(16), primary_key=True),
     Column("next_at", Float, nullable=False),
     Column("paused_until", Float, nullable=True),
+)
+
+
+# -- the content bundle's revisions (bot/content/revisions.py) ------------------------------------------
+
+# Immutable numbered revisions of the whole content bundle (flows, locales, resources): public
+# texts, kept readable. ``files``: the bundle as zlib-compressed JSON (path -> text); ``tags``:
+# JSON of what changed against ``base`` (steps, languages, resources), computed on the server.
+# Exactly one row is ``published`` once the service has started; a publish archives the one before.
+content_revisions = Table(
+    "content_revisions",
+    metadata,
+    Column("number", Integer, primary_key=True, autoincrement=True),
+    Column("status", String(10), nullable=False),  # draft | published | archived
+    Column("author", String(254), nullable=False),  # a console user's email, or "import" / "files"
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("message", String(500), nullable=False),
+    Column("base", Integer, nullable=True),  # the revision it was edited from
+    Column("digest", String(64), nullable=False),
+    Column("tags", Text, nullable=False),
+    Column("files", LargeBinary, nullable=False),
+    Column("published_at", DateTime(timezone=True), nullable=True),
+    Column("published_by", String(254), nullable=True),
+    Index("ix_content_revisions_status", "status"),
+    sqlite_autoincrement=True,
 )

@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.channels.registry import build_adapters
 from bot.config import Settings
-from bot.runtime import Background
+from bot.runtime import Background, following_content
 from bot.service import Service
 from bot.web.api import ApiGate, build_api
 from bot.web.console_pages import add_console
@@ -76,14 +76,15 @@ def create_app(service: Service, settings: Settings, *, background: bool = True,
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
-        if runner:
-            await runner.start()
-        try:
-            yield
-        finally:
+        async with following_content(service, settings):
             if runner:
-                await runner.stop()
-            service.close()
+                await runner.start()
+            try:
+                yield
+            finally:
+                if runner:
+                    await runner.stop()
+                service.close()
 
     api = FastAPI(
         title="safeharbor", version="0.1.0", docs_url=None, redoc_url=None,

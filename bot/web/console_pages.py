@@ -1,5 +1,6 @@
-"""The console page (``GET /console``) and its script and style, served as files: no inline
-script, so the Content-Security-Policy can forbid it."""
+"""The console pages (``GET /console``, the advocates' desk; ``GET /console/studio``, the content
+studio) and their scripts and styles, served as files: no inline script, so the
+Content-Security-Policy can forbid it. A new file is served once it is listed in ``ASSETS``."""
 
 from __future__ import annotations
 
@@ -9,13 +10,22 @@ from fastapi import FastAPI, HTTPException
 from fastapi.responses import FileResponse
 
 FILES = Path(__file__).resolve().parent / "console"
-ASSETS = {"console.js": "text/javascript; charset=utf-8", "console.css": "text/css; charset=utf-8"}
+JS, CSS = "text/javascript; charset=utf-8", "text/css; charset=utf-8"
+ASSETS = {
+    "console.js": JS, "console.css": CSS,
+    # the content studio (GET /console/studio): its shell, then one script per screen
+    "studio.js": JS, "studio.css": CSS, "studio-history.js": JS, "studio-start.js": JS,
+}
 
 
 def add_console(app: FastAPI) -> None:
     @app.get("/console", include_in_schema=False)
     async def page():
         return FileResponse(FILES / "index.html", media_type="text/html; charset=utf-8")
+
+    @app.get("/console/studio", include_in_schema=False)
+    async def studio():
+        return FileResponse(FILES / "studio.html", media_type="text/html; charset=utf-8")
 
     @app.get("/console/{name}", include_in_schema=False)
     async def asset(name: str):

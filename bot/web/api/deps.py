@@ -13,6 +13,7 @@ from fastapi import Depends, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
 from bot.service.console import Console, Handoff, SessionUser
+from bot.service.content_desk import ContentDesk
 from bot.web.api.errors import call
 
 COOKIE = "sh_session"
@@ -22,10 +23,12 @@ BACKGROUND_HEADER = "x-background"  # "1" on the console's automatic refreshes
 
 @dataclass(frozen=True)
 class ApiContext:
-    """What the routes share: the facade, and whether cookies are ``Secure``."""
+    """What the routes share: the facades (the desk's, the content studio's), and whether
+    cookies are ``Secure``."""
 
     console: Console
     secure_cookies: bool
+    content: ContentDesk | None = None
 
     async def bind(self, request: Request) -> None:
         request.state.api = self

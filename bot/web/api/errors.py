@@ -1,6 +1,6 @@
 """The one place a refusal becomes an HTTP status: the typed errors of ``bot.handoff`` (raised by
-the console facade and the service; imported through ``bot.service.console``) to the status and detail
-the console's API answers."""
+the console facade and the service; imported through ``bot.service.console``) and of the content
+studio (``bot.service.content_desk``) to the status and detail the console's API answers."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from bot.service.console import (
     HandoffError, HandoffGone, NoSuchAdvocate, NoSuchHandoff, NotAllowed, NotYours, RevealingOpening, TeachesOptOut,
     UnknownListing, WrongStatus,
 )
+from bot.service.content_desk import BundleError, Conflict, EditError, NoSuchRevision, Refused
 
 STATUS: dict[type[HandoffError], int] = {
     UnknownListing: 400,
@@ -34,9 +35,33 @@ def http_error(error: HandoffError) -> HTTPException:
     return HTTPException(500, "internal server error")
 
 
+def _problems(problems) -> list[dict]:
+    return [{"where": p.where, "what": p.what, "severity": p.severity} for p in problems]
+
+
+def content_error(error: Exception) -> HTTPException:
+    """A content studio's refusal: 409 for a conflict (who changed which files since the
+    editor's revision), 422 for a refused publish or a bad bundle (the ``file: path: problem``
+    list), 404 for an unknown revision."""
+    if isinstance(error, Conflict):
+        return HTTPException(409, {
+            "message": str(error), "base": error.base, "head": error.head.summary(), "files": error.files,
+            "since": [r.summary() for r in error.since],
+        })
+    if isinstance(error, Refused):
+        return HTTPException(422, {"message": "refused: the revision has errors; nothing was published", "problems": _problems(error.problems)})
+    if isinstance(error, EditError):
+        return HTTPException(422, {"message": str(error), "edit": error.edit})
+    if isinstance(error, BundleError):
+        return HTTPException(422, {"message": "not a content bundle", "problems": _problems(error.problems)})
+    return HTTPException(404, str(error))
+
+
 async def call(function, *args):
     """``function(*args)`` in a thread, its refusals answered as HTTP errors."""
     try:
         return await run_in_threadpool(function, *args)
     except HandoffError as error:
         raise http_error(error) from None
+    except (Conflict, Refused, BundleError, EditError, NoSuchRevision) as error:
+        raise content_error(error) from None

@@ -12,13 +12,17 @@ from bot.service import Service
 from bot.web.api.deps import BACKGROUND_HEADER, COOKIE
 
 MAX_BODY = 16 * 1024
+# A content edit carries whole files (a locale of a large language, or an imported bundle).
+MAX_CONTENT_BODY = 4 * 1024 * 1024
+CONTENT_PATHS = "/api/content/"
 LOGIN_PATH = "/api/auth/login"
 
 
 class ApiGate:
     """In front of ``/api/`` (pure ASGI): a request without a live session gets 401 before its
     body is read or parsed (an anonymous caller gets 401, never a 422 that parsed what they
-    sent), and a body over ``MAX_BODY`` gets 413. Login is the one route open to anyone."""
+    sent), and a body over ``MAX_BODY`` (``MAX_CONTENT_BODY`` for the content studio's routes)
+    gets 413. Login is the one route open to anyone."""
 
     def __init__(self, app, service: Service):
         self.app = app
@@ -30,7 +34,8 @@ class ApiGate:
             return
         request = Request(scope)
         declared = request.headers.get("content-length")
-        if declared and (not declared.isdigit() or int(declared) > MAX_BODY):
+        limit = MAX_CONTENT_BODY if scope["path"].startswith(CONTENT_PATHS) else MAX_BODY
+        if declared and (not declared.isdigit() or int(declared) > limit):
             await _plain(send, 413, "request too large")
             return
         if scope["path"] != LOGIN_PATH:

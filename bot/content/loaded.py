@@ -1,16 +1,17 @@
 """What the service says: flows, translations and the resource directory, loaded and checked
-together (``read_content``), and the few texts the service itself looks up in them."""
+together (``read_content``) from a folder in the ``flows/`` + ``locales/`` layout or from a
+revision's bundle (``Bundle.root()``), and the few texts the service itself looks up in them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.config import Settings
 from bot.domain.problems import ContentInvalid, Problem, errors
 from bot.engine import Engine
 from bot.flowdef import Flow, inspect, read_flows
 from bot.i18n import Catalog, read_catalog
+from bot.content.bundle import BundlePath
 from bot.store import Directory, read_directory
 
 DEFAULT_FLOW = "main"
@@ -52,13 +53,9 @@ class Content:
         return FALLBACK_TEXT.format_map(self.engines[DEFAULT_FLOW].flow.vars)
 
 
-def read_content(settings_or_dir: Settings | Path, regions: tuple[str, ...] | None = None) -> tuple[Content | None, list[Problem]]:
-    """Load and inspect everything; ``(None, problems)`` when it cannot run. ``regions`` limits
-    the resource directory (with settings, their ``SAFEHARBOR_REGIONS``)."""
-    if isinstance(settings_or_dir, Settings):
-        root, regions = settings_or_dir.content_dir, settings_or_dir.regions
-    else:
-        root = settings_or_dir
+def read_content(root: Path | BundlePath, regions: tuple[str, ...] | None = None) -> tuple[Content | None, list[Problem]]:
+    """Load and inspect everything under ``root`` (a folder, or a bundle's ``root()``);
+    ``(None, problems)`` when it cannot run. ``regions`` limits the resource directory."""
     catalog, problems = read_catalog(root / "locales")
     flows, found = read_flows(root / "flows")
     problems += found
@@ -78,8 +75,9 @@ def read_content(settings_or_dir: Settings | Path, regions: tuple[str, ...] | No
     return Content(flows, catalog, directory, engines), problems
 
 
-def load_content(settings_or_dir: Settings | Path) -> Content:
-    content, problems = read_content(settings_or_dir)
+def load_content(root: Path | BundlePath, regions: tuple[str, ...] | None = None) -> Content:
+    """``read_content``, raising ``ContentInvalid`` with the errors when it cannot run."""
+    content, problems = read_content(root, regions)
     if content is None:
         raise ContentInvalid(errors(problems))
     return content
