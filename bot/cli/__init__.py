@@ -21,7 +21,6 @@ One module per command group (``serving``: serve and worker; ``telegram``; ``cha
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -29,7 +28,7 @@ from collections.abc import Sequence
 from bot.cli import chat, content, database, flows, keys, serving, telegram, users
 from bot.cli.chat import DEFAULT_CHAT_ADDRESS
 from bot.cli.flows import DEFAULT_MAX_AGE_MONTHS, MAX_AGE_ENV
-from bot.config import ConfigError
+from bot.config import ConfigError, configure_logging
 from bot.domain.problems import ContentInvalid
 from bot.store.schema import SchemaBehind
 
@@ -42,11 +41,11 @@ GROUPS = (serving, telegram, chat, flows, content, keys, database, users)
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    level = os.environ.get("SAFEHARBOR_LOG_LEVEL", "WARNING").upper()
-    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-        print(f"safeharbor: SAFEHARBOR_LOG_LEVEL={level!r}: use DEBUG, INFO, WARNING or ERROR", file=sys.stderr)
+    try:
+        configure_logging()
+    except ConfigError as exc:
+        print(f"safeharbor: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
         return args.run(args)
     except ConfigError as exc:

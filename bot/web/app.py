@@ -26,7 +26,7 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.channels.registry import build_adapters
-from bot.config import Settings
+from bot.config import Settings, configure_logging
 from bot.runtime import Background, following_content
 from bot.service import Service
 from bot.web.api import ApiGate, build_api
@@ -127,6 +127,7 @@ def app_from_env() -> Starlette:
     service from the environment, with the background work unless ``serve`` said not."""
     from bot.service import Service
 
+    configure_logging()  # a spawned process has none of the command's set-up
     settings = Settings.from_env()
     background = os.environ.get(SERVE_BACKGROUND_ENV, "1") == "1"
     return create_app(Service.from_settings(settings), settings, background=background)
