@@ -1,6 +1,7 @@
 """Inspection of a loaded flow against the catalog: what the schema cannot see.
 
-Errors (the flow must not be used): dead ends, keys missing in the default language, unknown
+Errors (the flow must not be used): a language in which the quick exit, danger or thoughts of
+suicide are not understood (``safety_checks``), dead ends, keys missing in the default language, unknown
 placeholders, carrier opt-out words taught (in any text, any case) or matched, a lock-screen
 preview (the first ``PREVIEW_CHARS`` characters of any message the service or an advocate can
 send, choices included) that could reveal the service, a language that has no locale file.
@@ -22,7 +23,8 @@ invisible format characters dropped, look-alike letters of other scripts mapped 
 
 The checks live beside this module, one kind each: ``uses`` (what a flow names and reaches),
 ``text_checks`` (the catalog against it), ``message_checks`` (every message as sent),
-``preview`` (the lock screen), ``optout`` (the carrier's words), ``resource_checks`` (the
+``preview`` (the lock screen), ``safety_checks`` (the quick exit and crises in every
+language), ``optout`` (the carrier's words), ``resource_checks`` (the
 directory). Every name they export is importable from here too.
 """
 
@@ -47,6 +49,7 @@ from bot.flowdef.resource_checks import (
     stale_resources,
     unlisted_resources,
 )
+from bot.flowdef.safety_checks import Understand, safety_problems
 from bot.flowdef.text_checks import REQUIRED_INTENTS, match_problems, translation_problems, understanding_problems
 from bot.flowdef.uses import NOT_GUESSED, reachable_steps
 from bot.i18n import Catalog
@@ -54,8 +57,8 @@ from bot.i18n import Catalog
 __all__ = [
     "CARRIER_OPT_OUT_WORDS", "DEFAULT_RESOURCE_MAX_AGE_MONTHS", "MAX_SEGMENTS", "NOT_GUESSED", "PREVIEW_CHARS", "REPLY_EXTRAS",
     "REQUIRED_INTENTS", "RESOURCES_FILE", "SAMPLE_MINUTES", "STANDALONE_PREFIXES", "Render", "ResourceDirectory", "StepCost",
-    "carrier_words_taught", "inspect", "listed_resource_ids", "lock_screen_preview", "months_before", "reachable_steps",
-    "resource_problems", "revealing_words", "stale_resources", "step_costs", "unlisted_resources",
+    "Understand", "carrier_words_taught", "inspect", "listed_resource_ids", "lock_screen_preview", "months_before", "reachable_steps",
+    "resource_problems", "revealing_words", "safety_problems", "stale_resources", "step_costs", "unlisted_resources",
 ]
 
 
@@ -68,13 +71,16 @@ class StepCost:
     units: int
 
 
-def inspect(flow: Flow, catalog: Catalog, render: Render) -> list[Problem]:
-    """Every problem of ``flow``, errors and warnings, in a stable order."""
+def inspect(flow: Flow, catalog: Catalog, render: Render, understand: Understand) -> list[Problem]:
+    """Every problem of ``flow``, errors and warnings, in a stable order. ``render`` is the
+    engine's ``preview``; ``understand`` what understanding answers first for a message in a
+    language (``lambda text, code: engine.understander.first(text, code).intent``)."""
     return [
         *graph_problems(flow),
         *translation_problems(flow, catalog),
         *match_problems(flow, catalog),
         *understanding_problems(flow, catalog),
+        *safety_problems(flow, catalog, understand),
         *message_problems(flow, catalog, render),
     ]
 

@@ -69,13 +69,19 @@ def read_content(settings_or_dir: Settings | Path, regions: tuple[str, ...] | No
     engines = {}
     for name, flow in flows.items():
         engine = Engine(flow, catalog, directory)
-        problems += inspect(flow, catalog, engine.preview)
+        problems += inspect(flow, catalog, engine.preview, _understand(engine))
         engines[name] = engine
     if DEFAULT_FLOW not in engines:
         problems.append(Problem(f"{root / 'flows'}: flow", f"no file says `flow: {DEFAULT_FLOW}`; the service starts every conversation there"))
     if errors(problems):
         return None, problems
     return Content(flows, catalog, directory, engines), problems
+
+
+def _understand(engine: Engine):
+    """What ``engine`` answers a message with before anything else, in every state (for
+    ``inspect``'s check that the quick exit and crises are understood in every language)."""
+    return lambda text, language: engine.understander.first(text, language).intent
 
 
 def load_content(settings_or_dir: Settings | Path) -> Content:
