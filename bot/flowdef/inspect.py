@@ -4,7 +4,8 @@ Errors (the flow must not be used): a language in which the quick exit, danger o
 suicide are not understood (``safety_checks``), dead ends, keys missing in the default language, unknown
 placeholders, carrier opt-out words taught (in any text, any case) or matched, a lock-screen
 preview (the first ``PREVIEW_CHARS`` characters of any message the service or an advocate can
-send, choices included) that could reveal the service, a language that has no locale file.
+send, choices included, and the service's own ``FALLBACK_TEXT``) that shows a reveal word of any
+language offered or the flow's hotline numbers, a language without reveal words of its own.
 Warnings (``--strict`` fails on them): unreachable steps, keys or match words missing in another
 language (the default language is shown instead), a message over 3 SMS segments, a GSM-7
 language pushed into UCS-2, the same word picking two different things in one step.
@@ -35,7 +36,9 @@ from dataclasses import dataclass
 from bot.domain.messages import render_plain
 from bot.domain.problems import Problem, where
 from bot.domain.sms import prepare_sms, sms_cost
-from bot.flowdef.message_checks import MAX_SEGMENTS, REPLY_EXTRAS, SAMPLE_MINUTES, STANDALONE_PREFIXES, Render, message_problems
+from bot.flowdef.message_checks import (
+    MAX_SEGMENTS, REPLY_EXTRAS, SAMPLE_MINUTES, STANDALONE_PREFIXES, Render, message_problems, plain_message_problems,
+)
 from bot.flowdef.model import Flow
 from bot.flowdef.optout import CARRIER_OPT_OUT_WORDS, carrier_words_taught
 from bot.flowdef.preview import PREVIEW_CHARS, lock_screen_preview, revealing_words
@@ -57,7 +60,7 @@ from bot.i18n import Catalog
 __all__ = [
     "CARRIER_OPT_OUT_WORDS", "DEFAULT_RESOURCE_MAX_AGE_MONTHS", "MAX_SEGMENTS", "NOT_GUESSED", "PREVIEW_CHARS", "REPLY_EXTRAS",
     "REQUIRED_INTENTS", "RESOURCES_FILE", "SAMPLE_MINUTES", "STANDALONE_PREFIXES", "Render", "ResourceDirectory", "StepCost",
-    "Understand", "carrier_words_taught", "inspect", "listed_resource_ids", "lock_screen_preview", "months_before", "reachable_steps",
+    "Understand", "carrier_words_taught", "inspect", "listed_resource_ids", "lock_screen_preview", "months_before", "plain_message_problems", "reachable_steps",
     "resource_problems", "revealing_words", "safety_problems", "stale_resources", "step_costs", "unlisted_resources",
 ]
 
