@@ -9,18 +9,20 @@ from pathlib import Path
 
 from bot.domain.problems import ContentInvalid, Problem, errors
 from bot.engine import Engine
-from bot.flowdef import Flow, inspect, read_flows
+from bot.flowdef import Flow, inspect, plain_message_problems, read_flows
 from bot.i18n import Catalog, read_catalog
 from bot.content.bundle import BundlePath
 from bot.store import Directory, read_directory
 
 DEFAULT_FLOW = "main"
 
-# Sent when a turn fails: bilingual, neutral first lines, the 24/7 alternatives (DESIGN rule 6).
+# Sent when a turn fails: bilingual, neutral first lines, the 24/7 alternatives (DESIGN rule 6)
+# after them, beyond what a lock screen shows (read_content checks it as every message is).
 # Plain text rather than the catalog, so it still goes out when the failure is in the content.
 FALLBACK_TEXT = (
-    "Sorry, something went wrong. / Lo siento, hubo un error.\n"
-    "Please try again. / Intenta de nuevo.\n"
+    "Sorry, something went wrong on our side. / Lo siento, hubo un error de nuestro lado.\n"
+    "Please write again in a few minutes. / Escribe de nuevo en unos minutos.\n"
+    "If you need to talk to someone now / Si necesitas hablar con alguien ahora:\n"
     "24/7: {hotline_phone}, text/texto {hotline_text}. {emergency_number}."
 )
 
@@ -66,13 +68,20 @@ def read_content(root: Path | BundlePath, regions: tuple[str, ...] | None = None
     engines = {}
     for name, flow in flows.items():
         engine = Engine(flow, catalog, directory)
-        problems += inspect(flow, catalog, engine.preview)
+        problems += inspect(flow, catalog, engine.preview, _understand(engine))
+        problems += plain_message_problems(f"{__name__}: FALLBACK_TEXT ({name})", FALLBACK_TEXT.format_map(flow.vars), flow, catalog)
         engines[name] = engine
     if DEFAULT_FLOW not in engines:
         problems.append(Problem(f"{root / 'flows'}: flow", f"no file says `flow: {DEFAULT_FLOW}`; the service starts every conversation there"))
     if errors(problems):
         return None, problems
     return Content(flows, catalog, directory, engines), problems
+
+
+def _understand(engine: Engine):
+    """What ``engine`` answers a message with before anything else, in every state (for
+    ``inspect``'s check that the quick exit and crises are understood in every language)."""
+    return lambda text, language: engine.understander.first(text, language).intent
 
 
 def load_content(root: Path | BundlePath, regions: tuple[str, ...] | None = None) -> Content:

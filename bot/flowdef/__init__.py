@@ -5,6 +5,7 @@ from bot.flowdef.inspect import (
     DEFAULT_RESOURCE_MAX_AGE_MONTHS,
     StepCost,
     inspect,
+    plain_message_problems,
     resource_problems,
     step_costs,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "Step",
     "StepCost",
     "inspect",
+    "plain_message_problems",
     "resource_problems",
     "DEFAULT_RESOURCE_MAX_AGE_MONTHS",
     "load_flows",

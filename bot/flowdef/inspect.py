@@ -1,9 +1,11 @@
 """Inspection of a loaded flow against the catalog: what the schema cannot see.
 
-Errors (the flow must not be used): dead ends, keys missing in the default language, unknown
+Errors (the flow must not be used): a language in which the quick exit, danger or thoughts of
+suicide are not understood (``safety_checks``), dead ends, keys missing in the default language, unknown
 placeholders, carrier opt-out words taught (in any text, any case) or matched, a lock-screen
 preview (the first ``PREVIEW_CHARS`` characters of any message the service or an advocate can
-send, choices included) that could reveal the service, a language that has no locale file.
+send, choices included, and the service's own ``FALLBACK_TEXT``) that shows a reveal word of any
+language offered or the flow's hotline numbers, a language without reveal words of its own.
 Warnings (``--strict`` fails on them): unreachable steps, keys or match words missing in another
 language (the default language is shown instead), a message over 3 SMS segments, a GSM-7
 language pushed into UCS-2, the same word picking two different things in one step.
@@ -22,7 +24,8 @@ invisible format characters dropped, look-alike letters of other scripts mapped 
 
 The checks live beside this module, one kind each: ``uses`` (what a flow names and reaches),
 ``text_checks`` (the catalog against it), ``message_checks`` (every message as sent),
-``preview`` (the lock screen), ``optout`` (the carrier's words), ``resource_checks`` (the
+``preview`` (the lock screen), ``safety_checks`` (the quick exit and crises in every
+language), ``optout`` (the carrier's words), ``resource_checks`` (the
 directory). Every name they export is importable from here too.
 """
 
@@ -33,7 +36,9 @@ from dataclasses import dataclass
 from bot.domain.messages import render_plain
 from bot.domain.problems import Problem, where
 from bot.domain.sms import prepare_sms, sms_cost
-from bot.flowdef.message_checks import MAX_SEGMENTS, REPLY_EXTRAS, SAMPLE_MINUTES, STANDALONE_PREFIXES, Render, message_problems
+from bot.flowdef.message_checks import (
+    MAX_SEGMENTS, REPLY_EXTRAS, SAMPLE_MINUTES, STANDALONE_PREFIXES, Render, message_problems, plain_message_problems,
+)
 from bot.flowdef.model import Flow
 from bot.flowdef.optout import CARRIER_OPT_OUT_WORDS, carrier_words_taught
 from bot.flowdef.preview import PREVIEW_CHARS, lock_screen_preview, revealing_words
@@ -47,6 +52,7 @@ from bot.flowdef.resource_checks import (
     stale_resources,
     unlisted_resources,
 )
+from bot.flowdef.safety_checks import Understand, safety_problems
 from bot.flowdef.text_checks import REQUIRED_INTENTS, match_problems, translation_problems, understanding_problems
 from bot.flowdef.uses import NOT_GUESSED, reachable_steps
 from bot.i18n import Catalog
@@ -54,8 +60,8 @@ from bot.i18n import Catalog
 __all__ = [
     "CARRIER_OPT_OUT_WORDS", "DEFAULT_RESOURCE_MAX_AGE_MONTHS", "MAX_SEGMENTS", "NOT_GUESSED", "PREVIEW_CHARS", "REPLY_EXTRAS",
     "REQUIRED_INTENTS", "RESOURCES_FILE", "SAMPLE_MINUTES", "STANDALONE_PREFIXES", "Render", "ResourceDirectory", "StepCost",
-    "carrier_words_taught", "inspect", "listed_resource_ids", "lock_screen_preview", "months_before", "reachable_steps",
-    "resource_problems", "revealing_words", "stale_resources", "step_costs", "unlisted_resources",
+    "Understand", "carrier_words_taught", "inspect", "listed_resource_ids", "lock_screen_preview", "months_before", "plain_message_problems", "reachable_steps",
+    "resource_problems", "revealing_words", "safety_problems", "stale_resources", "step_costs", "unlisted_resources",
 ]
 
 
@@ -68,13 +74,16 @@ class StepCost:
     units: int
 
 
-def inspect(flow: Flow, catalog: Catalog, render: Render) -> list[Problem]:
-    """Every problem of ``flow``, errors and warnings, in a stable order."""
+def inspect(flow: Flow, catalog: Catalog, render: Render, understand: Understand) -> list[Problem]:
+    """Every problem of ``flow``, errors and warnings, in a stable order. ``render`` is the
+    engine's ``preview``; ``understand`` what understanding answers first for a message in a
+    language (``lambda text, code: engine.understander.first(text, code).intent``)."""
     return [
         *graph_problems(flow),
         *translation_problems(flow, catalog),
         *match_problems(flow, catalog),
         *understanding_problems(flow, catalog),
+        *safety_problems(flow, catalog, understand),
         *message_problems(flow, catalog, render),
     ]
 

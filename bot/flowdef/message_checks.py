@@ -1,6 +1,7 @@
 """Every message the service or an advocate can send, read as it is sent: its lock-screen
-preview, opt-out words the catalog checks cannot see (resource names and notes), its SMS cost
-and encoding."""
+preview (errors: any language's reveal words or the flow's hotline numbers in its first lines; a
+language with no reveal words of its own), opt-out words the catalog checks cannot see (resource
+names and notes), its SMS cost and encoding."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from bot.flowdef.model import Flow, Step
 from bot.flowdef.optout import carrier_words_taught, teaches
 from bot.flowdef.preview import lock_screen_preview, revealing_words
 from bot.flowdef.uses import NOT_GUESSED, forms
-from bot.i18n import Catalog
+from bot.i18n import Catalog, fold
 
 Render = Callable[[str, str], Outbound]  # (step id, language) -> the step's reply on entry
 
@@ -25,24 +26,23 @@ STANDALONE_PREFIXES = ("handoff.", "canned.", "limits.")
 # Texts the service appends to the reply of a step that runs an action (asking for a person), in
 # the same message (bot.service ``_with_extra``): read there, not on their own.
 REPLY_EXTRAS = tuple(dict.fromkeys(key for spec in SPECS.values() for key in spec.reply_extras))
+# The flow variables that hold the hotline's numbers: never in a lock-screen preview.
+HOTLINE_VARS = ("hotline",)
 # The minutes a deployment waits before a reminder (bot.config's default), for ``{minutes}``.
 SAMPLE_MINUTES = 10
 
 
 def message_problems(flow: Flow, catalog: Catalog, render: Render) -> list[Problem]:
-    problems = []
+    """Every message of ``flow`` in every language, as sent (see the module docstring); a
+    language without reveal words of its own cannot be checked, and is an error too."""
+    problems = reveal_word_problems(catalog)
+    stems = lock_screen_stems(catalog, flow.vars)
     for code, data in catalog.locales.items():
-        stems = catalog.reveal_words(code)
         flagged = {w for key in data.text for _, string in forms(data.text[key]) for w in carrier_words_taught(string)}
         for at, reply in _messages(flow, catalog, render, code).items():
             place = where(flow.file, f"{at} ({code})")
             plain = render_plain(reply)
-            preview = lock_screen_preview(plain)
-            revealing = revealing_words(preview, stems)
-            if revealing:
-                problems.append(Problem(
-                    place, f"the lock-screen preview {preview!r} could reveal the service ({', '.join(revealing)})"
-                ))
+            problems.extend(_preview_problems(place, plain, stems))
             # a text of the catalog is reported where it is written; this catches the rest
             # (resource names and notes from the directory)
             for word in carrier_words_taught(plain):
@@ -68,6 +68,45 @@ def message_problems(flow: Flow, catalog: Catalog, render: Render) -> list[Probl
                     place, f"characters {non_gsm7(sent)!r} are not GSM-7: sent as UCS-2 ({cost.segments} segments)", "warning"
                 ))
     return problems
+
+
+def plain_message_problems(place: str, text: str, flow: Flow, catalog: Catalog) -> list[Problem]:
+    """A message the service sends as written in code rather than the catalog (the reply to a
+    turn that failed, ``bot.service.FALLBACK_TEXT`` with ``flow``'s variables filled in), read as
+    every catalog message is: its lock-screen preview neutral, no carrier opt-out word taught."""
+    problems = _preview_problems(place, text, lock_screen_stems(catalog, flow.vars))
+    problems.extend(Problem(place, teaches(word)) for word in carrier_words_taught(text))
+    return problems
+
+
+def lock_screen_stems(catalog: Catalog, flow_vars: dict[str, str]) -> tuple[str, ...]:
+    """The stems no lock-screen preview may show, whatever its language: every language's
+    ``reveal_words`` (whoever holds the phone may read any language offered, and messages mix
+    them, as the bilingual greeting does) and the flow's hotline numbers (``vars`` named
+    ``hotline*``, DESIGN rule 2), so a changed number is checked without editing every locale."""
+    stems = [w for data in catalog.locales.values() for w in data.reveal_words]
+    stems.extend(fold(str(value)) for name, value in flow_vars.items() if name.startswith(HOTLINE_VARS) and fold(str(value)))
+    return tuple(dict.fromkeys(stems))
+
+
+def reveal_word_problems(catalog: Catalog) -> list[Problem]:
+    """Each language lists the words that would reveal the service in it (``reveal_words``):
+    without them its messages' previews are read for other languages' words only."""
+    return [
+        Problem(where(data.file, "reveal_words"), (
+            f"missing: list the words (stems) that would reveal the service on a lock screen in {data.name} "
+            "(trafficking, shelter, visa, papers...); flows check reads every message's first lines for them"
+        ))
+        for data in catalog.locales.values() if not data.reveal_words
+    ]
+
+
+def _preview_problems(place: str, plain: str, stems: tuple[str, ...]) -> list[Problem]:
+    preview = lock_screen_preview(plain)
+    revealing = revealing_words(preview, stems)
+    if not revealing:
+        return []
+    return [Problem(place, f"the lock-screen preview {preview!r} could reveal the service ({', '.join(revealing)})")]
 
 
 def _messages(flow: Flow, catalog: Catalog, render: Render, code: str) -> dict[str, Outbound]:

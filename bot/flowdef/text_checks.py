@@ -9,7 +9,7 @@ from bot.flowdef.model import Flow
 from bot.flowdef.optout import CARRIER_OPT_OUT_WORDS, carrier_words_taught, teaches
 from bot.flowdef.schema import ENGINE_PLACEHOLDERS
 from bot.flowdef.uses import all_actions, forms, match_keys, text_keys
-from bot.i18n import PLACEHOLDER, Catalog, fold
+from bot.i18n import PLACEHOLDER, Catalog, LocaleData, fold
 
 # Intents every flow must answer (DESIGN rules 3 and 5).
 REQUIRED_INTENTS = ("exit", "crisis.self_harm", "crisis.danger")
@@ -86,18 +86,19 @@ def match_problems(flow: Flow, catalog: Catalog) -> list[Problem]:
 
 def understanding_problems(flow: Flow, catalog: Catalog) -> list[Problem]:
     """The flow's ``intents`` against ``locales/understanding/``: the quick exit and crises must
-    be answered, every routed intent must be understood in the default language (a warning in
-    another), and no whole-message phrase may be a carrier opt-out word."""
+    be answered and understood in every language, every other routed intent in the default
+    language (a warning in another), and no whole-message phrase may be a carrier opt-out word."""
     problems = []
     for intent in REQUIRED_INTENTS:
         if intent not in flow.intents:
             problems.append(Problem(where(flow.file, "intents"), f"{intent!r} leads nowhere: DESIGN rules 3 and 5 need it answered"))
     for code, data in catalog.locales.items():
-        name = data.file.replace("/", "/understanding/", 1) if "/" in data.file else f"understanding/{data.file}"
+        name = understanding_file(data)
         understood = (data.understanding or {}).get("intents", {})
         for intent in flow.intents:
             if intent not in understood:
-                severity = "error" if code == catalog.default else "warning"
+                # the quick exit and the crises are understood in every language, never by a fallback
+                severity = "error" if code == catalog.default or intent in REQUIRED_INTENTS else "warning"
                 problems.append(Problem(where(name, f"intents.{intent}"), f"missing (routed at {flow.file}: intents.{intent})", severity))
         for intent, body in understood.items():
             for i, phrase in enumerate(body.get("alone", ())):
@@ -107,3 +108,8 @@ def understanding_problems(flow: Flow, catalog: Catalog) -> list[Problem]:
                         f"{phrase!r} is a carrier opt-out word: the carrier blocks the number and we never see it",
                     ))
     return problems
+
+
+def understanding_file(data: LocaleData) -> str:
+    """How problems name a language's understanding data: ``locales/understanding/es.yaml``."""
+    return data.file.replace("/", "/understanding/", 1) if "/" in data.file else f"understanding/{data.file}"
