@@ -21,7 +21,7 @@ import yaml
 
 from bot.domain.problems import errors
 from bot.i18n import fold
-from bot.service import content as service_content
+from bot.content import loaded as service_content
 from bot.service import read_content
 
 REPO = Path(__file__).resolve().parent.parent
@@ -269,7 +269,7 @@ def test_a_language_without_reveal_words_is_an_error(content_copy):
 def test_the_reply_to_a_failed_turn_is_read_for_the_lock_screen(content_copy, monkeypatch):
     monkeypatch.setattr(service_content, "FALLBACK_TEXT", "Shelter line: {hotline_phone}. Sorry, something went wrong.")
 
-    assert_error(REPO, "bot.service.content: FALLBACK_TEXT (main)", "lock-screen preview", "shelter")
+    assert_error(REPO, "bot.content.loaded: FALLBACK_TEXT (main)", "lock-screen preview", "shelter")
 
 
 def test_the_reply_to_a_failed_turn_keeps_the_hotline_out_of_its_first_lines():
