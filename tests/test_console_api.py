@@ -214,8 +214,25 @@ MATRIX = {
     ("GET", "/api/advocates"): {"holder": 200, "other": 200, "admin": 200},
     ("GET", "/api/audit"): {"holder": 403, "other": 403, "admin": 200},
     ("POST", "/api/auth/logout"): {"holder": 204, "other": 204, "admin": 204},
+    # the content studio (revision 1: the content files, seeded); advocates have no part of it
+    ("GET", "/api/content"): {"holder": 403, "other": 403, "admin": 200},
+    ("GET", "/api/content/revisions"): {"holder": 403, "other": 403, "admin": 200},
+    ("GET", "/api/content/revisions/{number}"): {"holder": 403, "other": 403, "admin": 200},
+    ("GET", "/api/content/revisions/{before}/diff/{after}"): {"holder": 403, "other": 403, "admin": 200},
+    ("POST", "/api/content/edit"): {"holder": 403, "other": 403, "admin": 200},
+    ("POST", "/api/content/check"): {"holder": 403, "other": 403, "admin": 200},
+    ("POST", "/api/content/try"): {"holder": 403, "other": 403, "admin": 200},
+    ("POST", "/api/content/revisions"): {"holder": 403, "other": 403, "admin": 201},
+    ("POST", "/api/content/revisions/{number}/publish"): {"holder": 403, "other": 403, "admin": 200},
+    ("POST", "/api/content/revisions/{number}/rollback"): {"holder": 403, "other": 403, "admin": 200},
 }
-BODIES = {"messages": {"text": "Are you safe to talk now?"}, "notes": {"text": "called back later"}, "transfer": {"to": "ana@example.org"}}
+BODIES = {
+    "messages": {"text": "Are you safe to talk now?"}, "notes": {"text": "called back later"}, "transfer": {"to": "ana@example.org"},
+    "edit": {"text": "a: 1\n", "edits": [{"path": ["a"], "value": 2}]}, "check": {"base": 1, "changes": {}},
+    "try": {"base": 1, "changes": {}, "language": "es", "channel": "sms", "messages": ["hola"]},
+    "revisions": {"base": 1, "changes": {}, "message": "nothing changed"},
+}
+REVISION = {"{number}": "1", "{before}": "1", "{after}": "1"}
 SPECIAL = {("POST", "/api/auth/login"), ("GET", "/api/events")}  # tested on their own
 
 
@@ -237,6 +254,8 @@ def test_access_matrix(console, route):
                 person.login()
         handoff_id = fresh_held(console)
         path = template.replace("{handoff_id}", handoff_id)
+        for name, value in REVISION.items():
+            path = path.replace(name, value)
         body = BODIES.get(path.rsplit("/", 1)[-1]) if method == "POST" else None
         if role == "anonymous":
             status = console.request(method, path, json=body).status_code
