@@ -221,6 +221,7 @@ MATRIX = {
     ("GET", "/api/content/revisions/{before}/diff/{after}"): {"holder": 403, "other": 403, "admin": 200},
     ("POST", "/api/content/edit"): {"holder": 403, "other": 403, "admin": 200},
     ("POST", "/api/content/check"): {"holder": 403, "other": 403, "admin": 200},
+    ("POST", "/api/content/try"): {"holder": 403, "other": 403, "admin": 200},
     ("POST", "/api/content/revisions"): {"holder": 403, "other": 403, "admin": 201},
     ("POST", "/api/content/revisions/{number}/publish"): {"holder": 403, "other": 403, "admin": 200},
     ("POST", "/api/content/revisions/{number}/rollback"): {"holder": 403, "other": 403, "admin": 200},
@@ -228,6 +229,7 @@ MATRIX = {
 BODIES = {
     "messages": {"text": "Are you safe to talk now?"}, "notes": {"text": "called back later"}, "transfer": {"to": "ana@example.org"},
     "edit": {"text": "a: 1\n", "edits": [{"path": ["a"], "value": 2}]}, "check": {"base": 1, "changes": {}},
+    "try": {"base": 1, "changes": {}, "language": "es", "channel": "sms", "messages": ["hola"]},
     "revisions": {"base": 1, "changes": {}, "message": "nothing"},
 }
 PATH_VALUES = {"{number}": "1", "{before}": "1", "{after}": "1"}
@@ -408,3 +410,18 @@ def test_automatic_refreshes_do_not_keep_an_idle_session_alive(console):
         headers = {"Cookie": f"sh_session={ana.cookie}", "X-Background": "1"}
         last = console.get("/api/conversations?status=waiting", headers=headers).status_code
     assert last == 401  # 40 minutes of background refreshes, no use: ended after 30
+
+
+def test_trying_the_draft_answers_as_the_channel_and_keeps_nothing(console, caplog):
+    admin = console.people["admin"]
+    admin.login()
+    body = {"base": 1, "changes": {}, "language": "es", "channel": "sms", "messages": ["hola", "2", SECRET_TEXT]}
+    answer = admin.call("POST", "/api/content/try", json=body)
+    assert answer.status_code == 200
+    exchanges = answer.json()["exchanges"]
+    assert [e["step"] for e in exchanges[:2]] == ["welcome", "safe_check"]
+    assert exchanges[0]["replies"][0]["segments"] >= 1
+    assert SECRET_TEXT not in caplog.text and "Miguel" not in caplog.text
+    too_long = admin.call("POST", "/api/content/try", json={**body, "messages": ["x" * 1601]})
+    assert too_long.status_code == 422 and "1600" in too_long.json()["detail"]["message"]
+    assert admin.call("POST", "/api/content/try", json={**body, "channel": "fax"}).status_code == 422

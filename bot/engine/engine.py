@@ -45,6 +45,7 @@ from bot.engine.intents import (
     FirstMessage,
     ForAdvocate,
     GlobalCommand,
+    Intent,
     Media,
     QuickExit,
     Reply,
@@ -129,6 +130,12 @@ class Engine(Moves):
         turn, fresh, carried = self._begin(session, inbound, now)
         intent = classify(self, turn.session, inbound, fresh, carried)
         return self._answers[type(intent)](turn, intent)
+
+    def understand(self, session: Session | None, inbound: Inbound, now: datetime) -> Intent:
+        """The intent ``resume`` would answer for ``inbound`` (same reading, nothing changed):
+        for the studio's simulator, which shows what the engine understood under each reply."""
+        turn, fresh, carried = self._begin(session, inbound, now)
+        return classify(self, turn.session, inbound, fresh, carried)
 
     def _begin(self, session: Session | None, inbound: Inbound, now: datetime) -> tuple[TurnBuilder, bool, Carried]:
         """The turn's builder over this turn's session (renewed if none, expired or foreign),

@@ -21,9 +21,12 @@ from bot.content import Bundle, BundleError, Conflict, NoSuchRevision, Refused, 
 from bot.content.edit import EditError, apply_edits
 from bot.domain.problems import Problem
 from bot.handoff import NotAllowed
+from bot.service.simulator import NotRunnable, Simulator
 from bot.store.accounts import SessionUser
 
-__all__ = ["BundleError", "Conflict", "ContentDesk", "EditError", "NoSuchRevision", "NotAllowed", "Refused", "language_files"]
+__all__ = [
+    "BundleError", "Conflict", "ContentDesk", "EditError", "NoSuchRevision", "NotAllowed", "NotRunnable", "Refused", "language_files",
+]
 
 
 def language_files(code: str) -> tuple[str, str]:
@@ -35,6 +38,7 @@ class ContentDesk:
     def __init__(self, service):
         self.service = service
         self.studio = service.studio
+        self.simulator = Simulator(self.studio.regions) if self.studio is not None else None
 
     @property
     def enabled(self) -> bool:
@@ -79,6 +83,14 @@ class ContentDesk:
         everything else of it kept as written (``bot.content.edit``); nothing is saved."""
         self._reader(who)
         return apply_edits(text, edits)
+
+    def try_it(self, who: SessionUser, base: int | None, changes: dict[str, str | None], language: str, channel: str, messages: list) -> dict:
+        """The person's ``messages`` replayed on revision ``base`` with ``changes`` (the working
+        copy, unsaved edits included), rendered as ``channel`` (``sms`` | ``telegram``) would
+        show them, with the step and what was understood after each (``bot.service.simulator``).
+        Nothing is saved, sent or logged; ``NotRunnable`` when the draft has errors."""
+        self._reader(who)
+        return self.simulator.run(self._edited(base, changes), language, channel, messages)
 
     # -- writing ----------------------------------------------------------------------------------
 

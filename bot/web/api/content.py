@@ -7,6 +7,7 @@ admins everything, translators their languages' drafts, advocates nothing.
     GET  /api/content/revisions/{n}                a revision's summary and files
     GET  /api/content/revisions/{a}/diff/{b}       what changed, per step, text and resource
     POST /api/content/edit                         one file's text with a form's edits applied (nothing saved)
+    POST /api/content/try                          the working copy's conversation, as SMS or Telegram shows it (nothing kept)
     POST /api/content/check                        problems of base + changes (nothing saved)
     POST /api/content/revisions                    save a draft (409: someone changed the same files)
     POST /api/content/revisions/{n}/publish        check and publish (422 with the problems)
@@ -14,6 +15,8 @@ admins everything, translators their languages' drafts, advocates nothing.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
@@ -43,6 +46,15 @@ class EditBody(BaseModel):
     edits: list[dict] = Field(
         description='e.g. [{"path": ["text", "menu.text"], "value": "Hola"}, {"path": ["steps", "old"], "delete": true}]',
         max_length=2000,
+    )
+
+
+class TryBody(Edit):
+    language: str = Field(description="the language chosen, e.g. es (the channel's hint; the person still chooses)", max_length=16)
+    channel: Literal["sms", "telegram"] = Field(description="render the replies as this channel would")
+    messages: list[str | dict[str, str]] = Field(
+        description='the person\'s messages so far, oldest first: text, or on Telegram a pressed button {"button": "choice:2:s0"}',
+        max_length=50,
     )
 
 
@@ -82,6 +94,15 @@ async def edit(body: EditBody, who: SessionUser = Depends(current), desk: Conten
     """The file with ``edits`` applied, its comments, order and style kept; 422 naming the edit
     that cannot be applied."""
     return {"text": await call(desk.edit, who, body.text, body.edits)}
+
+
+@router.post("/try", responses={422: {}})
+async def try_it(body: TryBody, who: SessionUser = Depends(current), desk: ContentDesk = Depends(studio)):
+    """The person's messages replayed from a new conversation on ``base`` + ``changes``: for
+    each, the replies as the channel renders them (SMS: text, encoding, segments; Telegram: text
+    and buttons), the step after it and what the engine understood. Stateless: nothing is
+    stored, sent or logged. 422 when the draft has errors or a message is too long."""
+    return await call(desk.try_it, who, body.base, body.changes, body.language, body.channel, body.messages)
 
 
 @router.post("/check")

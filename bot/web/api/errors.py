@@ -11,7 +11,7 @@ from bot.service.console import (
     HandoffError, HandoffGone, NoSuchAdvocate, NoSuchHandoff, NotAllowed, NotYours, RevealingOpening, TeachesOptOut,
     UnknownListing, WrongStatus,
 )
-from bot.service.content_desk import BundleError, Conflict, EditError, NoSuchRevision, Refused
+from bot.service.content_desk import BundleError, Conflict, EditError, NoSuchRevision, NotRunnable, Refused
 
 STATUS: dict[type[HandoffError], int] = {
     UnknownListing: 400,
@@ -52,6 +52,8 @@ def content_error(error: Exception) -> HTTPException:
         return HTTPException(422, {"message": "refused: the revision has errors; nothing was published", "problems": _problems(error.problems)})
     if isinstance(error, EditError):
         return HTTPException(422, {"message": str(error), "edit": error.edit})
+    if isinstance(error, NotRunnable):
+        return HTTPException(422, {"message": str(error), "problems": _problems(error.problems)})
     if isinstance(error, BundleError):
         return HTTPException(422, {"message": "not a content bundle", "problems": _problems(error.problems)})
     return HTTPException(404, str(error))
@@ -63,5 +65,5 @@ async def call(function, *args):
         return await run_in_threadpool(function, *args)
     except HandoffError as error:
         raise http_error(error) from None
-    except (Conflict, Refused, BundleError, EditError, NoSuchRevision) as error:
+    except (Conflict, Refused, BundleError, EditError, NoSuchRevision, NotRunnable) as error:
         raise content_error(error) from None

@@ -1,0 +1,225 @@
+"""The studio's "Try it": a draft's conversation replayed as SMS or Telegram would show it.
+
+    simulator = Simulator(regions)
+    result = simulator.run(bundle, language="es", channel="sms", messages=["hola", "2", "1"])
+    result["exchanges"][2]
+    # {"replies": [{"text": "...\\n1 ...", "encoding": "GSM-7", "characters": 212, "segments": 2}],
+    #  "step": "main_menu", "language": "es", "ended": None, "events": [],
+    #  "understood": {"as": "reply", "choice": 1, "label": "Sí, puedo hablar"}}
+
+Keeping nothing: every call replays all the person's messages (oldest first) from a new
+conversation through the pure engine (``bot.engine.Engine.resume``) of the bundle's own content,
+on a simulated clock (``START``, one minute apart). Nothing touches the store, no adapter
+sends, nothing is logged, no session outlives the call; closing the page forgets the conversation.
+The person's messages are parsed by the channel's own parser (Twilio's form, a Telegram Update,
+a pressed button's ``callback_data``) and the replies rendered by its own renderer
+(``bot.channels.twilio_sms.sms_body``, ``bot.channels.telegram.render``), so what is shown is what
+would be sent. What the service adds around a turn (limits, a handoff's queue, the line about the
+provider's copies being deleted) is not simulated; a handoff shows as its event.
+
+Loading content takes seconds, so the loaded ``Content`` of the last few bundles is kept here
+(``CACHE_SIZE``, by ``Bundle.digest``); content holds no message of anyone.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+from bot.channels.telegram import parse_update, render as telegram_render
+from bot.channels.twilio_sms import parse_message, sms_body
+from bot.content import Bundle
+from bot.content.loaded import Content, read_content
+from bot.domain.events import ConversationEnded, ConversationErased
+from bot.domain.messages import InboundKind
+from bot.domain.problems import Problem, errors
+from bot.domain.sms import sms_cost
+from bot.engine import guesses
+from bot.engine import intents as kinds
+from bot.engine.session import Session
+
+__all__ = ["CACHE_SIZE", "CHANNELS", "MAX_MESSAGE", "MAX_MESSAGES", "NotRunnable", "START", "Simulator"]
+
+CHANNELS = ("sms", "telegram")
+MAX_MESSAGES = 50
+MAX_MESSAGE = 1600  # Twilio's longest inbound body
+CACHE_SIZE = 4
+START = datetime(2026, 1, 5, 12, 0, tzinfo=timezone.utc)  # the simulated clock's first message
+STEP = timedelta(minutes=1)
+# Made-up addresses: they only have to parse; nothing is ever sent to them.
+_PHONE = "+15005550006"
+_CHAT = 100000001
+
+
+class NotRunnable(ValueError):
+    """The bundle has errors: no conversation can run on it (``problems``, errors first), or the
+    request is not one the simulator takes (``problems`` empty, ``str`` says why)."""
+
+    def __init__(self, reason: str, problems: list[Problem] | None = None):
+        self.problems = problems or []
+        super().__init__(reason)
+
+
+class Simulator:
+    """Replays conversations on bundles' content; thread-safe (one lock around the cache)."""
+
+    def __init__(self, regions: tuple[str, ...] | None = None, cache_size: int = CACHE_SIZE):
+        self.regions = regions
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, tuple[Content | None, list[Problem]]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._loading: dict[str, threading.Lock] = {}
+
+    def content(self, bundle: Bundle) -> Content:
+        """``bundle`` loaded (cached by digest); ``NotRunnable`` with its errors when it cannot run."""
+        digest = bundle.digest()
+        with self._lock:
+            loaded = self._cache.get(digest)
+            if loaded is not None:
+                self._cache.move_to_end(digest)
+            gate = self._loading.setdefault(digest, threading.Lock())
+        if loaded is None:
+            with gate:  # two checks of one draft at once load it once
+                with self._lock:
+                    loaded = self._cache.get(digest)
+                if loaded is None:
+                    loaded = read_content(bundle.root(), self.regions)
+                    with self._lock:
+                        self._cache[digest] = loaded
+                        while len(self._cache) > self.cache_size:
+                            self._cache.popitem(last=False)
+                        self._loading.pop(digest, None)
+        content, problems = loaded
+        if content is None:
+            found = errors(problems) or problems
+            raise NotRunnable("the draft has errors; fix them to try it", found)
+        return content
+
+    def run(self, bundle: Bundle, language: str, channel: str, messages: list) -> dict:
+        """The conversation of ``messages`` (each a string as typed, or ``{"button": data}`` for a
+        pressed Telegram button) on ``bundle``, one exchange per message:
+        ``{"language", "channel", "exchanges": [{"replies", "step", "language", "understood",
+        "events", "ended"}]}``. ``ended`` is ``"erased"`` (quick exit), ``"ended"`` (the flow's
+        end) or ``"opted_out"`` (a carrier word: no reply reaches the phone); the next message
+        then starts a new conversation, as it would."""
+        if channel not in CHANNELS:
+            raise NotRunnable(f"channel is one of {', '.join(CHANNELS)}")
+        if len(messages) > MAX_MESSAGES:
+            raise NotRunnable(f"at most {MAX_MESSAGES} messages")
+        content = self.content(bundle)
+        if language not in content.catalog.languages:
+            raise NotRunnable(f"no language {language!r} in this draft")
+        session: Session | None = None
+        exchanges = []
+        for number, message in enumerate(messages):
+            inbound = self._inbound(channel, message, language, number)
+            now = START + number * STEP
+            if inbound is None:
+                exchanges.append(_exchange([], session, None, [], None))
+                continue
+            if inbound.kind is InboundKind.OPT_OUT:
+                # Twilio blocks the number and answers itself; the service erases the conversation.
+                session = None
+                exchanges.append(_exchange([], None, {"as": "carrier opt-out word"}, [], "opted_out"))
+                continue
+            engine = content.engine_for(session)
+            understood = _understood(engine, session, inbound, now)
+            turn = engine.resume(session, inbound, now)
+            session = turn.session
+            shown_in = session.language if session else content.catalog.default
+            replies = [self._rendered(channel, output, content.alphabet(shown_in)) for output in turn.outputs]
+            ended = "erased" if turn.erased else "ended" if any(isinstance(e, ConversationEnded) for e in turn.events) else None
+            events = [e.name for e in turn.events if not isinstance(e, (ConversationErased, ConversationEnded))]
+            exchanges.append(_exchange(replies, session, understood, events, ended))
+        return {"language": language, "channel": channel, "exchanges": exchanges}
+
+    @staticmethod
+    def _inbound(channel: str, message, language: str, number: int):
+        """The channel's own parse of what the person sent (None: nothing a turn would read)."""
+        if isinstance(message, dict) and channel == "telegram" and isinstance(message.get("button"), str):
+            update = {"update_id": number + 1, "callback_query": {
+                "id": f"sim{number}", "chat_instance": "0", "data": message["button"][:64],
+                "from": {"id": _CHAT, "is_bot": False, "first_name": "A", "language_code": language},
+                "message": {"message_id": number + 1, "date": 0, "chat": {"id": _CHAT, "type": "private"}},
+            }}
+            return parse_update(update).inbound
+        if not isinstance(message, str):
+            raise NotRunnable(f"message {number + 1}: text, or on Telegram {{\"button\": data}}")
+        if len(message) > MAX_MESSAGE:
+            raise NotRunnable(f"message {number + 1}: at most {MAX_MESSAGE} characters")
+        if channel == "telegram":
+            update = {"update_id": number + 1, "message": {
+                "message_id": number + 1, "date": 0, "text": message,
+                "from": {"id": _CHAT, "is_bot": False, "first_name": "A", "language_code": language},
+                "chat": {"id": _CHAT, "type": "private"},
+            }}
+            return parse_update(update).inbound
+        form = [("MessageSid", f"SM{number:032x}"), ("From", _PHONE), ("Body", message), ("NumMedia", "0")]
+        inbound = parse_message(form).inbound
+        # SMS carries no language; the chosen one is the hint (as ``safeharbor chat --lang``).
+        return replace(inbound, language_hint=language) if inbound is not None else None
+
+    @staticmethod
+    def _rendered(channel: str, output, alphabet: str) -> dict:
+        if channel == "sms":
+            body = sms_body(output, alphabet)
+            cost = sms_cost(body)
+            return {"text": body, "encoding": cost.encoding, "characters": cost.units, "segments": cost.segments}
+        params = telegram_render(output, str(_CHAT))
+        keyboard = params.get("reply_markup", {}).get("inline_keyboard", [])
+        return {"text": params["text"], "buttons": [{"text": b["text"], "data": b["callback_data"]} for row in keyboard for b in row]}
+
+
+def _exchange(replies: list, session: Session | None, understood: dict | None, events: list, ended: str | None) -> dict:
+    return {
+        "replies": replies, "step": session.state if session else None, "language": session.language if session else None,
+        "understood": understood, "events": events, "ended": ended,
+    }
+
+
+def _understood(engine, session: Session | None, inbound, now) -> dict:
+    """What the engine made of ``inbound``: the rule that answered it and, where there is one,
+    the intent id, the choice or the command; never any of the message's words."""
+    intent = engine.understand(session, inbound, now)
+    if isinstance(intent, (kinds.QuickExit, kinds.Crisis)):
+        return {"as": "quick exit" if isinstance(intent, kinds.QuickExit) else "crisis", "intent": intent.understood.intent, "why": intent.understood.why}
+    if isinstance(intent, kinds.GlobalCommand):
+        return {"as": "command", "command": intent.hit.command.id}
+    if isinstance(intent, kinds.FirstMessage):
+        if intent.need is None:
+            return {"as": "first message: the start step"}
+        return {"as": "first message: a need", "intent": intent.need.intent, "why": intent.need.why}
+    if isinstance(intent, kinds.Restart):
+        return {"as": "a new conversation (greeting or restart)"}
+    if isinstance(intent, kinds.BackToMenu):
+        return {"as": "back to the menu"}
+    if isinstance(intent, kinds.ForAdvocate):
+        return {"as": "for the advocate"}
+    if isinstance(intent, kinds.Media):
+        return {"as": "a photo or voice note"}
+    if isinstance(intent, kinds.Edit):
+        return {"as": "an edited message"}
+    return _reply(engine, session, inbound, intent)
+
+
+def _reply(engine, session: Session, inbound, reply: kinds.Reply) -> dict:
+    """The step's reading of an answer, in ``bot.engine.moves.Moves._reply``'s order."""
+    index = engine.steps[session.state]
+    expected = guesses.tag(engine.offers[session.state], reply.offered) if reply.offered else engine.offers[session.state]
+    if inbound.offer is not None and inbound.offer != expected:
+        return {"as": "a button of an older message: the step again"}
+    if reply.offered and index.number(reply.raw, len(reply.offered)) is not None:
+        return {"as": "one of the guesses offered", "option": reply.offered[index.number(reply.raw, len(reply.offered))]}
+    hit = index.choice(reply.raw, reply.text, session.language)
+    if hit is not None:
+        choice = index.step.choices[hit.index]
+        return {"as": "choice", "choice": hit.index + 1, "label": engine.catalog.text(choice.label, session.language, **engine.flow.vars)}
+    hit = index.route(reply.text, session.language)
+    if hit is not None:
+        return {"as": "route", "route": hit.index + 1, "goto": index.step.routes[hit.index].goto}
+    need = engine.understander.need(reply.understood, session.language)
+    if need.intent in engine.flow.intents:
+        return {"as": "a need", "intent": need.intent, "why": need.why}
+    return {"as": "not understood: guesses", "guesses": list(need.guesses)}
