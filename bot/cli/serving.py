@@ -41,14 +41,16 @@ def _serve(args) -> int:
             return 2
         # Each worker process builds its own service from the environment; nothing is shared
         # but the database, so every guarantee holds across them.
-        Service.from_settings(settings).close()  # fail here, once, on bad content or an old schema
+        first = Service.from_settings(settings)  # fail here, once, on bad content or an old schema
+        _warn_about_content(first, settings)
+        first.close()
         os.environ[SERVE_BACKGROUND_ENV] = "0" if args.no_background else "1"
         print(f"safeharbor: serving on http://{args.host}:{args.port} with {args.workers} processes (Ctrl-C to stop)", file=sys.stderr, flush=True)
         uvicorn.run("bot.web.app:app_from_env", factory=True, workers=args.workers, **options)
         return 0
-    app = create_app(
-        Service.from_settings(settings), settings, background=not args.no_background, polling=args.telegram_polling
-    )
+    service = Service.from_settings(settings)
+    _warn_about_content(service, settings)
+    app = create_app(service, settings, background=not args.no_background, polling=args.telegram_polling)
     print(f"safeharbor: serving on http://{args.host}:{args.port} (Ctrl-C to stop)", file=sys.stderr, flush=True)
     uvicorn.run(app, **options)
     return 0
@@ -68,6 +70,28 @@ def _worker(args) -> int:
     finally:
         service.close()
     return 0
+
+
+def _warn_about_content(service, settings: Settings) -> None:
+    """Content is served from the database's published revision (the files only seed a new
+    database): say so when the files in SAFEHARBOR_CONTENT_DIR differ from it, so an edit of
+    the files is not silently ignored."""
+    if service.studio is None:
+        return
+    from bot.content import Bundle, BundleError
+
+    try:
+        files = Bundle.from_directory(settings.content_dir)
+    except BundleError:
+        return
+    published = service.studio.revisions.published()
+    if published is not None and published.digest != files.digest():
+        print(
+            f"safeharbor: serving content revision {published.number} from the database; the files in "
+            f"{settings.content_dir} differ from it (the console's content studio edits it; "
+            f"`safeharbor content import --publish` makes the files the live content)",
+            file=sys.stderr,
+        )
 
 
 def _warn_about_channels(settings: Settings) -> None:
