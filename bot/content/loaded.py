@@ -55,9 +55,16 @@ class Content:
         return FALLBACK_TEXT.format_map(self.engines[DEFAULT_FLOW].flow.vars)
 
 
-def read_content(root: Path | BundlePath, regions: tuple[str, ...] | None = None) -> tuple[Content | None, list[Problem]]:
+def read_content(
+    root: Path | BundlePath, regions: tuple[str, ...] | None = None, *, inspected: bool = True,
+) -> tuple[Content | None, list[Problem]]:
     """Load and inspect everything under ``root`` (a folder, or a bundle's ``root()``);
-    ``(None, problems)`` when it cannot run. ``regions`` limits the resource directory."""
+    ``(None, problems)`` when it cannot run. ``regions`` limits the resource directory.
+
+    ``inspected=False`` skips the inspection (``flowdef.inspect``: reachability, texts, lock
+    screen, safety words; about 40 % of the time) and keeps the reading's own checks (schemas,
+    references): for a revision already inspected when it was published, which a process
+    switches to (``bot.content.watch``)."""
     catalog, problems = read_catalog(root / "locales")
     flows, found = read_flows(root / "flows")
     problems += found
@@ -68,9 +75,11 @@ def read_content(root: Path | BundlePath, regions: tuple[str, ...] | None = None
     engines = {}
     for name, flow in flows.items():
         engine = Engine(flow, catalog, directory)
+        engines[name] = engine
+        if not inspected:
+            continue
         problems += inspect(flow, catalog, engine.preview, _understand(engine))
         problems += plain_message_problems(f"{__name__}: FALLBACK_TEXT ({name})", FALLBACK_TEXT.format_map(flow.vars), flow, catalog)
-        engines[name] = engine
     if DEFAULT_FLOW not in engines:
         problems.append(Problem(f"{root / 'flows'}: flow", f"no file says `flow: {DEFAULT_FLOW}`; the service starts every conversation there"))
     if errors(problems):

@@ -5,8 +5,9 @@
     await watcher.run(stop, every=2)  # in ``serve`` (every web process) and ``worker``
 
 A turn never reads the database for content: it reads ``LiveContent``, which this switches
-between turns. A published revision that fails to load here (it was checked when published,
-so only a newer code's stricter check could) is logged by number and not served; the process
+between turns. A published revision that fails to load here (it was inspected when
+published, and is read here without inspecting it again, so only a newer code's stricter
+reading could refuse it) is logged by number and not served; the process
 keeps serving what it has, and tries again only when another revision is published.
 """
 
@@ -38,7 +39,9 @@ class ContentWatcher:
         if number is None or number == self.live.revision or number == self._refused:
             return False
         revision = self.revisions.get(number)
-        content, problems = read_content(revision.bundle.root(), self.regions)
+        # Inspected when it was published (``Studio.publish``): read, not inspected again, so
+        # the switch comes sooner. Its schemas and references are still checked here.
+        content, problems = read_content(revision.bundle.root(), self.regions, inspected=False)
         if content is None or errors(problems):
             log.error("published content revision %s does not load here (%d errors); still serving %s", number, len(errors(problems)), self.live.revision)
             self._refused = number
