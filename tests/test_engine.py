@@ -125,10 +125,13 @@ def test_back_returns_to_the_remembered_step_and_otherwise_to_the_menu(engine):
     assert say(engine, fresh_help, "1").session.state == "main_menu"
 
 
-def test_a_session_at_a_step_the_flow_no_longer_has_starts_over(engine):
-    stale = Session(flow="main", state="removed_step", language="en", last_active=int(START.timestamp()))
-    turn = say(engine, stale, "2")
-    assert turn.session.state == "welcome" and turn.restarted
+def test_a_session_at_a_step_a_new_revision_removed_goes_on_from_the_menu_in_its_language(engine):
+    stale = Session(flow="main", state="removed_step", language="es", last_active=int(START.timestamp()))
+    turn = say(engine, stale, "2")  # written to the step that is gone: the menu, not the menu's choice 2
+    assert turn.session.state == engine.flow.menu and not turn.restarted
+    assert turn.session.language == "es"
+    assert engine.catalog.text(engine.flow.steps[engine.flow.menu].say[0], "es").split("\n")[0][:20] in turn.outputs[0].text
+    assert say(engine, stale, "SALIR").session is None  # the quick exit still works
 
 
 def test_the_machine_is_shared_and_refuses_moves_the_flow_does_not_have(engine):

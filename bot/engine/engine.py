@@ -123,8 +123,8 @@ class Engine(Moves):
     def resume(self, session: Session | None, inbound: Inbound, now: datetime) -> Turn:
         """Run one turn. ``session`` is not modified; the new state is in the returned ``Turn``.
 
-        A session of another flow, or at a step this flow no longer has (the flow was edited),
-        starts over, as does one idle past the flow's timeout. The message is then classified
+        A session of another flow starts over, as does one idle past the flow's timeout; one at
+        a step this flow no longer has (a revision removed it) goes on from the menu. The message is then classified
         into one intent (``bot.engine.intents.classify``, in the order above) and answered.
         """
         turn, fresh, carried = self._begin(session, inbound, now)
@@ -142,10 +142,16 @@ class Engine(Moves):
         whether it is new, and what the previous reply left for this one (taken off it)."""
         expired = session is not None and (
             (self.is_expired(session, now) and not session.handoff)  # a person waiting for an advocate stays
-            or session.flow != self.flow.name or session.state not in self.flow.steps
+            or session.flow != self.flow.name
         )
         fresh = session is None or expired
+        # A step that a newly published revision removed: the conversation goes on from the menu
+        # (its language, a request for a person kept), and the message, written to a step the
+        # person no longer sees, gets the menu, as after a hand-back (commands and crises win).
+        removed = not fresh and session.state not in self.flow.steps
         current = self.new_session(now, inbound.language_hint) if fresh else replace(session, last_active=unix(now))
+        if removed:
+            current.state, current.return_to, current.handed_back = self.flow.menu, None, True
         turn = TurnBuilder(self, current, inbound.offer)
         if expired:
             turn.events.append(ConversationExpired())
