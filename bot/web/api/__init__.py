@@ -2,10 +2,11 @@
 
 Who may call what (checked by the console facade, ``bot.service.console``):
 - anyone: ``POST /api/auth/login``; every other route answers 401 without a live session;
-- any advocate or admin: the queue, a conversation's details, claiming, the live events;
+- any advocate or admin: the queue, a conversation's details, claiming, the live events
+  (a translator: none of the desk, 403);
 - the advocate holding a conversation, or an admin: its messages, notes, transfer, release,
   close; only the holder sends a message to the person;
-- admins: the audit trail.
+- admins: the audit trail, the console's people (``/api/users``).
 Every state-changing request carries the session's CSRF token in ``X-CSRF-Token`` (403 without).
 No response ever holds an address, chat id or pseudonym: conversations are known by their
 handoff id and label.
@@ -13,6 +14,7 @@ handoff id and label.
     auth           login, logout, me
     conversations  the queue, a conversation and its moves, advocates, live events
     admin          the audit trail
+    users          the console's people: list, add, disable, enable, reset 2FA, role
     deps           the facade, the session and CSRF check, the conversation of a path
     errors         the facade's typed refusals to HTTP statuses (the only such mapping)
     gate           ApiGate: 401 and 413 before a body is read
@@ -29,7 +31,7 @@ from fastapi import APIRouter, Depends
 
 from bot.service.console import Console
 from bot.service import Service
-from bot.web.api import admin, auth, conversations
+from bot.web.api import admin, auth, conversations, users
 from bot.web.api.deps import ApiContext
 from bot.web.api.gate import MAX_BODY, ApiGate
 
@@ -40,6 +42,6 @@ def build_api(service: Service, *, secure_cookies: bool) -> APIRouter:
     """Every route of the console's API, under ``/api``, over one ``Console`` of ``service``."""
     bound = ApiContext(Console(service), secure_cookies)
     router = APIRouter(prefix="/api", dependencies=[Depends(bound.bind)])
-    for area in (auth, conversations, admin):
+    for area in (auth, conversations, admin, users):
         router.include_router(area.router)
     return router
