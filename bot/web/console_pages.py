@@ -9,7 +9,10 @@ from fastapi import FastAPI, HTTPException
 from fastapi.responses import FileResponse
 
 FILES = Path(__file__).resolve().parent / "console"
-ASSETS = {"console.js": "text/javascript; charset=utf-8", "console.css": "text/css; charset=utf-8"}
+ASSETS = {
+    "console.js": "text/javascript; charset=utf-8", "console.css": "text/css; charset=utf-8",
+    "people.js": "text/javascript; charset=utf-8",  # admins' People screen
+}
 
 
 def add_console(app: FastAPI) -> None:
