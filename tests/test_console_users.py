@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from urllib.parse import parse_qs, urlparse
 
 import pyotp
@@ -47,6 +48,15 @@ def test_who_may_edit_which_language():
     assert admin.may_edit_language("en") and admin.may_edit_language("vi") and admin.uses_desk
     assert not advocate.may_edit_language("en") and advocate.uses_desk
     assert not User(4, "old@example.org", "translator", True, ("es",)).may_edit_language("es")  # disabled
+
+
+def test_the_api_offers_the_roles_the_accounts_know():
+    from typing import get_args
+
+    from bot.store.people import ROLES
+    from bot.web.api.models import Role
+
+    assert set(get_args(Role)) == set(ROLES)
 
 
 def test_a_translator_needs_languages_and_only_a_translator_has_them():
@@ -156,8 +166,22 @@ def test_a_role_change_holds_at_once_in_a_live_session(console):  # noqa: F811
     assert changed.json()["role"] == "translator" and changed.json()["languages"] == ["vi"]
     assert ben.call("GET", "/api/conversations").status_code == 403
     assert ben.call("GET", "/api/me").json()["languages"] == ["vi"]
+    assert ben.call("GET", "/api/events").status_code == 403
     root.call("POST", f"/api/users/{user_id(console, ben.email)}/role", json={"role": "admin"})
     assert ben.call("GET", "/api/users").status_code == 200
+
+
+def test_a_live_stream_ends_when_its_advocate_becomes_a_translator(console):  # noqa: F811
+    ben = console.people["other"]
+    ben.login()
+    with console.stream("GET", "/api/events", headers={"Cookie": f"sh_session={ben.cookie}"}) as stream:
+        chunks = stream.iter_bytes()
+        next(chunks)
+        started = time.monotonic()
+        console.service.accounts.set_role(ben.email, "translator", "es")
+        for _ in chunks:  # ends when the server closes the stream
+            assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 10
 
 
 def test_every_change_to_people_is_in_the_audit_trail(console):  # noqa: F811

@@ -28,11 +28,11 @@ from bot.handoff import (
 )
 from bot.service import Service
 from bot.service.console_people import AccountConflict, ConsolePeople, InvalidAccount, NoSuchUser
-from bot.store.accounts import ROLES, Login, LoginRefused, SessionUser
+from bot.store.accounts import Login, LoginRefused, SessionUser
 
 # What the web layer takes from here rather than from the handoff and store modules.
 __all__ = [
-    "CANNED", "ROLES", "AccountConflict", "Console", "Handoff", "HandoffError", "HandoffGone", "InvalidAccount", "Login",
+    "CANNED", "AccountConflict", "Console", "Handoff", "HandoffError", "HandoffGone", "InvalidAccount", "Login",
     "LoginRefused", "NoSuchAdvocate", "NoSuchHandoff", "NoSuchUser", "NotAllowed", "NotYours", "RevealingOpening",
     "SessionUser", "TeachesOptOut", "UnknownListing", "WrongStatus",
 ]

@@ -122,8 +122,10 @@ async def events(request: Request, who: SessionUser = Depends(current), facade: 
         while not await request.is_disconnected():
             rounds += 1
             if rounds % SESSION_RECHECK_ROUNDS == 0:
-                # The session may have ended (logout, timeout, disabled): then so does the stream.
-                if await run_in_threadpool(facade.session, token, False) is None:
+                # The session may have ended (logout, timeout, disabled), or its user become a
+                # translator: then so does the stream.
+                seen = await run_in_threadpool(facade.session, token, False)
+                if seen is None or not seen.user.uses_desk:
                     return
             try:
                 now = await run_in_threadpool(facade.changes)
