@@ -1,8 +1,9 @@
 """The console's JSON API over real HTTP: login with TOTP, sessions, CSRF, and who may call what.
 
 The access matrix walks every route of the OpenAPI description as anonymous, the advocate
-holding the conversation, another advocate and an admin, each on a fresh conversation, so a
-route added without a row here fails the test."""
+holding the conversation, another advocate, a translator and an admin, each on a fresh
+conversation (and a fresh account for the routes that act on one), so a route added without a
+row here fails the test."""
 
 from __future__ import annotations
 
@@ -27,7 +28,11 @@ from tests.conftest import REPO
 from tests.serving import serving
 
 PASSWORD = "a long enough passphrase"
-USERS = {"admin": ("root@example.org", "admin"), "holder": ("ana@example.org", "advocate"), "other": ("ben@example.org", "advocate")}
+USERS = {
+    "admin": ("root@example.org", "admin"), "holder": ("ana@example.org", "advocate"), "other": ("ben@example.org", "advocate"),
+    "translator": ("eva@example.org", "translator"),
+}
+LANGUAGES = {"translator": ("es", "fr")}
 SECRET_TEXT = "my boss Miguel Ortega keeps my passport at Calle 9"
 
 
@@ -76,7 +81,7 @@ def console(tmp_path, database_url, clock, caplog):
     app = create_app(service, settings, background=False)
     with serving(app, **uvicorn_options(settings)) as base, httpx.Client(base_url=base, timeout=10) as client:
         for role, (email, kind) in USERS.items():
-            uri = service.accounts.add(email, kind, PASSWORD, clock())
+            uri = service.accounts.add(email, kind, PASSWORD, clock(), LANGUAGES.get(role, ()))
             people[role] = Person(client, email, parse_qs(urlparse(uri).query)["secret"][0], clock)
         client.service, client.people, client.db = service, people, database_url
         yield client
@@ -199,41 +204,61 @@ def test_writes_without_the_csrf_token_are_refused(console):
     assert console.service.handoffs.get(handoff_id).status == "waiting"
 
 
-# route -> role -> expected status, each on a fresh conversation held by "holder"
+# route -> role -> expected status, each on a fresh conversation held by "holder" (and a fresh
+# advocate's account as {user_id}). A translator sees nothing of the desk; only admins manage people.
+ADMINS_ONLY = {"holder": 403, "other": 403, "translator": 403}
 MATRIX = {
-    ("GET", "/api/me"): {"holder": 200, "other": 200, "admin": 200},
-    ("GET", "/api/conversations"): {"holder": 200, "other": 200, "admin": 200},
-    ("GET", "/api/conversations/{handoff_id}"): {"holder": 200, "other": 200, "admin": 200},
-    ("POST", "/api/conversations/{handoff_id}/claim"): {"holder": 200, "other": 409, "admin": 409},
-    ("GET", "/api/conversations/{handoff_id}/messages"): {"holder": 200, "other": 403, "admin": 200},
-    ("POST", "/api/conversations/{handoff_id}/messages"): {"holder": 202, "other": 403, "admin": 403},
-    ("POST", "/api/conversations/{handoff_id}/notes"): {"holder": 201, "other": 403, "admin": 201},
-    ("POST", "/api/conversations/{handoff_id}/transfer"): {"holder": 200, "other": 403, "admin": 200},
-    ("POST", "/api/conversations/{handoff_id}/release"): {"holder": 204, "other": 403, "admin": 204},
-    ("POST", "/api/conversations/{handoff_id}/close"): {"holder": 204, "other": 403, "admin": 204},
-    ("GET", "/api/advocates"): {"holder": 200, "other": 200, "admin": 200},
-    ("GET", "/api/audit"): {"holder": 403, "other": 403, "admin": 200},
-    ("POST", "/api/auth/logout"): {"holder": 204, "other": 204, "admin": 204},
-    # the content studio: admins (and translators, their languages: tests/test_content_studio.py); never advocates
-    ("GET", "/api/content"): {"holder": 403, "other": 403, "admin": 200},
-    ("GET", "/api/content/revisions"): {"holder": 403, "other": 403, "admin": 200},
-    ("GET", "/api/content/revisions/{number}"): {"holder": 403, "other": 403, "admin": 200},
-    ("GET", "/api/content/revisions/{before}/diff/{after}"): {"holder": 403, "other": 403, "admin": 200},
-    ("POST", "/api/content/edit"): {"holder": 403, "other": 403, "admin": 200},
-    ("POST", "/api/content/check"): {"holder": 403, "other": 403, "admin": 200},
-    ("POST", "/api/content/try"): {"holder": 403, "other": 403, "admin": 200},
-    ("POST", "/api/content/revisions"): {"holder": 403, "other": 403, "admin": 201},
-    ("POST", "/api/content/revisions/{number}/publish"): {"holder": 403, "other": 403, "admin": 200},
-    ("POST", "/api/content/revisions/{number}/rollback"): {"holder": 403, "other": 403, "admin": 200},
+    ("GET", "/api/me"): {"holder": 200, "other": 200, "translator": 200, "admin": 200},
+    ("GET", "/api/conversations"): {"holder": 200, "other": 200, "translator": 403, "admin": 200},
+    ("GET", "/api/conversations/{handoff_id}"): {"holder": 200, "other": 200, "translator": 403, "admin": 200},
+    ("POST", "/api/conversations/{handoff_id}/claim"): {"holder": 200, "other": 409, "translator": 403, "admin": 409},
+    ("GET", "/api/conversations/{handoff_id}/messages"): {"holder": 200, "other": 403, "translator": 403, "admin": 200},
+    ("POST", "/api/conversations/{handoff_id}/messages"): {"holder": 202, "other": 403, "translator": 403, "admin": 403},
+    ("POST", "/api/conversations/{handoff_id}/notes"): {"holder": 201, "other": 403, "translator": 403, "admin": 201},
+    ("POST", "/api/conversations/{handoff_id}/transfer"): {"holder": 200, "other": 403, "translator": 403, "admin": 200},
+    ("POST", "/api/conversations/{handoff_id}/release"): {"holder": 204, "other": 403, "translator": 403, "admin": 204},
+    ("POST", "/api/conversations/{handoff_id}/close"): {"holder": 204, "other": 403, "translator": 403, "admin": 204},
+    ("GET", "/api/advocates"): {"holder": 200, "other": 200, "translator": 403, "admin": 200},
+    ("GET", "/api/audit"): {**ADMINS_ONLY, "admin": 200},
+    ("GET", "/api/users"): {**ADMINS_ONLY, "admin": 200},
+    ("POST", "/api/users"): {**ADMINS_ONLY, "admin": 201},
+    ("POST", "/api/users/{user_id}/disable"): {**ADMINS_ONLY, "admin": 200},
+    ("POST", "/api/users/{user_id}/enable"): {**ADMINS_ONLY, "admin": 200},
+    ("POST", "/api/users/{user_id}/reset-2fa"): {**ADMINS_ONLY, "admin": 200},
+    ("POST", "/api/users/{user_id}/role"): {**ADMINS_ONLY, "admin": 200},
+    ("POST", "/api/auth/logout"): {"holder": 204, "other": 204, "translator": 204, "admin": 204},
+    # the content studio: admins everything; translators read, check, try and save drafts of their
+    # languages (tests/test_content_api.py), never publish; advocates none of it
+    ("GET", "/api/content"): {"holder": 403, "other": 403, "translator": 200, "admin": 200},
+    ("GET", "/api/content/revisions"): {"holder": 403, "other": 403, "translator": 200, "admin": 200},
+    ("GET", "/api/content/revisions/{number}"): {"holder": 403, "other": 403, "translator": 200, "admin": 200},
+    ("GET", "/api/content/revisions/{before}/diff/{after}"): {"holder": 403, "other": 403, "translator": 200, "admin": 200},
+    ("POST", "/api/content/edit"): {"holder": 403, "other": 403, "translator": 200, "admin": 200},
+    ("POST", "/api/content/check"): {"holder": 403, "other": 403, "translator": 200, "admin": 200},
+    ("POST", "/api/content/try"): {"holder": 403, "other": 403, "translator": 200, "admin": 200},
+    ("POST", "/api/content/revisions"): {"holder": 403, "other": 403, "translator": 201, "admin": 201},
+    ("POST", "/api/content/revisions/{number}/publish"): {**ADMINS_ONLY, "admin": 200},
+    ("POST", "/api/content/revisions/{number}/rollback"): {**ADMINS_ONLY, "admin": 200},
 }
 BODIES = {
     "messages": {"text": "Are you safe to talk now?"}, "notes": {"text": "called back later"}, "transfer": {"to": "ana@example.org"},
+    "role": {"role": "translator", "languages": ["es"]},
     "edit": {"text": "a: 1\n", "edits": [{"path": ["a"], "value": 2}]}, "check": {"base": 1, "changes": {}},
     "try": {"base": 1, "changes": {}, "language": "es", "channel": "sms", "messages": ["hola"]},
     "revisions": {"base": 1, "changes": {}, "message": "nothing"},
 }
 PATH_VALUES = {"{number}": "1", "{before}": "1", "{after}": "1"}
 SPECIAL = {("POST", "/api/auth/login"), ("GET", "/api/events")}  # tested on their own
+ROLES = ("anonymous", "other", "translator", "admin", "holder")
+
+
+def body_of(method: str, path: str) -> dict | None:
+    """What a matrix call sends: a conversation move's text, or an account no one has yet."""
+    if method != "POST":
+        return None
+    if path == "/api/users":
+        return {"email": f"new{next(NUMBERS)}@example.org", "role": "translator", "languages": ["es"]}
+    return BODIES.get(path.rsplit("/", 1)[-1])
 
 
 def test_every_route_in_the_openapi_description_is_in_the_access_matrix(console):
@@ -247,7 +272,8 @@ def test_every_route_in_the_openapi_description_is_in_the_access_matrix(console)
 def test_access_matrix(console, route):
     method, template = route
     people = console.people
-    for role in ("anonymous", "other", "admin", "holder"):
+    assert set(MATRIX[route]) | {"anonymous"} == set(ROLES), route
+    for role in ROLES:
         for person in people.values():
             if person.cookie is None or route == ("POST", "/api/auth/logout"):
                 console.service.clock.advance(seconds=30)  # a fresh code for each login
@@ -256,7 +282,11 @@ def test_access_matrix(console, route):
         path = template.replace("{handoff_id}", handoff_id)
         for name, value in PATH_VALUES.items():
             path = path.replace(name, value)
-        body = BODIES.get(path.rsplit("/", 1)[-1]) if method == "POST" else None
+        if "{user_id}" in template:
+            email = f"target{next(NUMBERS)}@example.org"
+            console.service.accounts.add(email, "advocate", PASSWORD, console.service.clock())
+            path = path.replace("{user_id}", str(console.service.accounts.find(email).id))
+        body = body_of(method, path)
         if role == "anonymous":
             status = console.request(method, path, json=body).status_code
             assert status == 401, (role, route, status)

@@ -2,7 +2,7 @@
 
     console = Console(service)                  # bot.web.api builds one per app
     who = console.session(token, touch=True)    # None: no live session
-    handoff = console.get(handoff_id)           # NoSuchHandoff
+    handoff = console.get(who, handoff_id)      # NoSuchHandoff; NotAllowed for a translator
     console.answer(who, handoff, text)          # NotAllowed, HandoffGone, WrongStatus, RevealingOpening...
 
 It wraps the ``Service`` (the calls with lifecycle effects: claim, answer, release, close, which
@@ -11,6 +11,10 @@ logins, the audit trail), so the web layer (``bot.web.api``) imports this module
 ``bot.domain`` only. Each method checks the caller's role first and raises a typed
 ``bot.handoff`` error, never an HTTP status; the transaction that acts checks again (the row may
 have changed since). Blocking: call from a thread (the routers use ``run_in_threadpool``).
+
+Roles (``bot.store.people``): advocates and admins work the desk (every conversation method
+here refuses a translator with ``NotAllowed``, and nobody can transfer a conversation to one);
+admins also read the audit trail and manage the console's people (``console_people``).
 """
 
 from __future__ import annotations
@@ -23,12 +27,14 @@ from bot.handoff import (
     TeachesOptOut, UnknownListing, WrongStatus,
 )
 from bot.service import Service
+from bot.service.console_people import AccountConflict, ConsolePeople, InvalidAccount, NoSuchUser
 from bot.store.accounts import Login, LoginRefused, SessionUser
 
 # What the web layer takes from here rather than from the handoff and store modules.
 __all__ = [
-    "CANNED", "Console", "Handoff", "HandoffError", "HandoffGone", "Login", "LoginRefused", "NoSuchAdvocate", "NoSuchHandoff",
-    "NotAllowed", "NotYours", "RevealingOpening", "SessionUser", "TeachesOptOut", "UnknownListing", "WrongStatus",
+    "CANNED", "AccountConflict", "Console", "Handoff", "HandoffError", "HandoffGone", "InvalidAccount", "Login",
+    "LoginRefused", "NoSuchAdvocate", "NoSuchHandoff", "NoSuchUser", "NotAllowed", "NotYours", "RevealingOpening",
+    "SessionUser", "TeachesOptOut", "UnknownListing", "WrongStatus",
 ]
 
 HANDOFF_ID = re.compile(r"[0-9a-f]{32}")
@@ -42,7 +48,7 @@ CANNED = (
 )
 
 
-class Console:
+class Console(ConsolePeople):
     """The console's side of the service. ``enabled`` is False on the memory store (no
     accounts, no handoffs): then no console route exists."""
 
@@ -82,24 +88,34 @@ class Console:
 
     # -- conversations ----------------------------------------------------------------------------------
 
+    def desk(self, who: SessionUser) -> None:
+        """``NotAllowed`` unless ``who`` works the advocates' desk (an advocate or an admin):
+        a translator sees nothing of a conversation, not even the queue."""
+        if not who.user.uses_desk:
+            raise NotAllowed("the advocates' desk is for advocates and admins")
+
     def listing(self, who: SessionUser, status: str) -> list[Handoff]:
         """``waiting``, ``mine`` (the caller's, and theirs the person left) or ``open``."""
+        self.desk(who)
         return self.handoffs.listing(status, who.user.id)
 
-    def get(self, handoff_id: str) -> Handoff:
+    def get(self, who: SessionUser, handoff_id: str) -> Handoff:
         """The conversation ``handoff_id``; ``NoSuchHandoff`` for an unknown or malformed id."""
+        self.desk(who)
         handoff = self.handoffs.get(handoff_id) if HANDOFF_ID.fullmatch(handoff_id) else None
         if handoff is None:
             raise NoSuchHandoff("no such conversation")
         return handoff
 
-    def canned(self, handoff: Handoff) -> list[dict]:
+    def canned(self, who: SessionUser, handoff: Handoff) -> list[dict]:
         """The canned replies in the person's language, with the flow's variables filled in."""
+        self.desk(who)
         text = self.service.content.text
         return [{"id": cid, "title": title, "text": text(key, handoff.language)} for cid, title, key in CANNED]
 
     def claim(self, who: SessionUser, handoff: Handoff) -> Handoff:
         """Any advocate or admin takes a waiting conversation (``NotYours`` when another holds it)."""
+        self.desk(who)
         return self.service.claim_handoff(handoff.id, who.user.id, who.user.email)
 
     def transcript(self, who: SessionUser, handoff: Handoff) -> list[dict]:
@@ -110,6 +126,7 @@ class Console:
     def answer(self, who: SessionUser, handoff: Handoff, text: str) -> bool:
         """The holder's message to the person; returns whether it is sent now (the person chose
         to be written to) rather than held for their next message."""
+        self.desk(who)
         if handoff.holder_id != who.user.id:
             raise NotAllowed("only the advocate holding this conversation can answer")
         if handoff.status == Status.LEFT:
@@ -125,13 +142,13 @@ class Console:
         self.handoffs.add(handoff.id, "note", text, who.user.id, who.user.email, self.now())
 
     def transfer(self, who: SessionUser, handoff: Handoff, to: str | None) -> Handoff:
-        """To the advocate with email ``to`` (``NoSuchAdvocate`` for none, or a disabled one), or
-        back to the waiting queue (``to`` empty). Holder or admin."""
+        """To the advocate with email ``to`` (``NoSuchAdvocate`` for none, a disabled one or a
+        translator), or back to the waiting queue (``to`` empty). Holder or admin."""
         _holder_or_admin(who, handoff)
         target = None
         if to:
             user = self._find_user(to)
-            if user is None or user.disabled:
+            if user is None or user.disabled or not user.uses_desk:
                 raise NoSuchAdvocate("no such advocate")
             target = user.id
         return self.handoffs.transfer(handoff, target, who.user.email, self.now(), _holder_unless_admin(who))
@@ -146,12 +163,14 @@ class Console:
         _holder_or_admin(who, handoff)
         self.service.end_handoff(handoff, "close", who.user.email, _holder_unless_admin(who))
 
-    def advocates(self) -> list[dict]:
-        """Who a conversation can be transferred to: every account not disabled."""
-        return [{"email": u.email, "role": u.role} for u in self.accounts.all() if not u.disabled]
+    def advocates(self, who: SessionUser) -> list[dict]:
+        """Who a conversation can be transferred to: every advocate and admin not disabled."""
+        self.desk(who)
+        return [{"email": u.email, "role": u.role} for u in self.accounts.all() if not u.disabled and u.uses_desk]
 
     def changes(self) -> tuple:
-        """A cheap fingerprint of the queue and transcripts (the live events poll it)."""
+        """A cheap fingerprint of the queue and transcripts (the live events poll it, after
+        ``desk`` let the caller in)."""
         return self.handoffs.changes()
 
     # -- admin ------------------------------------------------------------------------------------------
@@ -170,6 +189,8 @@ class Console:
 
 
 def _holder_or_admin(who: SessionUser, handoff: Handoff) -> None:
+    if not who.user.uses_desk:
+        raise NotAllowed("the advocates' desk is for advocates and admins")
     if not (who.user.is_admin or handoff.holder_id == who.user.id):
         raise NotAllowed("only the advocate holding this conversation, or an admin")
 

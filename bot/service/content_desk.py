@@ -133,7 +133,7 @@ class ContentDesk:
         offered = list(self.service.content.catalog.languages)
         if who.user.is_admin:
             return offered
-        return [code for code in getattr(who.user, "languages", ()) or ()]
+        return list(who.user.languages)
 
     def _reader(self, who: SessionUser) -> None:
         if not (who.user.is_admin or who.user.role == "translator"):

@@ -1,7 +1,8 @@
 """The console's people: argon2id passwords, a TOTP code at every login, server-side sessions.
 
     accounts = Accounts(engine, keys, pseudonyms=Pseudonyms(pepper))
-    uri = accounts.add("ana@example.org", "advocate", password)     # otpauth:// for the app
+    uri = accounts.add("ana@example.org", "advocate", password, now)  # otpauth:// for the app
+    accounts.add("eva@example.org", "translator", password, now, languages=("es", "fr"))
     login = accounts.login(email, password, otp, now)                 # Login, or raises LoginRefused
     seen = accounts.session(token, now)                               # SessionUser or None
 
@@ -40,10 +41,16 @@ from bot.store.crypto import KeyRing, Pseudonyms
 from bot.store.database import read_connection, write_transaction
 from bot.store.login_limits import GATE, HashingGate, Throttle
 from bot.store.logins import STEP_SECONDS, Logins
-from bot.store.people import ROLES, AccountError, Login, LoginRefused, SessionUser, User, normal_email
+from bot.store.people import (
+    ROLES, AccountError, AccountExists, Login, LoginRefused, SessionUser, UnknownUser, User, normal_email, normal_languages,
+    read_languages, stored_languages,
+)
 from bot.store.tables import console_sessions, users
 
-__all__ = ["ISSUER", "ROLES", "STEP_SECONDS", "AccountError", "Accounts", "Login", "LoginRefused", "SessionUser", "User"]
+__all__ = [
+    "ISSUER", "ROLES", "STEP_SECONDS", "AccountError", "AccountExists", "Accounts", "Login", "LoginRefused", "SessionUser",
+    "UnknownUser", "User",
+]
 
 ISSUER = "safeharbor"
 
@@ -69,52 +76,76 @@ class Accounts(Logins, ConsoleSessions):
 
     # -- management (``safeharbor users ...``) -----------------------------------------------------------
 
-    def add(self, email: str, role: str, password: str, now: datetime) -> str:
-        """Create a user; returns the ``otpauth://`` URI to enrol an authenticator app."""
+    def add(self, email: str, role: str, password: str, now: datetime, languages=()) -> str:
+        """Create a user; returns the ``otpauth://`` URI to enrol an authenticator app.
+        ``languages``: a translator's (at least one; see ``people.normal_languages``), none for
+        the other roles. ``AccountExists`` for a taken email, ``AccountError`` for bad input."""
         email = normal_email(email)
-        if role not in ROLES:
-            raise AccountError(f"role must be one of {', '.join(ROLES)}")
+        codes = normal_languages(role, languages)
         if len(password) < 12:
             raise AccountError("the password must be at least 12 characters")
         secret = pyotp.random_base32()
         with write_transaction(self.engine) as connection:
             if connection.execute(select(users.c.id).where(users.c.email == email)).first():
-                raise AccountError(f"{email} already exists")
+                raise AccountExists(f"{email} already exists")
             connection.execute(insert(users).values(
-                email=email, role=role, password_hash=self._hasher.hash(password),
+                email=email, role=role, languages=stored_languages(codes), password_hash=self._hasher.hash(password),
                 totp_secret=self.keys.seal(secret.encode()), totp_last_step=0, disabled=0, created_at=now,
             ))
         return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=ISSUER)
 
     def disable(self, email: str) -> None:
         """Disable the user and end every session of theirs at once."""
-        email = normal_email(email)
         with write_transaction(self.engine) as connection:
-            user_id = connection.execute(select(users.c.id).where(users.c.email == email)).scalar()
-            if user_id is None:
-                raise AccountError(f"no user {email}")
+            user_id = self._id_of(connection, email)
             connection.execute(update(users).where(users.c.id == user_id).values(disabled=1))
             connection.execute(delete(console_sessions).where(console_sessions.c.user_id == user_id))
 
+    def enable(self, email: str) -> None:
+        """Let a disabled user log in again (with the password and authenticator they had)."""
+        with write_transaction(self.engine) as connection:
+            user_id = self._id_of(connection, email)
+            connection.execute(update(users).where(users.c.id == user_id).values(disabled=0))
+
     def reset_2fa(self, email: str) -> str:
         """A new TOTP secret (the old app stops working); ends their sessions; returns the URI."""
-        email = normal_email(email)
         secret = pyotp.random_base32()
         with write_transaction(self.engine) as connection:
-            user_id = connection.execute(select(users.c.id).where(users.c.email == email)).scalar()
-            if user_id is None:
-                raise AccountError(f"no user {email}")
+            user_id = self._id_of(connection, email)
             connection.execute(
                 update(users).where(users.c.id == user_id).values(totp_secret=self.keys.seal(secret.encode()), totp_last_step=0)
             )
             connection.execute(delete(console_sessions).where(console_sessions.c.user_id == user_id))
-        return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=ISSUER)
+        return pyotp.TOTP(secret).provisioning_uri(name=normal_email(email), issuer_name=ISSUER)
+
+    def set_role(self, email: str, role: str, languages=()) -> User:
+        """A new role (and a translator's languages, which replace theirs); returns the user as
+        now. Their sessions stay: every request reads the role afresh (``session``)."""
+        codes = normal_languages(role, languages)
+        with write_transaction(self.engine) as connection:
+            user_id = self._id_of(connection, email)
+            connection.execute(update(users).where(users.c.id == user_id).values(role=role, languages=stored_languages(codes)))
+        return self.by_id(user_id)
 
     def all(self) -> list[User]:
+        """Every user, by email: never a password hash or an authenticator secret."""
         with read_connection(self.engine) as connection:
-            rows = connection.execute(select(users.c.id, users.c.email, users.c.role, users.c.disabled).order_by(users.c.email)).all()
-        return [User(r.id, r.email, r.role, bool(r.disabled)) for r in rows]
+            rows = connection.execute(
+                select(users.c.id, users.c.email, users.c.role, users.c.disabled, users.c.languages).order_by(users.c.email)
+            ).all()
+        return [User(r.id, r.email, r.role, bool(r.disabled), read_languages(r.languages)) for r in rows]
 
     def find(self, email: str) -> User | None:
         email = normal_email(email)
         return next((user for user in self.all() if user.email == email), None)
+
+    def by_id(self, user_id: int) -> User | None:
+        return next((user for user in self.all() if user.id == user_id), None)
+
+    @staticmethod
+    def _id_of(connection, email: str) -> int:
+        email = normal_email(email)
+        user_id = connection.execute(select(users.c.id).where(users.c.email == email)).scalar()
+        if user_id is None:
+            raise UnknownUser(f"no user {email}")
+        return user_id

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, delete, select, update
 
 from bot.store.database import read_connection, write_transaction
 from bot.store.login_limits import Throttle
-from bot.store.people import SessionUser, User
+from bot.store.people import SessionUser, User, read_languages
 from bot.store.tables import aware, console_sessions, users
 
 
@@ -41,7 +41,7 @@ class ConsoleSessions:
         key = hash_token(token)
         with read_connection(self.engine) as connection:
             row = connection.execute(
-                select(console_sessions, users.c.email, users.c.role, users.c.disabled)
+                select(console_sessions, users.c.email, users.c.role, users.c.languages, users.c.disabled)
                 .join(users, users.c.id == console_sessions.c.user_id)
                 .where(console_sessions.c.token_hash == key)
             ).first()
@@ -54,7 +54,7 @@ class ConsoleSessions:
                 ).rowcount
             if not live:  # logged out (or disabled) since the read
                 return None
-        return SessionUser(User(row.user_id, row.email, row.role, False), row.csrf_token)
+        return SessionUser(User(row.user_id, row.email, row.role, False, read_languages(row.languages)), row.csrf_token)
 
     def logout(self, token: str) -> None:
         with write_transaction(self.engine) as connection:

@@ -16,7 +16,7 @@ from bot.store.console_sessions import hash_token
 from bot.store.crypto import KeyRing, Pseudonyms
 from bot.store.database import read_connection, write_transaction
 from bot.store.login_limits import ACCOUNT, ADDRESS, SECOND_FACTOR, HashingBusy, HashingGate, Throttle, address_key
-from bot.store.people import AccountError, Login, LoginRefused, User, normal_email
+from bot.store.people import AccountError, Login, LoginRefused, User, normal_email, read_languages
 from bot.store.tables import console_sessions, users
 
 STEP_SECONDS = 30
@@ -118,7 +118,7 @@ class Logins:
             connection.execute(insert(console_sessions).values(
                 token_hash=hash_token(token), user_id=user.id, csrf_token=csrf, created_at=now, last_seen_at=now,
             ))
-        return Login(token, csrf, User(user.id, user.email, user.role, False))
+        return Login(token, csrf, User(user.id, user.email, user.role, False, read_languages(user.languages)))
 
     @staticmethod
     def _claim(connection: Connection, user_id: int, step: int) -> bool:

@@ -206,7 +206,9 @@ users = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("email", String(254), nullable=False, unique=True),  # stored lower-cased
-    Column("role", String(12), nullable=False),  # advocate | admin
+    Column("role", String(12), nullable=False),  # advocate | admin | translator
+    # A translator's languages, comma-separated ("es,fr"); NULL for the other roles.
+    Column("languages", String(200), nullable=True),
     Column("password_hash", String(200), nullable=False),  # argon2id
     Column("totp_secret", LargeBinary, nullable=False),  # sealed with the key-encryption keys
     Column("totp_last_step", BigInteger, nullable=False, default=0),  # each code is accepted once

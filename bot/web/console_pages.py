@@ -16,6 +16,7 @@ ASSETS = {
     # the content studio (GET /console/studio): its shell, then one script per screen
     "studio.js": JS, "studio.css": CSS, "studio-files.js": JS, "studio-history.js": JS, "studio-start.js": JS,
     "studio-try.js": JS, "studio-try.css": CSS,
+    "people.js": JS,  # admins' People screen
 }
 
 

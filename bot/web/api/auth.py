@@ -52,5 +52,6 @@ async def logout(request: Request, response: Response, who: SessionUser = Depend
 
 @router.get("/me", response_model=Me, tags=["auth"])
 async def me(who: SessionUser = Depends(current)):
-    """Who is logged in, and the CSRF token of the session (the page reads it after a reload)."""
-    return {"email": who.user.email, "role": who.user.role, "csrf_token": who.csrf_token}
+    """Who is logged in (their role, and a translator's languages), and the CSRF token of the
+    session (the page reads it after a reload)."""
+    return {"email": who.user.email, "role": who.user.role, "languages": list(who.user.languages), "csrf_token": who.csrf_token}

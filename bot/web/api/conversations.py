@@ -42,8 +42,8 @@ async def conversations(
 @router.get("/conversations/{handoff_id}", response_model=ConversationDetail, tags=["conversations"])
 async def detail(found=Depends(conversation), facade: Console = Depends(console)):
     """A conversation's queue entry and the canned replies in the person's language."""
-    handoff, _who = found
-    return {**handoff.public(), "canned": facade.canned(handoff)}
+    handoff, who = found
+    return {**handoff.public(), "canned": facade.canned(who, handoff)}
 
 
 @router.post("/conversations/{handoff_id}/claim", response_model=Conversation, responses={409: {}}, tags=["conversations"])
@@ -104,15 +104,16 @@ async def close(found=Depends(conversation), facade: Console = Depends(console))
 
 @router.get("/advocates", response_model=list[Advocate], tags=["conversations"])
 async def advocates(who: SessionUser = Depends(current), facade: Console = Depends(console)):
-    """Who a conversation can be transferred to."""
-    return await run_in_threadpool(facade.advocates)
+    """Who a conversation can be transferred to (advocates and admins, never a translator)."""
+    return await call(facade.advocates, who)
 
 
 @router.get("/events", tags=["conversations"], response_class=StreamingResponse)
 async def events(request: Request, who: SessionUser = Depends(current), facade: Console = Depends(console)):
     """Server-sent events: ``change`` whenever the queue or a transcript changed (then fetch
-    what you show); a comment line every 15 s keeps proxies from closing the stream."""
-
+    what you show); a comment line every 15 s keeps proxies from closing the stream.
+    Advocates and admins only (403 for a translator)."""
+    await call(facade.desk, who)
     token = request.cookies.get(COOKIE)
 
     async def stream() -> AsyncIterator[bytes]:
@@ -121,8 +122,10 @@ async def events(request: Request, who: SessionUser = Depends(current), facade: 
         while not await request.is_disconnected():
             rounds += 1
             if rounds % SESSION_RECHECK_ROUNDS == 0:
-                # The session may have ended (logout, timeout, disabled): then so does the stream.
-                if await run_in_threadpool(facade.session, token, False) is None:
+                # The session may have ended (logout, timeout, disabled), or its user become a
+                # translator: then so does the stream.
+                seen = await run_in_threadpool(facade.session, token, False)
+                if seen is None or not seen.user.uses_desk:
                     return
             try:
                 now = await run_in_threadpool(facade.changes)

@@ -61,4 +61,4 @@ async def current(request: Request) -> SessionUser:
 
 async def conversation(handoff_id: str, request: Request, who: SessionUser = Depends(current)) -> tuple[Handoff, SessionUser]:
     """The conversation of the path, with the caller (404 for an unknown or malformed id)."""
-    return await call(console(request).get, handoff_id), who
+    return await call(console(request).get, who, handoff_id), who

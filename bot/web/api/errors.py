@@ -8,8 +8,8 @@ from fastapi import HTTPException
 from starlette.concurrency import run_in_threadpool
 
 from bot.service.console import (
-    HandoffError, HandoffGone, NoSuchAdvocate, NoSuchHandoff, NotAllowed, NotYours, RevealingOpening, TeachesOptOut,
-    UnknownListing, WrongStatus,
+    AccountConflict, HandoffError, HandoffGone, InvalidAccount, NoSuchAdvocate, NoSuchHandoff, NoSuchUser, NotAllowed, NotYours,
+    RevealingOpening, TeachesOptOut, UnknownListing, WrongStatus,
 )
 from bot.service.content_desk import BundleError, Conflict, EditError, NoSuchRevision, NotRunnable, Refused
 
@@ -18,6 +18,9 @@ STATUS: dict[type[HandoffError], int] = {
     NotAllowed: 403,
     NoSuchHandoff: 404,
     NoSuchAdvocate: 404,
+    NoSuchUser: 404,
+    AccountConflict: 409,
+    InvalidAccount: 422,
     HandoffGone: 409,
     NotYours: 409,
     WrongStatus: 409,

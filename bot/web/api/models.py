@@ -20,6 +20,7 @@ class CsrfToken(BaseModel):
 class Me(BaseModel):
     email: str
     role: str
+    languages: list[str] = Field(default_factory=list, description="a translator's languages")
     csrf_token: str
 
 
@@ -72,3 +73,41 @@ class AuditEntry(BaseModel):
 class Advocate(BaseModel):
     email: str
     role: str
+
+
+# -- the console's people (bot.web.api.users) ----------------------------------------------------------
+
+Role = Literal["advocate", "admin", "translator"]
+
+
+class Account(BaseModel):
+    """An account as admins see it: never its password hash or authenticator secret."""
+
+    id: int
+    email: str
+    role: Role
+    languages: list[str] = Field(description="a translator's languages (an admin edits every one, an advocate none)")
+    disabled: bool
+
+
+class NewAccountBody(BaseModel):
+    email: str = Field(max_length=254)
+    role: Role
+    languages: list[str] = Field(default_factory=list, max_length=20, description="a translator's, e.g. [\"es\", \"fr\"]")
+
+
+class RoleBody(BaseModel):
+    role: Role
+    languages: list[str] = Field(default_factory=list, max_length=20)
+
+
+class NewSecret(BaseModel):
+    """Answered once: pass it on safely (in person, or a channel other than the password's)."""
+
+    user: Account
+    secret: str = Field(description="the authenticator app's secret (base32)")
+    otpauth_uri: str = Field(description="the same as an otpauth:// URI, for a QR code")
+
+
+class NewAccount(NewSecret):
+    password: str = Field(description="the generated password, answered this once")

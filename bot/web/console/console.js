@@ -23,6 +23,11 @@ const LOGOUT_UNCONFIRMED = "The server did not confirm the logout, so this brows
 let session = null;
 let loggingOut = Promise.resolve(); // a login waits for it: a late logout answer would delete the new cookie
 
+// Screens beside the desk, each from its own file (people.js: admins' People screen), loaded after
+// this one: { mount(s) at every login (the screen decides from s.me.role whether it shows),
+// unmount() whenever the session is forgotten, which must drop everything the screen shows }.
+const SCREENS = [];
+
 class SessionGone extends Error {
   constructor() { super(SESSION_ENDED); this.name = "SessionGone"; }
 }
@@ -94,8 +99,10 @@ function forget() {
     clearInterval(ending.timer);
     if (ending.notification) ending.notification.close();
   }
+  SCREENS.forEach((screen) => screen.unmount());
   const desk = $("desk");
   if (desk) desk.remove();
+  $("no-desk").hidden = true;
   $("who").hidden = true;
   $("who-email").textContent = "";
   document.title = TITLE;
@@ -117,10 +124,16 @@ function startSession(me) {
   };
   session = s;
   $("login-view").hidden = true;
-  mountDesk(s);
   $("who-email").textContent = `${me.email} (${me.role})`;
-  $("notify-btn").hidden = !("Notification" in window) || Notification.permission !== "default";
   $("who").hidden = false;
+  SCREENS.forEach((screen) => screen.mount(s));
+  if (me.role === "translator") { // the desk is for advocates and admins (the API refuses the rest)
+    $("notify-btn").hidden = true;
+    $("no-desk").hidden = false;
+    return;
+  }
+  mountDesk(s);
+  $("notify-btn").hidden = !("Notification" in window) || Notification.permission !== "default";
   s.timer = setInterval(() => refresh(s, true), 60000); // waiting times move on
   listen(s);
   refresh(s);
