@@ -126,6 +126,7 @@ function startSession(me) {
   $("login-view").hidden = true;
   $("who-email").textContent = `${me.email} (${me.role})`;
   $("who").hidden = false;
+  $("studio-link").hidden = !["admin", "translator"].includes(me.role); // the content studio's own page
   SCREENS.forEach((screen) => screen.mount(s));
   if (me.role === "translator") { // the desk is for advocates and admins (the API refuses the rest)
     $("notify-btn").hidden = true;
