@@ -214,8 +214,26 @@ MATRIX = {
     ("GET", "/api/advocates"): {"holder": 200, "other": 200, "admin": 200},
     ("GET", "/api/audit"): {"holder": 403, "other": 403, "admin": 200},
     ("POST", "/api/auth/logout"): {"holder": 204, "other": 204, "admin": 204},
+    # the content studio (bot.service.content_desk): admins (and translators), never advocates;
+    # {number}, {before} and {after} are the newest revision, {code} a translation
+    ("GET", "/api/content"): {"holder": 403, "other": 403, "admin": 200},
+    ("GET", "/api/content/revisions"): {"holder": 403, "other": 403, "admin": 200},
+    ("GET", "/api/content/revisions/{number}"): {"holder": 403, "other": 403, "admin": 200},
+    ("GET", "/api/content/revisions/{before}/diff/{after}"): {"holder": 403, "other": 403, "admin": 200},
+    ("POST", "/api/content/edit"): {"holder": 403, "other": 403, "admin": 200},
+    ("POST", "/api/content/check"): {"holder": 403, "other": 403, "admin": 200},
+    ("POST", "/api/content/revisions"): {"holder": 403, "other": 403, "admin": 201},
+    ("POST", "/api/content/revisions/{number}/publish"): {"holder": 403, "other": 403, "admin": 200},
+    ("POST", "/api/content/revisions/{number}/rollback"): {"holder": 403, "other": 403, "admin": 200},
+    ("GET", "/api/content/revisions/{number}/translations/{code}"): {"holder": 403, "other": 403, "admin": 200},
+    ("POST", "/api/content/translations/{code}"): {"holder": 403, "other": 403, "admin": 200},
+    ("POST", "/api/content/text-check"): {"holder": 403, "other": 403, "admin": 200},
 }
-BODIES = {"messages": {"text": "Are you safe to talk now?"}, "notes": {"text": "called back later"}, "transfer": {"to": "ana@example.org"}}
+BODIES = {
+    "messages": {"text": "Are you safe to talk now?"}, "notes": {"text": "called back later"}, "transfer": {"to": "ana@example.org"},
+    "edit": {"text": "a: 1\n", "edits": [{"path": ["a"], "value": 2}]}, "check": {"base": None, "changes": {}},
+    "text-check": {"language": "es", "text": "Hola", "key": "menu.intro"},
+}
 SPECIAL = {("POST", "/api/auth/login"), ("GET", "/api/events")}  # tested on their own
 
 
@@ -236,8 +254,13 @@ def test_access_matrix(console, route):
                 console.service.clock.advance(seconds=30)  # a fresh code for each login
                 person.login()
         handoff_id = fresh_held(console)
-        path = template.replace("{handoff_id}", handoff_id)
+        head = console.service.studio.revisions.head_number()
+        path = template.replace("{handoff_id}", handoff_id).replace("{code}", "es")
+        for name in ("{number}", "{before}", "{after}"):
+            path = path.replace(name, str(head))
         body = BODIES.get(path.rsplit("/", 1)[-1]) if method == "POST" else None
+        if path in ("/api/content/revisions", "/api/content/translations/es"):
+            body = {"base": head, "changes": {}, "message": "access matrix"}
         if role == "anonymous":
             status = console.request(method, path, json=body).status_code
             assert status == 401, (role, route, status)
