@@ -96,6 +96,9 @@ class ContentDesk:
         catalog, problems = read_catalog(root / "locales")
         if catalog is None:
             raise BundleError([p for p in problems if p.severity == "error"] or problems)
+        own = [p for p in problems if p.severity == "error" and p.where.startswith(f"locales/{code}.yaml")]
+        if own:
+            raise BundleError(own)
         if code not in catalog.locales or code == catalog.default:
             raise BundleError([Problem(f"locales/{code}.yaml", f"no translation {code!r} here (the base language is {catalog.default!r})")])
         flows, _ = read_flows(root / "flows")
