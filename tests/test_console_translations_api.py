@@ -95,3 +95,11 @@ def test_bad_input_gets_a_clear_answer(console):  # noqa: F811
     assert root.call("GET", "/api/content/revisions/9999/translations/es").status_code == 404
     assert root.call("POST", "/api/content/text-check", {"language": "xx", "text": "hola"}).status_code == 422
     assert root.call("POST", "/api/content/text-check", {"language": "es"}).status_code == 422
+
+    files = root.call("GET", f"/api/content/revisions/{head}").json()["files"]
+    forged = edited(root, files["locales/es.yaml"], [
+        {"path": ["review", "text", "menu.intro"], "value": {"state": "approved", "by": "ana@example.org", "at": NOW}},
+    ])
+    refused = root.call("POST", "/api/content/revisions", {"base": head, "changes": {"locales/es.yaml": forged}, "message": "x"})
+    assert refused.status_code == 403 and "text.menu.intro" in refused.json()["detail"]
+    assert root.call("GET", "/api/content").json()["head"] == head  # nothing saved

@@ -12,7 +12,9 @@ import pytest
 
 from bot.content import Bundle, BundleError
 from bot.content.edit import apply_edits
-from bot.content.translations import choice_labels, progress, review_entry, text_check, translation_rows
+from bot.content.translations import (
+    choice_labels, progress, review_entry, reviews_signed_by_others, text_check, translation_rows,
+)
 from bot.flowdef import read_flows
 from bot.handoff import NotAllowed
 from bot.i18n import read_catalog, source_hash
@@ -162,3 +164,14 @@ def test_the_desk_shows_a_working_copy_to_translators_and_refuses_advocates():
     files["locales/es.yaml"] = "language: [es\n"
     with pytest.raises(BundleError):
         desk.translations(someone("admin"), None, files, "es")
+
+
+def test_a_save_may_sign_reviews_only_as_the_one_saving():
+    before = (REPO / "locales" / "es.yaml").read_text(encoding="utf-8")
+    mine = apply_edits(before, [{"path": ["review", "text", "menu.intro"], "value": review_entry("approved", "eva@example.org", NOW, "x")}])
+    assert reviews_signed_by_others(before, mine, "eva@example.org") == []
+    assert reviews_signed_by_others(before, mine, "root@example.org") == ["text.menu.intro"]
+    assert reviews_signed_by_others(mine, mine, "root@example.org") == []  # kept as it was: not re-signed
+    unsigned = apply_edits(before, [{"path": ["review", "match", "match.yes"], "value": {"state": "machine_draft"}}])
+    assert reviews_signed_by_others(before, unsigned, "root@example.org") == []
+    assert reviews_signed_by_others(before, "language: [es\n", "root@example.org") == []

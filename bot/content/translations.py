@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+import yaml
+
 from bot.domain.sms import non_gsm7, prepare_sms, sms_cost
 from bot.flowdef.message_checks import SAMPLE_MINUTES
 from bot.flowdef.model import Flow
@@ -98,6 +100,30 @@ def review_entry(state: str, by: str, at: str, base_value) -> dict:
     """The ``review`` entry a save (``translated``) or an approval (``approved``) writes: who,
     when, and the hash of the base text it was made against."""
     return {"state": state, "by": by, "at": at, "source": source_hash(base_value)}
+
+
+def reviews_signed_by_others(before: str | None, after: str, email: str) -> list[str]:
+    """The review entries (``"text.menu.intro"``) that ``after`` (a locale file's new text) adds or
+    changes over ``before`` and that name someone other than ``email`` as ``by``: a save may only
+    sign reviews as the person saving. Text that is not YAML gives ``[]`` (the check reports it)."""
+    def reviews(text: str | None) -> dict:
+        try:
+            document = yaml.safe_load(text) if text else None
+        except yaml.YAMLError:
+            return {}
+        review = document.get("review") if isinstance(document, dict) else None
+        return review if isinstance(review, dict) else {}
+
+    old, new = reviews(before), reviews(after)
+    found = []
+    for section, entries in new.items():
+        if not isinstance(entries, dict):
+            continue
+        for key, entry in entries.items():
+            unchanged = isinstance(old.get(section), dict) and old[section].get(key) == entry
+            if not unchanged and isinstance(entry, dict) and entry.get("by") not in (None, email):
+                found.append(f"{section}.{key}")
+    return found
 
 
 def text_check(catalog: Catalog, flow_vars: Mapping[str, str], code: str, text: str, base_text: str | None = None) -> dict:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from bot.content import Bundle, BundleError, Conflict, NoSuchRevision, Refused, Revision
 from bot.content.edit import EditError, apply_edits
 from bot.content.loaded import DEFAULT_FLOW
-from bot.content.translations import choice_labels, progress, text_check, translation_rows
+from bot.content.translations import choice_labels, progress, reviews_signed_by_others, text_check, translation_rows
 from bot.flowdef import read_flows
 from bot.i18n import read_catalog
 from bot.domain.problems import Problem
@@ -131,7 +131,8 @@ class ContentDesk:
     def save(self, who: SessionUser, base: int | None, changes: dict[str, str | None], message: str, overwrite: bool = False) -> dict:
         """``changes`` (path -> new text; None removes the file) over revision ``base``, saved as a
         draft; ``Conflict`` when others changed the same files since ``base`` (unless
-        ``overwrite``). Returns the revision and its problems."""
+        ``overwrite``). A review entry the changes add or change must name the caller as ``by``
+        (``NotAllowed`` otherwise). Returns the revision and its problems."""
         self._reader(who)
         if not who.user.is_admin:
             allowed = {name for code in self._languages(who) for name in language_files(code)}
@@ -140,7 +141,12 @@ class ContentDesk:
                 raise NotAllowed(f"a translator saves only the files of their languages, not {', '.join(foreign)}")
             if any(text is None for text in changes.values()):
                 raise NotAllowed("only admins remove files")
-        bundle = self._edited(base, changes)
+        start = self.studio.revisions.get(base).bundle if base is not None else Bundle()
+        for path, text in changes.items():
+            signed = reviews_signed_by_others(start.files.get(path), text, who.user.email) if text and path.startswith("locales/") else []
+            if signed:
+                raise NotAllowed(f"{path}: reviews are signed by whoever saves them; {', '.join(signed[:5])} name someone else")
+        bundle = start.replacing(changes)
         saved = self.studio.save(bundle, base, who.user.email, message, overwrite)
         return {"revision": saved.summary(), "problems": _problems(self.studio.check(saved.bundle))}
 
