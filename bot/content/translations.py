@@ -34,13 +34,6 @@ from bot.flowdef.schema import ENGINE_PLACEHOLDERS
 from bot.i18n import PLACEHOLDER, Catalog, source_hash
 
 STATUSES = ("missing", "changed_since_translated", "needs_review", "translated", "approved")
-# what the screen's filters show
-FILTERS = {
-    "all": set(STATUSES),
-    "missing": {"missing"},
-    "changed": {"changed_since_translated"},
-    "not_reviewed": {"changed_since_translated", "needs_review", "translated"},
-}
 
 
 def status_of(translation, review: Mapping | None, base_source: str) -> str:
