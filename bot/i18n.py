@@ -4,7 +4,9 @@ A locale file holds ``text`` (messages and labels; a value may be a plural map s
 ``{one: "...", other: "..."}`` chosen by Babel's CLDR rules for ``count``), ``match`` (the words
 a person may type for a choice or command, lowercase) and optionally ``sources`` (for a text key,
 the pages its facts come from, with the day each was checked: data for reviewers and checks, never
-shown to anyone). ``text(key, lang, **vars)`` walks a fallback
+shown to anyone) and ``review`` (in a translation, each string's review state: see
+``REVIEW_SCHEMA``; a string it does not name counts as translated, against an unknown source).
+``text(key, lang, **vars)`` walks a fallback
 chain (``es-MX`` -> ``es`` -> the default language) and fills ``{placeholders}`` from ``vars``.
 
 Example ``locales/es.yaml``::
@@ -21,6 +23,8 @@ Example ``locales/es.yaml``::
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -49,6 +53,38 @@ SOURCE_SCHEMA = {
     },
 }
 
+_KEY = r"^[a-z0-9_]+(\.[a-z0-9_]+)*$"
+REVIEW_STATES = ("translated", "needs_review", "approved", "machine_draft")
+# One string's review in a translation: its state, who set it and when, and ``source``, the
+# ``source_hash`` of the default language's text it was made (or approved) from, so a change
+# there shows as "changed since translated" without rewriting this file.
+REVIEW_ENTRY_SCHEMA = {
+    "type": "object",
+    "required": ["state"],
+    "additionalProperties": False,
+    "properties": {
+        "state": {"enum": list(REVIEW_STATES)},
+        "by": {"type": "string", "minLength": 1, "maxLength": 320},
+        "at": {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$"},
+        "source": {"type": "string", "pattern": "^[0-9a-f]{12}$"},
+    },
+}
+# ``review:`` of a locale file, by section of the file: {text: {key: entry}, match: {key: entry}}
+#
+#     review:
+#       text:
+#         menu.intro: {state: approved, by: ana@example.org, at: "2026-12-01T10:00:00Z", source: 3f2a9c0d11e4}
+#       match:
+#         match.yes: {state: machine_draft}
+REVIEW_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        section: {"type": "object", "propertyNames": {"pattern": _KEY}, "additionalProperties": REVIEW_ENTRY_SCHEMA}
+        for section in ("text", "match")
+    },
+}
+
 LOCALE_SCHEMA = {
     "type": "object",
     "required": ["language", "name", "text", "match"],
@@ -60,7 +96,7 @@ LOCALE_SCHEMA = {
         "reveal_words": {"type": "array", "items": {"type": "string", "minLength": 2}},
         "text": {
             "type": "object",
-            "propertyNames": {"pattern": r"^[a-z0-9_]+(\.[a-z0-9_]+)*$"},
+            "propertyNames": {"pattern": _KEY},
             "additionalProperties": {
                 "oneOf": [
                     {"type": "string"},
@@ -75,7 +111,7 @@ LOCALE_SCHEMA = {
         },
         "match": {
             "type": "object",
-            "propertyNames": {"pattern": r"^[a-z0-9_]+(\.[a-z0-9_]+)*$"},
+            "propertyNames": {"pattern": _KEY},
             "additionalProperties": {
                 "type": "array",
                 "minItems": 1,
@@ -85,11 +121,26 @@ LOCALE_SCHEMA = {
         # text key -> where its facts come from; read by checks and reviewers, never shown
         "sources": {
             "type": "object",
-            "propertyNames": {"pattern": r"^[a-z0-9_]+(\.[a-z0-9_]+)*$"},
+            "propertyNames": {"pattern": _KEY},
             "additionalProperties": {"type": "array", "minItems": 1, "items": SOURCE_SCHEMA},
         },
+        "review": REVIEW_SCHEMA,
     },
 }
+
+
+def source_hash(value: str | dict | list | tuple) -> str:
+    """A short fingerprint (12 hex digits of SHA-256) of a default-language text (a string or a
+    plural map) or match word list, as a translation's ``review.*.source`` records it.
+
+    >>> source_hash("Hello")
+    '185f8db32271'
+    """
+    if isinstance(value, str):
+        canonical = value
+    else:
+        canonical = json.dumps(list(value) if isinstance(value, tuple) else value, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
 
 
 _PHRASES = {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 80}}
@@ -142,6 +193,8 @@ class LocaleData:
     locale: Locale = field(repr=False, compare=False)
     # locales/understanding/<code>.yaml as loaded (schema-checked), or None when there is none
     understanding: dict | None = field(default=None, repr=False, compare=False)
+    # ``review:`` as written: {"text": {key: entry}, "match": {key: entry}} (REVIEW_SCHEMA)
+    review: dict[str, dict[str, dict]] = field(default_factory=dict, repr=False, compare=False)
 
 
 class Catalog:
@@ -183,6 +236,13 @@ class Catalog:
         the default language's (a missing translation shows the default's text)."""
         chain = self.chain(code)
         return tuple(dict.fromkeys(w for language in (chain[0], self.default) for w in self.locales[language].reveal_words))
+
+    def review(self, code: str) -> dict[str, dict[str, dict]]:
+        """The review states written in ``code``'s file: ``{"text": {key: entry}, "match":
+        {key: entry}}``, each section present (empty when the file has none). An entry is
+        ``{"state": ..., "by": ..., "at": ..., "source": ...}`` (``REVIEW_ENTRY_SCHEMA``)."""
+        written = self.locales[code].review
+        return {section: dict(written.get(section, {})) for section in ("text", "match")}
 
     def text(self, key: str, lang: str, count: int | None = None, **values: object) -> str:
         """The message ``key`` in ``lang`` (or its fallbacks) with ``{placeholders}`` filled.
@@ -274,6 +334,11 @@ def read_catalog(directory: Path, label: str = "locales") -> tuple[Catalog | Non
                 Problem(where(name, f"sources.{key}"), "names no text of this file", "warning")
                 for key in document.get("sources", {}) if key not in document["text"]
             )
+            for section, entries in document.get("review", {}).items():
+                found.extend(
+                    Problem(where(name, f"review.{section}.{key}"), f"names no {section} of this file", "warning")
+                    for key in entries if key not in document[section]
+                )
             found.extend(more)
         problems.extend(found)
         if errors(found):
@@ -288,6 +353,7 @@ def read_catalog(directory: Path, label: str = "locales") -> tuple[Catalog | Non
             match={key: tuple(words) for key, words in document["match"].items()},
             locale=babel_locale,
             understanding=understanding,
+            review={section: dict(entries) for section, entries in document.get("review", {}).items()},
         )
     if DEFAULT_LANGUAGE not in locales:
         if not errors(problems):

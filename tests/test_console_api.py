@@ -239,6 +239,9 @@ MATRIX = {
     ("POST", "/api/content/revisions"): {"holder": 403, "other": 403, "translator": 201, "admin": 201},
     ("POST", "/api/content/revisions/{number}/publish"): {**ADMINS_ONLY, "admin": 200},
     ("POST", "/api/content/revisions/{number}/rollback"): {**ADMINS_ONLY, "admin": 200},
+    ("GET", "/api/content/revisions/{number}/translations/{code}"): {"holder": 403, "other": 403, "translator": 200, "admin": 200},
+    ("POST", "/api/content/translations/{code}"): {"holder": 403, "other": 403, "translator": 200, "admin": 200},
+    ("POST", "/api/content/text-check"): {"holder": 403, "other": 403, "translator": 200, "admin": 200},
 }
 BODIES = {
     "messages": {"text": "Are you safe to talk now?"}, "notes": {"text": "called back later"}, "transfer": {"to": "ana@example.org"},
@@ -246,8 +249,10 @@ BODIES = {
     "edit": {"text": "a: 1\n", "edits": [{"path": ["a"], "value": 2}]}, "check": {"base": 1, "changes": {}},
     "try": {"base": 1, "changes": {}, "language": "es", "channel": "sms", "messages": ["hola"]},
     "revisions": {"base": 1, "changes": {}, "message": "nothing"},
+    "text-check": {"language": "es", "text": "Hola", "key": "menu.intro"},
 }
-PATH_VALUES = {"{number}": "1", "{before}": "1", "{after}": "1"}
+# {number}, {before} and {after}: the newest revision; {code}: a language the translator has
+PATH_VALUES = {"{number}": "1", "{before}": "1", "{after}": "1", "{code}": "es"}
 SPECIAL = {("POST", "/api/auth/login"), ("GET", "/api/events")}  # tested on their own
 ROLES = ("anonymous", "other", "translator", "admin", "holder")
 
@@ -287,6 +292,8 @@ def test_access_matrix(console, route):
             console.service.accounts.add(email, "advocate", PASSWORD, console.service.clock())
             path = path.replace("{user_id}", str(console.service.accounts.find(email).id))
         body = body_of(method, path)
+        if path == "/api/content/translations/es":
+            body = {"base": 1, "changes": {}}
         if role == "anonymous":
             status = console.request(method, path, json=body).status_code
             assert status == 401, (role, route, status)

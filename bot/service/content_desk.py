@@ -4,6 +4,8 @@
     desk.revision(who, 3)                                   # {"revision": {...}, "files": {...}}
     desk.save(who, base=3, changes={"locales/es.yaml": text}, message="Menu, shorter")
     desk.publish(who, 4)                                    # Refused(problems) on any error
+    desk.translations(who, 3, {}, "es")                      # {"rows": [...], "progress": {...}}
+    desk.text_check(who, "es", "Hola", key="menu.intro")     # {"encoding": "gsm7", "segments": 1, ...}
 
 Who may do what:
 - admins: everything (read, save, check, compare, publish, roll back);
@@ -19,6 +21,10 @@ from __future__ import annotations
 
 from bot.content import Bundle, BundleError, Conflict, NoSuchRevision, Refused, Revision
 from bot.content.edit import EditError, apply_edits
+from bot.content.loaded import DEFAULT_FLOW
+from bot.content.translations import choice_labels, progress, reviews_signed_by_others, text_check, translation_rows
+from bot.flowdef import read_flows
+from bot.i18n import read_catalog
 from bot.domain.problems import Problem
 from bot.handoff import NotAllowed
 from bot.service.simulator import NotRunnable, Simulator
@@ -84,6 +90,7 @@ class ContentDesk:
         self._reader(who)
         return apply_edits(text, edits)
 
+<<<<<<< HEAD
     def try_it(self, who: SessionUser, base: int | None, changes: dict[str, str | None], language: str, channel: str, messages: list) -> dict:
         """The person's ``messages`` replayed on revision ``base`` with ``changes`` (the working
         copy, unsaved edits included), rendered as ``channel`` (``sms`` | ``telegram``) would
@@ -91,13 +98,55 @@ class ContentDesk:
         Nothing is saved, sent or logged; ``NotRunnable`` when the draft has errors."""
         self._reader(who)
         return self.simulator.run(self._edited(base, changes), language, channel, messages)
+=======
+    def translations(self, who: SessionUser, base: int | None, changes: dict[str, str | None], code: str) -> dict:
+        """Language ``code`` of revision ``base`` with ``changes`` (the caller's working copy)
+        string by string beside the base language, with review statuses and progress
+        (``bot.content.translations``). ``BundleError`` when the locales cannot be read or
+        ``code`` is no translation in them."""
+        self._reader(who)
+        root = self._edited(base, changes).root()
+        catalog, problems = read_catalog(root / "locales")
+        if catalog is None:
+            raise BundleError([p for p in problems if p.severity == "error"] or problems)
+        own = [p for p in problems if p.severity == "error" and p.where.startswith(f"locales/{code}.yaml")]
+        if own:
+            raise BundleError(own)
+        if code not in catalog.locales or code == catalog.default:
+            raise BundleError([Problem(f"locales/{code}.yaml", f"no translation {code!r} here (the base language is {catalog.default!r})")])
+        flows, _ = read_flows(root / "flows")
+        rows = translation_rows(catalog, code, choice_labels(flows.values()))
+        return {
+            "language": code, "name": catalog.locales[code].name, "base_language": catalog.default,
+            "base_name": catalog.locales[catalog.default].name, "rows": rows, "progress": progress(rows),
+        }
+
+    def text_check(self, who: SessionUser, code: str, text: str, key: str | None = None, base_text: str | None = None) -> dict:
+        """The live checks of ``text`` in ``code`` against the content this process serves (its
+        reveal words, SMS alphabet, flow values): see ``bot.content.translations.text_check``.
+        ``base_text`` defaults to the served base-language text of ``key``."""
+        self._reader(who)
+        content = self.service.content
+        catalog = content.catalog
+        if code not in catalog.locales:
+            raise BundleError([Problem(f"locales/{code}.yaml", f"no language {code!r} is served")])
+        if base_text is None and key is not None:
+            value = catalog.locales[catalog.default].text.get(key)
+            base_text = value if isinstance(value, str) else None
+        flows = content.flows
+        flow_vars = {name: value for flow in flows.values() for name, value in flow.vars.items()}
+        if DEFAULT_FLOW in flows:
+            flow_vars.update(flows[DEFAULT_FLOW].vars)
+        return text_check(catalog, flow_vars, code, text, base_text)
+>>>>>>> i15-translations
 
     # -- writing ----------------------------------------------------------------------------------
 
     def save(self, who: SessionUser, base: int | None, changes: dict[str, str | None], message: str, overwrite: bool = False) -> dict:
         """``changes`` (path -> new text; None removes the file) over revision ``base``, saved as a
         draft; ``Conflict`` when others changed the same files since ``base`` (unless
-        ``overwrite``). Returns the revision and its problems."""
+        ``overwrite``). A review entry the changes add or change must name the caller as ``by``
+        (``NotAllowed`` otherwise). Returns the revision and its problems."""
         self._reader(who)
         if not who.user.is_admin:
             allowed = {name for code in self._languages(who) for name in language_files(code)}
@@ -106,7 +155,12 @@ class ContentDesk:
                 raise NotAllowed(f"a translator saves only the files of their languages, not {', '.join(foreign)}")
             if any(text is None for text in changes.values()):
                 raise NotAllowed("only admins remove files")
-        bundle = self._edited(base, changes)
+        start = self.studio.revisions.get(base).bundle if base is not None else Bundle()
+        for path, text in changes.items():
+            signed = reviews_signed_by_others(start.files.get(path), text, who.user.email) if text and path.startswith("locales/") else []
+            if signed:
+                raise NotAllowed(f"{path}: reviews are signed by whoever saves them; {', '.join(signed[:5])} name someone else")
+        bundle = start.replacing(changes)
         saved = self.studio.save(bundle, base, who.user.email, message, overwrite)
         return {"revision": saved.summary(), "problems": _problems(self.studio.check(saved.bundle))}
 

@@ -14,7 +14,7 @@ JS, CSS = "text/javascript; charset=utf-8", "text/css; charset=utf-8"
 ASSETS = {
     "console.js": JS, "console.css": CSS,
     # the content studio (GET /console/studio): its shell, then one script per screen
-    "studio.js": JS, "studio.css": CSS, "studio-files.js": JS, "studio-history.js": JS, "studio-start.js": JS,
+    "studio.js": JS, "studio.css": CSS, "studio-translations.js": JS, "studio-files.js": JS, "studio-history.js": JS, "studio-start.js": JS,
     "studio-try.js": JS, "studio-try.css": CSS,
     "people.js": JS,  # admins' People screen
 }

@@ -12,6 +12,9 @@ admins everything, translators their languages' drafts, advocates nothing.
     POST /api/content/revisions                    save a draft (409: someone changed the same files)
     POST /api/content/revisions/{n}/publish        check and publish (422 with the problems)
     POST /api/content/revisions/{n}/rollback       publish revision n's files as a new revision
+    GET  /api/content/revisions/{n}/translations/{code}  a language beside the base one: rows, progress
+    POST /api/content/translations/{code}          the same for base + changes (the working copy)
+    POST /api/content/text-check                   a text as sent: SMS cost, lock-screen preview, placeholders
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ class EditBody(BaseModel):
     )
 
 
+<<<<<<< HEAD
 class TryBody(Edit):
     language: str = Field(description="the language chosen, e.g. es (the channel's hint; the person still chooses)", max_length=16)
     channel: Literal["sms", "telegram"] = Field(description="render the replies as this channel would")
@@ -56,6 +60,13 @@ class TryBody(Edit):
         description='the person\'s messages so far, oldest first: text, or on Telegram a pressed button {"button": "choice:2:s0"}',
         max_length=50,
     )
+=======
+class TextCheckBody(BaseModel):
+    language: str = Field(max_length=20, description="the language the text is in, e.g. es")
+    key: str | None = Field(default=None, max_length=200, description="the text key, to compare placeholders with the base text")
+    text: str = Field(max_length=20_000)
+    base_text: str | None = Field(default=None, max_length=20_000, description="the base-language text (default: the served one of key)")
+>>>>>>> i15-translations
 
 
 def studio(request: Request) -> ContentDesk:
@@ -131,3 +142,25 @@ async def rollback(number: int, who: SessionUser = Depends(current), desk: Conte
     """Revision ``number``'s files, published as a new revision."""
     return await call(desk.rollback, who, number)
 
+
+
+@router.get("/revisions/{number}/translations/{code}", responses={422: {}})
+async def translations(number: int, code: str, who: SessionUser = Depends(current), desk: ContentDesk = Depends(studio)):
+    """Every string of language ``code`` beside the base language's in revision ``number``:
+    section, key, kind (text, label, match), base, translation, status (missing,
+    changed_since_translated, needs_review, translated, approved), review; and progress counts."""
+    return await call(desk.translations, who, number, {}, code)
+
+
+@router.post("/translations/{code}", responses={422: {}})
+async def working_translations(code: str, body: Edit, who: SessionUser = Depends(current), desk: ContentDesk = Depends(studio)):
+    """As ``GET /revisions/{n}/translations/{code}``, for ``base`` with ``changes`` (unsaved edits)."""
+    return await call(desk.translations, who, body.base, body.changes, code)
+
+
+@router.post("/text-check", responses={422: {}})
+async def text_check(body: TextCheckBody, who: SessionUser = Depends(current), desk: ContentDesk = Depends(studio)):
+    """``text`` as it would be sent in ``language``: encoding (gsm7, ucs2), segments, units, the
+    lock-screen preview and the words in it that could reveal the service, placeholder problems
+    (unknown, missing against the base text) and carrier opt-out words; nothing is saved."""
+    return await call(desk.text_check, who, body.language, body.text, body.key, body.base_text)
