@@ -90,7 +90,6 @@ class ContentDesk:
         self._reader(who)
         return apply_edits(text, edits)
 
-<<<<<<< HEAD
     def try_it(self, who: SessionUser, base: int | None, changes: dict[str, str | None], language: str, channel: str, messages: list) -> dict:
         """The person's ``messages`` replayed on revision ``base`` with ``changes`` (the working
         copy, unsaved edits included), rendered as ``channel`` (``sms`` | ``telegram``) would
@@ -98,7 +97,7 @@ class ContentDesk:
         Nothing is saved, sent or logged; ``NotRunnable`` when the draft has errors."""
         self._reader(who)
         return self.simulator.run(self._edited(base, changes), language, channel, messages)
-=======
+
     def translations(self, who: SessionUser, base: int | None, changes: dict[str, str | None], code: str) -> dict:
         """Language ``code`` of revision ``base`` with ``changes`` (the caller's working copy)
         string by string beside the base language, with review statuses and progress
@@ -138,7 +137,6 @@ class ContentDesk:
         if DEFAULT_FLOW in flows:
             flow_vars.update(flows[DEFAULT_FLOW].vars)
         return text_check(catalog, flow_vars, code, text, base_text)
->>>>>>> i15-translations
 
     # -- writing ----------------------------------------------------------------------------------
 

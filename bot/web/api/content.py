@@ -52,7 +52,6 @@ class EditBody(BaseModel):
     )
 
 
-<<<<<<< HEAD
 class TryBody(Edit):
     language: str = Field(description="the language chosen, e.g. es (the channel's hint; the person still chooses)", max_length=16)
     channel: Literal["sms", "telegram"] = Field(description="render the replies as this channel would")
@@ -60,13 +59,13 @@ class TryBody(Edit):
         description='the person\'s messages so far, oldest first: text, or on Telegram a pressed button {"button": "choice:2:s0"}',
         max_length=50,
     )
-=======
+
+
 class TextCheckBody(BaseModel):
     language: str = Field(max_length=20, description="the language the text is in, e.g. es")
     key: str | None = Field(default=None, max_length=200, description="the text key, to compare placeholders with the base text")
     text: str = Field(max_length=20_000)
     base_text: str | None = Field(default=None, max_length=20_000, description="the base-language text (default: the served one of key)")
->>>>>>> i15-translations
 
 
 def studio(request: Request) -> ContentDesk:
