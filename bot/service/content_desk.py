@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from bot.content import Bundle, BundleError, Conflict, NoSuchRevision, Refused, Revision
 from bot.content.edit import EditError, apply_edits
+from bot.content.views import flow_view, resource_max_age_months, resources_view
 from bot.domain.problems import Problem
 from bot.handoff import NotAllowed
 from bot.store.accounts import SessionUser
@@ -79,6 +80,18 @@ class ContentDesk:
         everything else of it kept as written (``bot.content.edit``); nothing is saved."""
         self._reader(who)
         return apply_edits(text, edits)
+
+    def flow_view(self, who: SessionUser, base: int | None, changes: dict[str, str | None], flow: str = "main") -> dict:
+        """Flow ``flow`` of the caller's working copy (revision ``base`` with ``changes``), as
+        the Steps form and the diagram read it (``bot.content.views.flow_view``)."""
+        self._reader(who)
+        return flow_view(self._edited(base, changes), flow)
+
+    def resources_view(self, who: SessionUser, base: int | None, changes: dict[str, str | None]) -> dict:
+        """The resource directory of the caller's working copy, each entry with whether it is
+        due for a re-check today (``SAFEHARBOR_RESOURCE_MAX_AGE_MONTHS``, 12 by default)."""
+        self._reader(who)
+        return resources_view(self._edited(base, changes), self.service.clock().date(), resource_max_age_months())
 
     # -- writing ----------------------------------------------------------------------------------
 

@@ -15,7 +15,10 @@ ASSETS = {
     "console.js": JS, "console.css": CSS,
     # the content studio (GET /console/studio): its shell, then one script per screen
     "studio.js": JS, "studio.css": CSS, "studio-history.js": JS, "studio-start.js": JS,
+    "studio-steps.js": JS, "studio-resources.js": JS, "studio-diagram.js": JS, "studio-diagram.css": CSS,
 }
+# libraries the pages use, copied from their packages (vendor/README.md: versions, licenses)
+VENDOR = {"cytoscape.min.js": JS, "cytoscape-dagre.min.js": JS}
 
 
 def add_console(app: FastAPI) -> None:
@@ -26,6 +29,12 @@ def add_console(app: FastAPI) -> None:
     @app.get("/console/studio", include_in_schema=False)
     async def studio():
         return FileResponse(FILES / "studio.html", media_type="text/html; charset=utf-8")
+
+    @app.get("/console/vendor/{name}", include_in_schema=False)
+    async def vendored(name: str):
+        if name not in VENDOR:
+            raise HTTPException(404)
+        return FileResponse(FILES / "vendor" / name, media_type=VENDOR[name])
 
     @app.get("/console/{name}", include_in_schema=False)
     async def asset(name: str):
