@@ -214,8 +214,12 @@ MATRIX = {
     ("GET", "/api/advocates"): {"holder": 200, "other": 200, "admin": 200},
     ("GET", "/api/audit"): {"holder": 403, "other": 403, "admin": 200},
     ("POST", "/api/auth/logout"): {"holder": 204, "other": 204, "admin": 204},
+    # the content studio's structured views (Steps, Resources, Diagram): admins and translators
+    ("POST", "/api/content/flow-view"): {"holder": 403, "other": 403, "admin": 200},
+    ("POST", "/api/content/resources-view"): {"holder": 403, "other": 403, "admin": 200},
 }
 BODIES = {"messages": {"text": "Are you safe to talk now?"}, "notes": {"text": "called back later"}, "transfer": {"to": "ana@example.org"}}
+BODIES |= {"flow-view": {"base": 1, "changes": {}}, "resources-view": {"base": 1, "changes": {}}}
 SPECIAL = {("POST", "/api/auth/login"), ("GET", "/api/events")}  # tested on their own
 
 
