@@ -157,7 +157,14 @@ def test_a_resource_needs_a_source_before_it_is_added(page, studio_site):
     _url, _secret, service = studio_site
     open_screen(page, "resources")
     page.wait_for_selector("#resources-table [data-resource='nhth']")
-    assert "due for a re-check" in page.inner_text("#resources-summary")
+    assert "0 due for a re-check" in page.inner_text("#resources-summary")
+
+    # An entry last confirmed long ago is marked due for a re-check.
+    page.click("[aria-label='Edit nhth']")
+    page.fill("#resource-checked", "2024-05-01")
+    page.click("#resource-save")
+    page.wait_for_selector("[data-resource='nhth'] td:has-text('Due: checked 2024-05-01, more than 12 month(s) ago')")
+    assert "1 due for a re-check" in page.inner_text("#resources-summary")
 
     page.click("#resource-add")
     page.fill("#resource-id", "food_bank_test")
@@ -179,6 +186,7 @@ def test_a_resource_needs_a_source_before_it_is_added(page, studio_site):
     entries = yaml.safe_load(service.studio.revisions.get(2).bundle.files[RESOURCES])["resources"]
     added = [e for e in entries if e["id"] == "food_bank_test"]
     assert added and added[0]["source"] == "https://example.org/food/about" and str(added[0]["checked"]) == "2026-11-20"
+    assert str(entries[0]["checked"]) == "2024-05-01"
     assert no_errors(service, 2)
     assert page.problems == []
 

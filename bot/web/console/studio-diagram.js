@@ -7,25 +7,29 @@
 // (vendor/README.md): canvas, no style element, so the console's CSP stays as it is.
 "use strict";
 (() => {
-  let showMenuEdges = false;
+  let showHubEdges = false;  // arrows into the menu and the commands' targets (reached from anywhere anyway)
   const BACK = "@back";
   const short = (text, n) => (text && text.length > n ? `${text.slice(0, n - 1)}…` : text || "");
 
+  /** The steps every step reaches anyway: the menu and the global commands' targets. */
+  const hubs = (view) => new Set([view.menu, ...view.commands.map((c) => c.goto)].filter(Boolean));
+
   function elements(view) {
     const ids = new Set(view.steps.map((s) => s.id));
+    const common = hubs(view);
     const nodes = [];
     const edges = [];
     const missing = new Set();
     let back = false;
     for (const s of view.steps) {
       const errors = Studio.stepProblems(s.id).filter((p) => p.severity === "error").length;
-      const toMenu = !showMenuEdges && s.id !== view.menu && s.choices.some((c) => c.goto === view.menu);
-      const label = `${s.id}${toMenu ? "\n↩ menu" : ""}${errors ? `\n⚠ ${errors} error${errors > 1 ? "s" : ""}` : ""}`;
-      const classes = [s.terminal ? "terminal" : "", s.id === view.start ? "start" : "", s.id === view.menu ? "menu" : "", errors ? "broken" : ""];
-      nodes.push({ data: { id: s.id, label, width: Math.max(80, Math.min(180, 8 * s.id.length + 20)) }, classes: classes.filter(Boolean).join(" ") });
+      const hidden = showHubEdges ? [] : [...new Set(s.choices.map((c) => c.goto).filter((g) => common.has(g) && g !== s.id))];
+      const label = `${s.id}${hidden.length ? `\n↪ ${hidden.join(", ")}` : ""}${errors ? `\n⚠ ${errors} error${errors > 1 ? "s" : ""}` : ""}`;
+      const classes = [s.terminal ? "terminal" : "", s.id === view.start ? "start" : "", common.has(s.id) ? "hub" : "", errors ? "broken" : ""];
+      const widest = Math.max(s.id.length, hidden.length ? hidden.join(", ").length + 2 : 0);
+      nodes.push({ data: { id: s.id, label, width: Math.max(90, Math.min(220, 7 * widest + 24)), height: 26 + 13 * label.split("\n").length }, classes: classes.filter(Boolean).join(" ") });
       const link = (kind, i, goto, text) => {
-        if (!goto) return;
-        if (goto === view.menu && s.id !== view.menu && !showMenuEdges && kind === "choice") return;
+        if (!goto || (kind === "choice" && hidden.includes(goto))) return;
         let target = goto;
         if (goto === BACK) { target = "__back"; back = true; } else if (!ids.has(goto)) { target = `__missing_${goto}`; missing.add(goto); }
         edges.push({ data: { id: `${kind}-${s.id}-${i}`, source: s.id, target, label: text }, classes: kind });
@@ -33,18 +37,18 @@
       s.choices.forEach((c, i) => link("choice", i, c.goto, `${i + 1} ${short(c.text || c.label, 22)}`));
       s.routes.forEach((r, i) => link("route", i, r.goto, short(r.match, 22)));
     }
-    if (back) nodes.push({ data: { id: "__back", label: "previous step (@back)", width: 150 }, classes: "virtual" });
-    for (const goto of missing) nodes.push({ data: { id: `__missing_${goto}`, label: `${goto}\n(no such step)`, width: 140 }, classes: "missing" });
+    if (back) nodes.push({ data: { id: "__back", label: "previous step (@back)", width: 150, height: 30 }, classes: "virtual" });
+    for (const goto of missing) nodes.push({ data: { id: `__missing_${goto}`, label: `${goto}\n(no such step)`, width: 140, height: 44 }, classes: "missing" });
     return [...nodes, ...edges];
   }
 
   const STYLE = [
     { selector: "node", style: {
-      shape: "round-rectangle", width: "data(width)", height: 34, "background-color": "#e8eef9", "border-width": 1, "border-color": "#5b6b8c",
+      shape: "round-rectangle", width: "data(width)", height: "data(height)", "background-color": "#e8eef9", "border-width": 1, "border-color": "#5b6b8c",
       label: "data(label)", "text-valign": "center", "text-halign": "center", "text-wrap": "wrap", "font-size": 11, color: "#1d2433",
     } },
     { selector: "node.start", style: { "border-width": 3, "border-color": "#1a4fa0" } },
-    { selector: "node.menu", style: { "background-color": "#d7e6ff" } },
+    { selector: "node.hub", style: { "background-color": "#d7e6ff" } },
     { selector: "node.terminal", style: { shape: "ellipse", "background-color": "#eeeeee" } },
     { selector: "node.broken", style: { "border-color": "#b00020", "border-width": 3, "background-color": "#fdecea" } },
     { selector: "node.missing", style: { "background-color": "#fdecea", "border-style": "dashed", "border-color": "#b00020", color: "#b00020" } },
@@ -70,7 +74,7 @@
       el("ul", {},
         el("li", { text: "Bold border: where a conversation starts. Ellipse: the conversation ends there. Red: a step with errors, or a target that is no step." }),
         el("li", { text: "Solid arrow: a numbered choice. Dashed arrow: free-text words (a route)." }),
-        el("li", { text: showMenuEdges ? "Arrows back to the menu are drawn." : "“↩ menu”: the step has a choice back to the menu (not drawn)." }),
+        el("li", { text: showHubEdges ? "Every choice is drawn." : `Blue: a step every step reaches anyway (the menu, the commands' targets). “↪ ${[...hubs(view)].join(", ")}” in a box: it has a choice to that step, not drawn as an arrow.` }),
       ),
     );
   }
@@ -81,15 +85,22 @@
     roles: ["admin", "translator"],
     async render(host, studio) {
       const { el } = studio;
-      const box = el("input", { type: "checkbox", id: "diagram-menu-edges" });
-      box.checked = showMenuEdges;
+      const box = el("input", { type: "checkbox", id: "diagram-hub-edges" });
+      box.checked = showHubEdges;
+      const zoom = (factor) => { const cy = Studio.diagram; if (cy) cy.zoom({ level: cy.zoom() * factor, renderedPosition: { x: cy.width() / 2, y: cy.height() / 2 } }); };
+      const tools = el("div", { class: "diagram-tools" },
+        el("label", { class: "inline" }, box, " Draw every choice, also those to the menu and the commands' steps"),
+        el("button", { type: "button", class: "quiet", text: "Zoom in", onclick: () => zoom(1.25) }),
+        el("button", { type: "button", class: "quiet", text: "Zoom out", onclick: () => zoom(0.8) }),
+        el("button", { type: "button", class: "quiet", text: "Whole flow", onclick: () => Studio.diagram && Studio.diagram.fit(undefined, 20) }),
+      );
       const canvas = el("div", { id: "diagram", class: "diagram", role: "img", "aria-label": "The flow as a diagram; the steps are also listed in the Steps screen" });
       const side = el("div", { class: "diagram-side" });
       host.append(el("h2", { text: "Diagram" }),
-        el("p", { class: "hint", text: "Click a step to open it. The drawing is of your working copy, unsaved changes included." }),
-        el("label", { class: "inline" }, box, " Draw the arrows back to the menu"),
+        el("p", { class: "hint", text: "Click a step to open it; drag to move around, scroll to zoom. The drawing is of your working copy, unsaved changes included." }),
+        tools,
         el("div", { class: "diagram-layout" }, canvas, side));
-      box.addEventListener("change", () => { showMenuEdges = box.checked; draw(); });
+      box.addEventListener("change", () => { showHubEdges = box.checked; draw(); });
       if (typeof window.cytoscape !== "function") { canvas.append(el("p", { class: "error", role: "alert", text: "The diagram library did not load." })); return; }
       let view = null;
       let sequence = 0;
@@ -102,8 +113,11 @@
         const cy = window.cytoscape({
           container: canvas, elements: elements(view), style: STYLE, wheelSensitivity: 0.3,
           layout: { name: "dagre", rankDir: "TB", nodeSep: 18, rankSep: 60, edgeSep: 8 },
-          boxSelectionEnabled: false, autoungrabify: true,
+          boxSelectionEnabled: false, autoungrabify: true, minZoom: 0.15, maxZoom: 3,
         });
+        // Readable text first: full size at the start of the flow (the whole flow is one button away).
+        const first = cy.$id(view.start).length ? cy.$id(view.start) : cy.nodes().first();
+        if (first.length) { cy.zoom(1); cy.pan({ x: cy.width() / 2 - first.position("x"), y: 40 - first.position("y") }); }
         cy.on("tap", "node", (event) => {
           const id = event.target.id();
           if (!id.startsWith("__")) Studio.openStep(id);
