@@ -12,6 +12,7 @@ strict Content-Security-Policy.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -196,16 +197,24 @@ def test_the_diagram_draws_the_flow_under_the_csp_and_a_click_opens_the_step(pag
     page.wait_for_selector("#diagram canvas")
     page.wait_for_function("() => Number(document.querySelector('#diagram').dataset.nodes) > 30")
     legend = page.inner_text("#diagram-legend")
-    assert "restart" in legend and "main_menu" in legend  # the global commands, as a legend
-    drawn = page.evaluate("() => ({ nodes: Studio.diagram.nodes().length, edges: Studio.diagram.edges().length, commandEdges: Studio.diagram.edges().filter((e) => e.source().id() === 'any').length })")
-    assert drawn["nodes"] > 30 and drawn["edges"] > 30 and drawn["commandEdges"] == 0
+    assert all(f"{c} (words: cmd.{c})" in legend for c in ("restart", "menu", "language", "help", "advocate"))  # the global commands, as a legend
+    into_menu = "() => Studio.diagram.edges().filter((e) => e.target().id() === 'main_menu').length"
+    drawn = page.evaluate("() => ({ nodes: Studio.diagram.nodes().length, edges: Studio.diagram.edges().length })")
+    assert drawn["nodes"] > 30 and drawn["edges"] > 30
+    assert page.evaluate(into_menu) == 0  # reached from every step: named in the boxes, not drawn
+    assert re.search(r"↪ .*main_menu", page.evaluate("() => Studio.diagram.$id('emergency').data('label')"))
+    page.check("#diagram-hub-edges")
+    page.wait_for_function(f"() => ({into_menu})() > 10")
+    page.uncheck("#diagram-hub-edges")
+    page.wait_for_function(f"() => ({into_menu})() === 0")
 
-    x, y = page.evaluate("() => { const p = Studio.diagram.$id('emergency').renderedPosition(); return [p.x, p.y]; }")
+    # The start of the flow is in view at full size; a click on a step opens it.
+    x, y = page.evaluate("() => { const p = Studio.diagram.$id('safe_check').renderedPosition(); return [p.x, p.y]; }")
     box = page.locator("#diagram").bounding_box()
     assert 0 < x < box["width"] and 0 < y < box["height"]
     page.mouse.click(box["x"] + x, box["y"] + y)
     page.wait_for_selector("#tab-steps[aria-selected='true']")
-    page.wait_for_selector("h3:text('Step emergency')")
+    page.wait_for_selector("h3:text('Step safe_check')")
     assert page.evaluate("window.__violations") == []
     assert page.problems == []
     assert page.evaluate("document.querySelectorAll('style').length") == 0  # no style element slipped past the CSP

@@ -60,7 +60,8 @@
       }
 
       const onChanged = () => { if (!host.isConnected) { document.removeEventListener("studio:changed", onChanged); return; } refresh(); };
-      const onChecked = () => { if (!host.isConnected) { document.removeEventListener("studio:checked", onChecked); return; } if (view) draw(); };
+      // A check's answer updates the problems shown, never the inputs (what is being typed stays).
+      const onChecked = () => { if (!host.isConnected) { document.removeEventListener("studio:checked", onChecked); return; } if (view && !yamlMode && !view.error) drawProblems(); };
       document.addEventListener("studio:changed", onChanged);
       document.addEventListener("studio:checked", onChecked);
 
@@ -92,14 +93,31 @@
         );
       }
 
+      function errorBadge(id) {
+        const count = studio.stepProblems(id).filter((p) => p.severity === "error").length;
+        return count ? el("span", { class: "badge error-count", text: `${count} error${count > 1 ? "s" : ""}` }) : null;
+      }
+
+      function problemItems(id) {
+        return studio.stepProblems(id).map((p) => el("li", { class: p.severity, text: `${p.severity === "error" ? "Error" : "Warning"}: ${p.where.replace(/^.*?steps\./, "steps.")}: ${p.what}` }));
+      }
+
+      function drawProblems() {
+        for (const button of side.querySelectorAll("[data-step]")) {
+          const old = button.querySelector(".error-count");
+          if (old) old.remove();
+          const badge = errorBadge(button.dataset.step);
+          if (badge) button.append(badge);
+        }
+        const list = document.getElementById("step-problems");
+        if (list && selected) list.replaceChildren(...problemItems(selected));
+      }
+
       function drawList() {
-        const items = view.steps.map((s) => {
-          const count = studio.stepProblems(s.id).filter((p) => p.severity === "error").length;
-          return el("li", {}, el("button", {
-            type: "button", class: s.id === selected ? "step-link current" : "step-link", "data-step": s.id,
-            "aria-current": s.id === selected ? "true" : null, onclick: () => { selected = s.id; draw(); },
-          }, s.id, count ? el("span", { class: "badge error-count", text: `${count} error${count > 1 ? "s" : ""}` }) : null));
-        });
+        const items = view.steps.map((s) => el("li", {}, el("button", {
+          type: "button", class: s.id === selected ? "step-link current" : "step-link", "data-step": s.id,
+          "aria-current": s.id === selected ? "true" : null, onclick: () => { selected = s.id; draw(); },
+        }, s.id, errorBadge(s.id))));
         const newId = el("input", { id: "new-step-id", placeholder: "new_step_id", "aria-label": "New step id", maxlength: "60" });
         const addForm = el("form", { class: "add-step" }, newId, el("button", { type: "submit", text: "Add a step" }));
         addForm.addEventListener("submit", async (event) => {
@@ -137,15 +155,13 @@
         const step = view.steps.find((s) => s.id === selected);
         if (!step) { main.replaceChildren(el("p", { text: "No steps yet: add one." })); return; }
         const at = ["steps", step.id];
-        const problems = studio.stepProblems(step.id);
         const parts = [el("h3", { text: `Step ${step.id}` })];
         const roles = [];
         if (view.start === step.id) roles.push("the conversation starts here");
         if (view.menu === step.id) roles.push("the menu");
         if (step.terminal) roles.push("ends the conversation");
         if (roles.length) parts.push(el("p", { class: "hint", text: roles.join("; ") }));
-        parts.push(el("ul", { class: "step-problems", id: "step-problems", "aria-live": "polite" },
-          problems.map((p) => el("li", { class: p.severity, text: `${p.severity === "error" ? "Error" : "Warning"}: ${p.where.replace(/^.*?steps\./, "steps.")}: ${p.what}` }))));
+        parts.push(el("ul", { class: "step-problems", id: "step-problems", "aria-live": "polite" }, problemItems(step.id)));
 
         // Messages
         const say = el("fieldset", { class: "step-say" }, el("legend", { text: `Messages (text in ${view.language}; joined into one reply)` }));
