@@ -140,6 +140,24 @@ def test_fix_a_step_in_the_steps_form(page, studio_site):
     assert page.evaluate("window.__violations") == [] and page.problems == []
 
 
+def test_the_yaml_view_edits_the_whole_flow_file_and_the_form_shows_the_result(page, studio_site):
+    _url, _secret, service = studio_site
+    open_screen(page, "steps")
+    page.wait_for_selector("[data-step='safe_check']")
+    page.click("#steps-yaml-toggle")
+    text = page.input_value("#steps-yaml")
+    assert text == service.studio.revisions.get(1).bundle.files[FLOW]  # the file as written, comments and all
+    page.fill("#steps-yaml", text.replace("goto: not_safe}", "goto: nowhere}", 1))
+    page.click("#steps-yaml-apply")
+    page.wait_for_selector("#draft-state:has-text('flows/main.yaml')")
+    page.click("#steps-yaml-toggle")
+    page.wait_for_selector("[data-step='safe_check'] .error-count")
+    page.click("[data-step='safe_check']")
+    page.wait_for_selector("#step-problems li.error:has-text(\"no step named 'nowhere'\")")
+    assert page.input_value("#choice-goto-1") == "nowhere"
+    assert page.problems == []
+
+
 def test_editing_a_message_text_edits_the_base_language_file(page, studio_site):
     _url, _secret, service = studio_site
     open_screen(page, "steps")

@@ -12,7 +12,10 @@
   let selected = null;     // the step shown in the form
   let yamlMode = false;
 
-  Studio.openStep = (id) => { selected = id; yamlMode = false; Studio.show("steps"); };
+  Studio.openStep = (id) => {
+    if (Studio.state.me.role !== "admin") { Studio.say(`Step ${id}: steps are edited by admins.`); return; }
+    selected = id; yamlMode = false; Studio.show("steps");
+  };
 
   /** The flow of the working copy, structured by the server (POST /api/content/flow-view). */
   Studio.flowView = (flow = FLOW) => Studio.api("POST", "/api/content/flow-view", { base: Studio.state.base, changes: Studio.state.edits, flow });
@@ -74,6 +77,7 @@
       }
 
       function draw() {
+        if (!view) return; // not fetched yet: refresh() draws it
         const focused = document.activeElement && document.activeElement.id;
         toggle.textContent = yamlMode ? "Back to the form" : "Edit as YAML";
         if (yamlMode || view.error) { drawYaml(); } else { drawList(); drawStep(); }
