@@ -132,3 +132,40 @@ def test_translators_read_the_views_and_advocates_do_not(console):  # noqa: F811
     for method, args in ((desk.flow_view, (1, {})), (desk.resources_view, (1, {}))):
         with pytest.raises(NotAllowed):
             method(Who(StandIn("advocate")), *args)
+
+
+def test_due_for_a_re_check_by_the_checked_date():
+    import datetime as dt
+
+    from bot.content import Bundle
+    from bot.content.views import resources_view
+
+    entries = "\n".join(f"  - {{id: e{i}, checked: {day}}}" for i, day in enumerate(["2025-12-01", "2025-11-30", "2026-12-02", "soon", "''"]))
+    bundle = Bundle({"flows/resources/x.yaml": f"spec_version: 1\nregion: x\nresources:\n{entries}\n"})
+    view = resources_view(bundle, dt.date(2026, 12, 1), max_age_months=12)
+    due = [e["due"] for e in view["files"][0]["entries"]]
+    assert due == [
+        None,  # twelve months to the day: not yet
+        "checked 2025-11-30, more than 12 month(s) ago",
+        "checked 2026-12-02 is after today",
+        "checked 'soon' is not a date (YYYY-MM-DD)",
+        "no checked date",
+    ]
+    assert resources_view(Bundle({"flows/resources/x.yaml": "resources: [unclosed"}), dt.date(2026, 12, 1))["files"][0]["error"].startswith("not valid YAML")
+
+
+def test_the_max_age_comes_from_the_same_variable_as_flows_check():
+    from bot.content.views import resource_max_age_months
+
+    assert resource_max_age_months({}) == 12
+    assert resource_max_age_months({"SAFEHARBOR_RESOURCE_MAX_AGE_MONTHS": "6"}) == 6
+    assert resource_max_age_months({"SAFEHARBOR_RESOURCE_MAX_AGE_MONTHS": "six"}) == 12
+
+
+def test_only_the_listed_vendored_libraries_are_served(console):  # noqa: F811
+    library = console.get("/console/vendor/cytoscape.min.js")
+    assert library.status_code == 200 and library.headers["content-type"].startswith("text/javascript")
+    assert "script-src 'self'" in library.headers["content-security-policy"]
+    assert console.get("/console/vendor/README.md").status_code == 404
+    assert console.get("/console/vendor/cytoscape.LICENSE").status_code == 404
+    assert console.get("/console/vendor/..%2Fstudio.html").status_code == 404
