@@ -242,6 +242,8 @@ MATRIX = {
     ("GET", "/api/content/revisions/{number}/translations/{code}"): {"holder": 403, "other": 403, "translator": 200, "admin": 200},
     ("POST", "/api/content/translations/{code}"): {"holder": 403, "other": 403, "translator": 200, "admin": 200},
     ("POST", "/api/content/text-check"): {"holder": 403, "other": 403, "translator": 200, "admin": 200},
+    ("POST", "/api/content/flow-view"): {"holder": 403, "other": 403, "translator": 200, "admin": 200},
+    ("POST", "/api/content/resources-view"): {"holder": 403, "other": 403, "translator": 200, "admin": 200},
 }
 BODIES = {
     "messages": {"text": "Are you safe to talk now?"}, "notes": {"text": "called back later"}, "transfer": {"to": "ana@example.org"},
@@ -250,6 +252,7 @@ BODIES = {
     "try": {"base": 1, "changes": {}, "language": "es", "channel": "sms", "messages": ["hola"]},
     "revisions": {"base": 1, "changes": {}, "message": "nothing"},
     "text-check": {"language": "es", "text": "Hola", "key": "menu.intro"},
+    "flow-view": {"base": 1, "changes": {}}, "resources-view": {"base": 1, "changes": {}},
 }
 # {number}, {before} and {after}: the newest revision; {code}: a language the translator has
 PATH_VALUES = {"{number}": "1", "{before}": "1", "{after}": "1", "{code}": "es"}

@@ -25,6 +25,7 @@ from bot.content.loaded import DEFAULT_FLOW
 from bot.content.translations import choice_labels, progress, reviews_signed_by_others, text_check, translation_rows
 from bot.flowdef import read_flows
 from bot.i18n import read_catalog
+from bot.content.views import flow_view, resource_max_age_months, resources_view
 from bot.domain.problems import Problem
 from bot.handoff import NotAllowed
 from bot.service.simulator import NotRunnable, Simulator
@@ -137,6 +138,18 @@ class ContentDesk:
         if DEFAULT_FLOW in flows:
             flow_vars.update(flows[DEFAULT_FLOW].vars)
         return text_check(catalog, flow_vars, code, text, base_text)
+
+    def flow_view(self, who: SessionUser, base: int | None, changes: dict[str, str | None], flow: str = "main") -> dict:
+        """Flow ``flow`` of the caller's working copy (revision ``base`` with ``changes``), as
+        the Steps form and the diagram read it (``bot.content.views.flow_view``)."""
+        self._reader(who)
+        return flow_view(self._edited(base, changes), flow)
+
+    def resources_view(self, who: SessionUser, base: int | None, changes: dict[str, str | None]) -> dict:
+        """The resource directory of the caller's working copy, each entry with whether it is
+        due for a re-check today (``SAFEHARBOR_RESOURCE_MAX_AGE_MONTHS``, 12 by default)."""
+        self._reader(who)
+        return resources_view(self._edited(base, changes), self.service.clock().date(), resource_max_age_months())
 
     # -- writing ----------------------------------------------------------------------------------
 

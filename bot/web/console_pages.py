@@ -17,7 +17,10 @@ ASSETS = {
     "studio.js": JS, "studio.css": CSS, "studio-translations.js": JS, "studio-files.js": JS, "studio-history.js": JS, "studio-start.js": JS,
     "studio-try.js": JS, "studio-try.css": CSS,
     "people.js": JS,  # admins' People screen
+    "studio-steps.js": JS, "studio-resources.js": JS, "studio-diagram.js": JS, "studio-diagram.css": CSS,
 }
+# libraries the pages use, copied from their packages (vendor/README.md: versions, licenses)
+VENDOR = {"cytoscape.min.js": JS, "cytoscape-dagre.min.js": JS}
 
 
 def add_console(app: FastAPI) -> None:
@@ -28,6 +31,12 @@ def add_console(app: FastAPI) -> None:
     @app.get("/console/studio", include_in_schema=False)
     async def studio():
         return FileResponse(FILES / "studio.html", media_type="text/html; charset=utf-8")
+
+    @app.get("/console/vendor/{name}", include_in_schema=False)
+    async def vendored(name: str):
+        if name not in VENDOR:
+            raise HTTPException(404)
+        return FileResponse(FILES / "vendor" / name, media_type=VENDOR[name])
 
     @app.get("/console/{name}", include_in_schema=False)
     async def asset(name: str):

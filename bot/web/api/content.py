@@ -9,6 +9,8 @@ admins everything, translators their languages' drafts, advocates nothing.
     POST /api/content/edit                         one file's text with a form's edits applied (nothing saved)
     POST /api/content/try                          the working copy's conversation, as SMS or Telegram shows it (nothing kept)
     POST /api/content/check                        problems of base + changes (nothing saved)
+    POST /api/content/flow-view                    a flow of base + changes, structured (Steps, Diagram)
+    POST /api/content/resources-view               the directory of base + changes, with re-check dates
     POST /api/content/revisions                    save a draft (409: someone changed the same files)
     POST /api/content/revisions/{n}/publish        check and publish (422 with the problems)
     POST /api/content/revisions/{n}/rollback       publish revision n's files as a new revision
@@ -42,6 +44,10 @@ class Edit(BaseModel):
 class SaveBody(Edit):
     message: str = Field(default="", max_length=500)
     overwrite: bool = Field(default=False, description="after a conflict: my files win over the others' changes to them")
+
+
+class FlowViewBody(Edit):
+    flow: str = Field(default="main", pattern=r"^[a-z][a-z0-9_]*$", max_length=60, description="the flow's name (`flow:` in its file)")
 
 
 class EditBody(BaseModel):
@@ -119,6 +125,21 @@ async def try_it(body: TryBody, who: SessionUser = Depends(current), desk: Conte
 async def check(body: Edit, who: SessionUser = Depends(current), desk: ContentDesk = Depends(studio)):
     """The problems ``base`` with ``changes`` would have, errors first (nothing is saved)."""
     return await call(desk.check, who, body.base, body.changes)
+
+
+@router.post("/flow-view")
+async def flow_view(body: FlowViewBody, who: SessionUser = Depends(current), desk: ContentDesk = Depends(studio)):
+    """The working copy's flow as steps (say keys with the base language's texts, choices,
+    routes, actions, whether it ends the conversation), its global commands and intents;
+    ``error`` when its file cannot be read (nothing is saved)."""
+    return await call(desk.flow_view, who, body.base, body.changes, body.flow)
+
+
+@router.post("/resources-view")
+async def resources_view(body: Edit, who: SessionUser = Depends(current), desk: ContentDesk = Depends(studio)):
+    """The working copy's resource entries per file, each with ``due`` (why it is due for a
+    re-check, or null), and the fields the directory requires (nothing is saved)."""
+    return await call(desk.resources_view, who, body.base, body.changes)
 
 
 @router.post("/revisions", status_code=201, responses={409: {}, 403: {}})

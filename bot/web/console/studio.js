@@ -80,10 +80,15 @@ const Studio = (() => {
     document.dispatchEvent(new CustomEvent("studio:changed"));
   }
 
+  let checks = 0;
   async function check() {
+    const mine = ++checks; // answers may come back out of order: only the newest check's is kept
+    let problems;
     try {
-      state.problems = await api("POST", "/api/content/check", { base: state.base, changes: state.edits });
-    } catch (error) { state.problems = [{ where: "(check)", what: error.message, severity: "error" }]; }
+      problems = await api("POST", "/api/content/check", { base: state.base, changes: state.edits });
+    } catch (error) { problems = [{ where: "(check)", what: error.message, severity: "error" }]; }
+    if (mine !== checks) return;
+    state.problems = problems;
     renderProblems();
     document.dispatchEvent(new CustomEvent("studio:checked"));
   }
