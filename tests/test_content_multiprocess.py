@@ -22,7 +22,7 @@ from bot.config import generate_keys
 from bot.service import FALLBACK_TEXT
 from tests.conftest import REPO
 from tests.serving import free_port
-from tests.test_multiprocess import TOKEN, Deliveries, start, stop
+from tests.test_multiprocess import TOKEN, Deliveries, start, stop, wait_until_healthy
 
 pytestmark = pytest.mark.postgresql_only
 
@@ -50,15 +50,7 @@ def test_a_publish_reaches_every_web_process_and_the_worker_within_the_bound_and
     stopping = threading.Event()
     try:
         with httpx.Client(base_url=base, timeout=30) as client:
-            deadline = time.monotonic() + 90
-            while True:
-                try:
-                    if client.get("/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, (tmp_path / "web.log").read_text()[-2000:]
-                time.sleep(0.2)
+            wait_until_healthy(client, tmp_path / "web.log", seconds=90)
 
         deliveries, numbers, lock = Deliveries(base), count(1000), threading.Lock()
 

@@ -135,6 +135,20 @@ def stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
+def wait_until_healthy(client: httpx.Client, log: Path, seconds: float = 60) -> None:
+    """Until ``GET /healthz`` answers 200 (processes started with ``start``); the log's tail
+    when they never do."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if client.get("/healthz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, log.read_text()[-2000:]
+        time.sleep(0.2)
+
+
 def test_four_web_processes_and_two_workers_match_a_sequential_run(tmp_path, database_url, fake_bot_api):  # noqa: F811
     total = int(os.environ.get("SAFEHARBOR_MP_MESSAGES", "1000"))
     people = int(os.environ["SAFEHARBOR_MP_CONVERSATIONS"]) if os.environ.get("SAFEHARBOR_MP_CONVERSATIONS") else None
@@ -156,15 +170,7 @@ def test_four_web_processes_and_two_workers_match_a_sequential_run(tmp_path, dat
     workers = [start(["worker"], env, tmp_path / f"worker{i}.log") for i in range(2)]
     try:
         with httpx.Client(base_url=base, timeout=30) as client:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if client.get("/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, (tmp_path / "web.log").read_text()[-2000:]
-                time.sleep(0.2)
+            wait_until_healthy(client, tmp_path / "web.log")
 
             rng = random.Random(7)
             deliveries = Deliveries(base)

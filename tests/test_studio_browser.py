@@ -13,7 +13,6 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import httpx
-import pyotp
 import pytest
 from twilio.request_validator import RequestValidator
 
@@ -22,10 +21,10 @@ from bot.service import Service
 from bot.web import create_app
 from tests.conftest import REPO
 from tests.serving import free_port, serving
+from tests.test_console_browser import PASSWORD, log_in
 
 CHROMIUM = os.environ.get("SAFEHARBOR_CHROMIUM", "/usr/bin/chromium")
 TOKEN = "12121212121212121212121212121212"
-PASSWORD = "a long enough passphrase"
 ANA, BEN = "ana@example.org", "ben@example.org"
 OLD, NEW, BENS = "Hi, thanks for writing.", "Hello, and thank you for writing.", "Hi there, thanks for your message."
 
@@ -71,12 +70,7 @@ def open_studio(browser, url: str, email: str, secret: str):
     page = context.new_page()
     violations = []
     page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
-    page.goto(f"{url}/console")
-    page.fill("#login-email", email)
-    page.fill("#login-password", PASSWORD)
-    page.fill("#login-otp", pyotp.TOTP(secret).now())
-    page.press("#login-otp", "Enter")
-    page.wait_for_selector("#desk")
+    log_in(page, url, secret, email)  # the advocates' console's login: the studio shares its session
     page.goto(f"{url}/console/studio#files")
     page.wait_for_selector("#file-text")
     page.violations = violations
