@@ -139,10 +139,11 @@ def test_nothing_is_stored_nor_logged(tmp_path, database_url, caplog):
         service.close()
 
 
-def test_loaded_content_is_cached_per_bundle_and_bounded(bundle):
-    small = Simulator(cache_size=1)
-    first = small.content(bundle)
-    assert small.content(bundle) is first
-    other = bundle.replacing({"locales/es.yaml": bundle.files["locales/es.yaml"] + "\n"})
-    assert small.content(other) is not first
-    assert small.content(bundle) is not first  # pushed out by the other one
+def test_loaded_content_is_kept_per_bundle_and_bounded(bundle):
+    simulator = Simulator()
+    first = simulator.content(bundle)
+    assert simulator.content(bundle) is first  # seconds the first time, at once after
+    others = [bundle.replacing({"locales/es.yaml": bundle.files["locales/es.yaml"] + "\n" * n}) for n in (1, 2)]
+    for other in others:
+        assert simulator.content(other) is not first
+    assert simulator.content(bundle) is not first  # pushed out: at most two are kept

@@ -133,6 +133,11 @@ class BundlePath:
         self._bundle = bundle
         self._at = at
 
+    @property
+    def bundle(self) -> Bundle:
+        """The bundle this folder is part of."""
+        return self._bundle
+
     def __truediv__(self, name: str) -> BundlePath:
         return BundlePath(self._bundle, self._at / name)
 

@@ -4,6 +4,8 @@ revision's bundle (``Bundle.root()``), and the few texts the service itself look
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +57,17 @@ class Content:
         return FALLBACK_TEXT.format_map(self.engines[DEFAULT_FLOW].flow.vars)
 
 
+# The last few bundles loaded in this process, by digest: a bundle is immutable, so loading the
+# same one again (a process seeding revision 1 from files another already loaded, a publish of the
+# revision just checked, a check of a draft with no changes) takes its earlier result. Two, so a
+# process keeps at most the revision it serves and the one being edited (memory, not speed,
+# bounds it: a loaded Content is a few MB).
+_LOADED: OrderedDict[tuple, tuple[Content | None, tuple[Problem, ...]]] = OrderedDict()
+_LOADED_MAX = 2
+_LOADED_LOCK = threading.Lock()
+_LOADING: dict[tuple, threading.Lock] = {}
+
+
 def read_content(
     root: Path | BundlePath, regions: tuple[str, ...] | None = None, *, inspected: bool = True,
 ) -> tuple[Content | None, list[Problem]]:
@@ -65,6 +78,33 @@ def read_content(
     screen, safety words; about 40 % of the time) and keeps the reading's own checks (schemas,
     references): for a revision already inspected when it was published, which a process
     switches to (``bot.content.watch``)."""
+    if not isinstance(root, BundlePath):  # a folder may change under us: always read
+        return _read_content(root, regions, inspected)
+    key = (root.bundle.digest(), str(root), regions, inspected)
+    # an inspected load serves one that need not be inspected too (its problems only add warnings)
+    seen = (key,) if inspected else (key, key[:3] + (True,))
+    with _LOADED_LOCK:
+        for known in seen:
+            if known in _LOADED:
+                _LOADED.move_to_end(known)
+                content, problems = _LOADED[known]
+                return content, list(problems)
+        gate = _LOADING.setdefault(key, threading.Lock())
+    with gate:  # two loads of one bundle at once (two checks of one draft) load it once
+        with _LOADED_LOCK:
+            if key in _LOADED:
+                content, problems = _LOADED[key]
+                return content, list(problems)
+        content, problems = _read_content(root, regions, inspected)
+        with _LOADED_LOCK:
+            _LOADED[key] = (content, tuple(problems))
+            while len(_LOADED) > _LOADED_MAX:
+                _LOADED.popitem(last=False)
+            _LOADING.pop(key, None)
+    return content, problems
+
+
+def _read_content(root: Path | BundlePath, regions: tuple[str, ...] | None, inspected: bool) -> tuple[Content | None, list[Problem]]:
     catalog, problems = read_catalog(root / "locales")
     flows, found = read_flows(root / "flows")
     problems += found

@@ -23,8 +23,6 @@ Loading content takes seconds, so the loaded ``Content`` of the last few bundles
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
@@ -40,12 +38,11 @@ from bot.engine import guesses
 from bot.engine import intents as kinds
 from bot.engine.session import Session
 
-__all__ = ["CACHE_SIZE", "CHANNELS", "MAX_MESSAGE", "MAX_MESSAGES", "NotRunnable", "START", "Simulator"]
+__all__ = ["CHANNELS", "MAX_MESSAGE", "MAX_MESSAGES", "NotRunnable", "START", "Simulator"]
 
 CHANNELS = ("sms", "telegram")
 MAX_MESSAGES = 50
 MAX_MESSAGE = 1600  # Twilio's longest inbound body
-CACHE_SIZE = 4
 START = datetime(2026, 1, 5, 12, 0, tzinfo=timezone.utc)  # the simulated clock's first message
 STEP = timedelta(minutes=1)
 # Made-up addresses: they only have to parse; nothing is ever sent to them.
@@ -63,35 +60,15 @@ class NotRunnable(ValueError):
 
 
 class Simulator:
-    """Replays conversations on bundles' content; thread-safe (one lock around the cache)."""
+    """Replays conversations on bundles' content; thread-safe. A bundle's content is loaded once
+    and kept by digest (``bot.content.read_content`` keeps the last ones of the process)."""
 
-    def __init__(self, regions: tuple[str, ...] | None = None, cache_size: int = CACHE_SIZE):
+    def __init__(self, regions: tuple[str, ...] | None = None):
         self.regions = regions
-        self.cache_size = cache_size
-        self._cache: OrderedDict[str, tuple[Content | None, list[Problem]]] = OrderedDict()
-        self._lock = threading.Lock()
-        self._loading: dict[str, threading.Lock] = {}
 
     def content(self, bundle: Bundle) -> Content:
-        """``bundle`` loaded (cached by digest); ``NotRunnable`` with its errors when it cannot run."""
-        digest = bundle.digest()
-        with self._lock:
-            loaded = self._cache.get(digest)
-            if loaded is not None:
-                self._cache.move_to_end(digest)
-            gate = self._loading.setdefault(digest, threading.Lock())
-        if loaded is None:
-            with gate:  # two checks of one draft at once load it once
-                with self._lock:
-                    loaded = self._cache.get(digest)
-                if loaded is None:
-                    loaded = read_content(bundle.root(), self.regions)
-                    with self._lock:
-                        self._cache[digest] = loaded
-                        while len(self._cache) > self.cache_size:
-                            self._cache.popitem(last=False)
-                        self._loading.pop(digest, None)
-        content, problems = loaded
+        """``bundle`` loaded; ``NotRunnable`` with its errors when it cannot run."""
+        content, problems = read_content(bundle.root(), self.regions)
         if content is None:
             found = errors(problems) or problems
             raise NotRunnable("the draft has errors; fix them to try it", found)
