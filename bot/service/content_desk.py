@@ -28,7 +28,7 @@ from bot.i18n import read_catalog
 from bot.content.views import flow_view, resource_max_age_months, resources_view
 from bot.domain.problems import Problem
 from bot.handoff import NotAllowed
-from bot.service.simulator import NotRunnable, Simulator
+from bot.service.simulator import SIMULATED, NotRunnable, Simulator
 from bot.store.accounts import SessionUser
 
 __all__ = [
@@ -62,7 +62,7 @@ class ContentDesk:
         return {
             "published": published, "head": head, "serving": self.service.content.revision,
             "may_publish": who.user.is_admin, "languages": self._languages(who),
-            "reach_seconds": self.studio.reach_seconds,
+            "reach_seconds": self.studio.reach_seconds, "channels": list(SIMULATED),  # what "Try it" can show
         }
 
     def history(self, who: SessionUser, limit: int = 200) -> list[dict]:

@@ -23,31 +23,24 @@ Loading content takes seconds, so the loaded ``Content`` of the last few bundles
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
-from bot.channels.telegram import parse_update, render as telegram_render
-from bot.channels.twilio_sms import parse_message, sms_body
+from bot.channels.simulated import SIMULATED, SimulatedMessageError, shown, simulated_inbound
 from bot.content import Bundle
 from bot.content.loaded import Content, read_content
 from bot.domain.events import ConversationEnded, ConversationErased
 from bot.domain.messages import InboundKind
 from bot.domain.problems import Problem, errors
-from bot.domain.sms import sms_cost
 from bot.engine import guesses
 from bot.engine import intents as kinds
 from bot.engine.session import Session
 
-__all__ = ["CHANNELS", "MAX_MESSAGE", "MAX_MESSAGES", "NotRunnable", "START", "Simulator"]
+__all__ = ["SIMULATED", "MAX_MESSAGE", "MAX_MESSAGES", "NotRunnable", "START", "Simulator"]
 
-CHANNELS = ("sms", "telegram")
 MAX_MESSAGES = 50
 MAX_MESSAGE = 1600  # Twilio's longest inbound body
 START = datetime(2026, 1, 5, 12, 0, tzinfo=timezone.utc)  # the simulated clock's first message
 STEP = timedelta(minutes=1)
-# Made-up addresses: they only have to parse; nothing is ever sent to them.
-_PHONE = "+15005550006"
-_CHAT = 100000001
 
 
 class NotRunnable(ValueError):
@@ -81,8 +74,8 @@ class Simulator:
         "events", "ended"}]}``. ``ended`` is ``"erased"`` (quick exit), ``"ended"`` (the flow's
         end) or ``"opted_out"`` (a carrier word: no reply reaches the phone); the next message
         then starts a new conversation, as it would."""
-        if channel not in CHANNELS:
-            raise NotRunnable(f"channel is one of {', '.join(CHANNELS)}")
+        if channel not in SIMULATED:
+            raise NotRunnable(f"channel is one of {', '.join(SIMULATED)}")
         if len(messages) > MAX_MESSAGES:
             raise NotRunnable(f"at most {MAX_MESSAGES} messages")
         content = self.content(bundle)
@@ -91,13 +84,18 @@ class Simulator:
         session: Session | None = None
         exchanges = []
         for number, message in enumerate(messages):
-            inbound = self._inbound(channel, message, language, number)
+            if isinstance(message, str) and len(message) > MAX_MESSAGE:
+                raise NotRunnable(f"message {number + 1}: at most {MAX_MESSAGE} characters")
+            try:
+                inbound = simulated_inbound(channel, message, language, number)
+            except SimulatedMessageError as exc:
+                raise NotRunnable(str(exc)) from None
             now = START + number * STEP
             if inbound is None:
                 exchanges.append(_exchange([], session, None, [], None))
                 continue
             if inbound.kind is InboundKind.OPT_OUT:
-                # Twilio blocks the number and answers itself; the service erases the conversation.
+                # The carrier blocks the number and answers itself; the service erases the conversation.
                 session = None
                 exchanges.append(_exchange([], None, {"as": "carrier opt-out word"}, [], "opted_out"))
                 continue
@@ -106,47 +104,11 @@ class Simulator:
             turn = engine.resume(session, inbound, now)
             session = turn.session
             shown_in = session.language if session else content.catalog.default
-            replies = [self._rendered(channel, output, content.alphabet(shown_in)) for output in turn.outputs]
+            replies = [shown(channel, output, content.alphabet(shown_in)) for output in turn.outputs]
             ended = "erased" if turn.erased else "ended" if any(isinstance(e, ConversationEnded) for e in turn.events) else None
             events = [e.name for e in turn.events if not isinstance(e, (ConversationErased, ConversationEnded))]
             exchanges.append(_exchange(replies, session, understood, events, ended))
         return {"language": language, "channel": channel, "exchanges": exchanges}
-
-    @staticmethod
-    def _inbound(channel: str, message, language: str, number: int):
-        """The channel's own parse of what the person sent (None: nothing a turn would read)."""
-        if isinstance(message, dict) and channel == "telegram" and isinstance(message.get("button"), str):
-            update = {"update_id": number + 1, "callback_query": {
-                "id": f"sim{number}", "chat_instance": "0", "data": message["button"][:64],
-                "from": {"id": _CHAT, "is_bot": False, "first_name": "A", "language_code": language},
-                "message": {"message_id": number + 1, "date": 0, "chat": {"id": _CHAT, "type": "private"}},
-            }}
-            return parse_update(update).inbound
-        if not isinstance(message, str):
-            raise NotRunnable(f"message {number + 1}: text, or on Telegram {{\"button\": data}}")
-        if len(message) > MAX_MESSAGE:
-            raise NotRunnable(f"message {number + 1}: at most {MAX_MESSAGE} characters")
-        if channel == "telegram":
-            update = {"update_id": number + 1, "message": {
-                "message_id": number + 1, "date": 0, "text": message,
-                "from": {"id": _CHAT, "is_bot": False, "first_name": "A", "language_code": language},
-                "chat": {"id": _CHAT, "type": "private"},
-            }}
-            return parse_update(update).inbound
-        form = [("MessageSid", f"SM{number:032x}"), ("From", _PHONE), ("Body", message), ("NumMedia", "0")]
-        inbound = parse_message(form).inbound
-        # SMS carries no language; the chosen one is the hint (as ``safeharbor chat --lang``).
-        return replace(inbound, language_hint=language) if inbound is not None else None
-
-    @staticmethod
-    def _rendered(channel: str, output, alphabet: str) -> dict:
-        if channel == "sms":
-            body = sms_body(output, alphabet)
-            cost = sms_cost(body)
-            return {"text": body, "encoding": cost.encoding, "characters": cost.units, "segments": cost.segments}
-        params = telegram_render(output, str(_CHAT))
-        keyboard = params.get("reply_markup", {}).get("inline_keyboard", [])
-        return {"text": params["text"], "buttons": [{"text": b["text"], "data": b["callback_data"]} for row in keyboard for b in row]}
 
 
 def _exchange(replies: list, session: Session | None, understood: dict | None, events: list, ended: str | None) -> dict:

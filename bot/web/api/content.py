@@ -21,7 +21,6 @@ admins everything, translators their languages' drafts, advocates nothing.
 
 from __future__ import annotations
 
-from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
@@ -60,9 +59,9 @@ class EditBody(BaseModel):
 
 class TryBody(Edit):
     language: str = Field(description="the language chosen, e.g. es (the channel's hint; the person still chooses)", max_length=16)
-    channel: Literal["sms", "telegram"] = Field(description="render the replies as this channel would")
+    channel: str = Field(description="render the replies as this channel would (the channels GET /api/content lists)", max_length=16)
     messages: list[str | dict[str, str]] = Field(
-        description='the person\'s messages so far, oldest first: text, or on Telegram a pressed button {"button": "choice:2:s0"}',
+        description='the person\'s messages so far, oldest first: text, or on a channel with buttons a pressed one {"button": "choice:2:s0"}',
         max_length=50,
     )
 
