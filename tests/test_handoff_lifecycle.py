@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot import handoff as handoff_module
+from bot.service import console_people
 from bot.handoff import (
     ACTIVE, LEFT_SHOWN_FOR, TRANSITIONS, HandoffError, HandoffGone, NotYours, Status, WrongStatus,
 )
@@ -73,7 +74,7 @@ def test_the_person_leaving_is_the_handoffs_move_in_the_erasures_transaction(ser
 
 def test_every_refusal_maps_to_one_http_status_in_the_api():
     kinds = {
-        value for value in vars(handoff_module).values()
+        value for module in (handoff_module, console_people) for value in vars(module).values()
         if isinstance(value, type) and issubclass(value, HandoffError) and value is not HandoffError
     }
     assert kinds == set(STATUS)  # a new refusal needs its status here, and nowhere else
@@ -81,6 +82,7 @@ def test_every_refusal_maps_to_one_http_status_in_the_api():
     assert answered == {
         "UnknownListing": 400, "NotAllowed": 403, "NoSuchHandoff": 404, "NoSuchAdvocate": 404, "HandoffGone": 409,
         "NotYours": 409, "WrongStatus": 409, "RevealingOpening": 422, "TeachesOptOut": 422,
+        "NoSuchUser": 404, "AccountConflict": 409, "InvalidAccount": 422,  # the console's people (bot.service.console_people)
     }
     assert http_error(HandoffError("unlisted")).status_code == 500
     assert not any(hasattr(kind("why"), "status") for kind in kinds)  # the refusal says what, not which HTTP status
