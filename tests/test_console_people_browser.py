@@ -14,6 +14,9 @@ from fake_bot_api import fake_bot_api  # noqa: F401  (the fixture)
 
 from tests.test_console_browser import CHROMIUM, EMAIL, PASSWORD, _serve, launch, log_in, playwright_api  # noqa: F401
 
+# The page is the same on either database (the API and the store are tested on both): one run.
+pytestmark = pytest.mark.sqlite_only
+
 ROOT = "root@example.org"
 EVA = "eva@example.org"
 

@@ -23,6 +23,9 @@ from tests.conftest import REPO
 from tests.serving import free_port, serving
 from tests.test_console_browser import PASSWORD, log_in
 
+# The page is the same on either database (the API and the store are tested on both): one run.
+pytestmark = pytest.mark.sqlite_only
+
 CHROMIUM = os.environ.get("SAFEHARBOR_CHROMIUM", "/usr/bin/chromium")
 TOKEN = "12121212121212121212121212121212"
 ANA, BEN = "ana@example.org", "ben@example.org"

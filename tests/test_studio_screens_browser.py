@@ -26,6 +26,9 @@ from bot.web import create_app
 from tests.conftest import REPO
 from tests.serving import free_port, serving
 
+# The page is the same on either database (the API and the store are tested on both): one run.
+pytestmark = pytest.mark.sqlite_only
+
 CHROMIUM = os.environ.get("SAFEHARBOR_CHROMIUM", "/usr/bin/chromium")
 EMAIL, PASSWORD = "root@example.org", "a long enough passphrase"
 FLOW, RESOURCES = "flows/main.yaml", "flows/resources/us-national.yaml"

@@ -13,6 +13,9 @@ from fake_bot_api import fake_bot_api  # noqa: F401  (the fixture)
 
 from tests.test_console_browser import PASSWORD, _serve, launch, log_in, playwright_api
 
+# The page is the same on either database (the API and the store are tested on both): one run.
+pytestmark = pytest.mark.sqlite_only
+
 ADMIN = "root@example.org"
 TAIL = " Escribe cuando quieras, de dia o de noche, y te contamos las opciones que hay cerca."
 REVEALING = "Busca un refugio cerca de ti." + TAIL * 2

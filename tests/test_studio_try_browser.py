@@ -10,6 +10,9 @@ from playwright import sync_api as playwright_api
 from fake_bot_api import fake_bot_api  # noqa: F401  (the fixture)
 from tests.test_console_browser import CHROMIUM, PASSWORD, _serve
 
+# The page is the same on either database (the API and the store are tested on both): one run.
+pytestmark = pytest.mark.sqlite_only
+
 ADMIN = "root@example.org"
 
 

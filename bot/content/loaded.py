@@ -27,6 +27,7 @@ FALLBACK_TEXT = (
     "If you need to talk to someone now / Si necesitas hablar con alguien ahora:\n"
     "24/7: {hotline_phone}, text/texto {hotline_text}. {emergency_number}."
 )
+FALLBACK_NEEDS = {"hotline_phone", "hotline_text", "emergency_number"}  # the flow's vars it names
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,10 @@ def _read_content(root: Path | BundlePath, regions: tuple[str, ...] | None, insp
         if not inspected:
             continue
         problems += inspect(flow, catalog, engine.preview, _understand(engine))
+        missing = sorted(FALLBACK_NEEDS - set(flow.vars))
+        if missing:
+            problems.append(Problem(f"{flow.file}: vars", f"the message sent when a turn fails needs {', '.join(missing)}"))
+            continue
         problems += plain_message_problems(f"{__name__}: FALLBACK_TEXT ({name})", FALLBACK_TEXT.format_map(flow.vars), flow, catalog)
     if DEFAULT_FLOW not in engines:
         problems.append(Problem(f"{root / 'flows'}: flow", f"no file says `flow: {DEFAULT_FLOW}`; the service starts every conversation there"))
